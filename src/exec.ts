@@ -1,0 +1,49 @@
+import { execa, ExecaError } from 'execa';
+import type { Logger } from './log.js';
+
+export interface RunOptions {
+  /** Required: every child process has a deadline. */
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  /** Extra environment (merged over process.env). */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  /** Run through /bin/sh -c (only when the user wrote a shell command). */
+  readonly shell?: boolean;
+  /** Stream stdout lines (e.g. `hadoop fs -ls` of a big dir) instead of buffering. */
+  readonly stdin?: 'ignore';
+}
+
+export interface RunResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export { ExecaError };
+
+/**
+ * The only execa call site. argv, never a shell unless asked; a timeout and a
+ * cancel signal always; SIGKILL 2 s after SIGTERM. Throws ExecaError (with
+ * exitCode, timedOut, isCanceled) on a non-zero exit; callers wrap it as the
+ * `cause` of their own MonitorError.
+ */
+export async function run(file: string, args: readonly string[], o: RunOptions): Promise<RunResult> {
+  o.log.debug({ event: 'exec', file, argc: args.length }, 'run');
+  const r = await execa(file, args, {
+    timeout: o.timeoutMs,
+    cancelSignal: o.signal,
+    forceKillAfterDelay: 2000,
+    env: o.env ? { ...o.env } : {},
+    extendEnv: true,
+    cwd: o.cwd,
+    shell: o.shell === true,
+    stdin: 'ignore',
+    reject: true,
+    stripFinalNewline: true,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { exitCode: r.exitCode ?? 0, stdout: String(r.stdout), stderr: String(r.stderr) };
+}

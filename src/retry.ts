@@ -1,0 +1,57 @@
+import pRetry, { AbortError } from 'p-retry';
+import { isRetryable, MonitorError } from './errors.js';
+import type { Logger } from './log.js';
+
+export interface RetryOptions {
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  /** Attempts after the first (--retries). */
+  readonly retries: number;
+  /** What is being retried, for the log. */
+  readonly what: string;
+  /** First backoff (ms); doubles each time, capped at maxTimeoutMs. */
+  readonly minTimeoutMs?: number;
+  readonly maxTimeoutMs?: number;
+}
+
+/**
+ * p-retry around one idempotent operation (a stat, one file's download), never
+ * a whole cycle and never a swap. Only errors with `retryable: true` are
+ * retried; programming errors and permanent refusals stop at once.
+ */
+export async function withRetry<T>(op: (attempt: number) => Promise<T>, o: RetryOptions): Promise<T> {
+  return pRetry(
+    async (attempt) => {
+      try {
+        return await op(attempt);
+      } catch (err) {
+        if (!isRetryable(err)) throw new AbortError(err instanceof Error ? err : new Error(String(err)));
+        throw err;
+      }
+    },
+    {
+      retries: o.retries,
+      signal: o.signal,
+      minTimeout: o.minTimeoutMs ?? 250,
+      maxTimeout: o.maxTimeoutMs ?? 10_000,
+      randomize: true,
+      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        if (retriesLeft > 0) {
+          o.log.warn(
+            { event: 'retry', what: o.what, attempt: attemptNumber, retriesLeft, err: error },
+            `${o.what} failed, retrying`,
+          );
+        }
+      },
+    },
+  ).catch((err: unknown) => {
+    // p-retry rethrows the AbortError's original error; keep MonitorErrors as they are.
+    if (err instanceof MonitorError) throw err;
+    throw err;
+  });
+}
+
+/** The cycle signal combined with a per-operation deadline. */
+export function opSignal(signal: AbortSignal, timeoutMs: number): AbortSignal {
+  return AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+}

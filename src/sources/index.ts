@@ -1,0 +1,5 @@
+import { file } from './file.js';
+import type { SourceFactory } from './types.js';
+
+/** The registry: one line per backend. Order matters only for --help. */
+export const sources: readonly SourceFactory<never>[] = [file] as unknown as readonly SourceFactory<never>[];

@@ -1,0 +1,74 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from '../log.js';
+import type { OptionSpec, RawOptions } from '../options.js';
+
+/** What a backend can do, as data: the core checks capabilities, never backend names. */
+export interface SourceFeatures {
+  /** stat/list return `md5` (content hash) for files. */
+  readonly md5: boolean;
+  /** stat/list return an `etag`. */
+  readonly etag: boolean;
+  /** open() honours `start` (resume / ranged reads). */
+  readonly ranges: boolean;
+  /** The granularity of `mtimeMs` (FTP MDTM: 1000; S3: 1000; local: 1). */
+  readonly mtimeResolutionMs: number;
+}
+
+export interface RemoteEntry {
+  /** Relative POSIX path under the listed dir, already passed through safeRelative(); for stat(), the path asked. */
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs?: number;
+  readonly etag?: string;
+  readonly md5?: string;
+  /** True for a directory (stat only; list() yields files only). */
+  readonly isDirectory?: boolean;
+}
+
+export interface IoOptions {
+  readonly signal: AbortSignal;
+}
+
+export interface OpenOptions extends IoOptions {
+  /** Byte offset to start at (only when features.ranges). */
+  readonly start?: number;
+}
+
+export interface Source {
+  readonly kind: string;
+  /** The remote root, credentials stripped: safe to log. */
+  readonly displayUrl: string;
+  readonly features: SourceFeatures;
+  /** null = not found; any other failure throws a MonitorError. `path` is relative to the source root. */
+  stat(path: string, o: IoOptions): Promise<RemoteEntry | null>;
+  /** Recursive, streaming; yields files only, paths relative to `dir`. Throws NotFoundError when `dir` is absent. */
+  list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry>;
+  /** A stream of the file's bytes from `start`. Errors mid-stream are MonitorErrors (TransientError for drops). */
+  open(path: string, o: OpenOptions): Promise<Readable>;
+  close(): Promise<void>;
+}
+
+export interface SourceDeps {
+  readonly log: Logger;
+  /** Per-request timeout (ms), from --timeout. */
+  readonly timeoutMs: number;
+  /** Parallel transfers wanted (--concurrency): size of a connection pool. */
+  readonly concurrency: number;
+}
+
+export interface SourceFactory<O extends object = object> {
+  readonly kind: string;
+  /** URL schemes this factory takes for --remote (`ftp`, `ftps`). */
+  readonly schemes: readonly string[];
+  /** Paddle `--type` values this factory takes (`ftp`; `general`, `hdfs`, `afs`). */
+  readonly types: readonly string[];
+  /** The factory's own flags. */
+  readonly options: readonly OptionSpec[];
+  /**
+   * Validates input, no I/O. `remote` is the --remote URL, or one built from Paddle
+   * flags; `raw` holds every option's raw value by kebab name. Throws ConfigError.
+   */
+  parse(remote: URL, raw: RawOptions): O;
+  /** No I/O until the first call. */
+  create(opts: O, deps: SourceDeps): Source;
+}
