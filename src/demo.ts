@@ -1,0 +1,1 @@
+export async function runDemo(_io: unknown): Promise<number> { return 0; }

@@ -1,0 +1,134 @@
+/**
+ * fetch: runs a FetchPlan into a fresh staging directory. Bounded parallel
+ * streams, a shared bandwidth limit, md5 while streaming, resume of a dropped
+ * file from the bytes already written (where the source has ranges). Only
+ * fetch/verify write under staging; the served path is never touched here.
+ */
+import { createWriteStream } from 'node:fs';
+import { copyFile, link, mkdir, mkdtemp, truncate } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { TokenBucket, throttle } from './bwlimit.js';
+import { abortReason, IntegrityError, mapLocalWriteError, MonitorError, TransientError } from './errors.js';
+import type { Logger } from './log.js';
+import { md5Hash, Meter } from './meter.js';
+import type { FileRecord, Staged } from './model.js';
+import { resolveInside } from './paths.js';
+import type { FetchPlan, PlannedFile } from './plan.js';
+import { withRetry } from './retry.js';
+import type { Source } from './sources/types.js';
+import { unpackArchive } from './unpack.js';
+
+export interface FetchOptions {
+  /** `<workDir>/<name>.staging`: each sync gets its own dir under it. */
+  readonly stagingRoot: string;
+  readonly concurrency: number;
+  /** bytes/s over all streams; 0 = unlimited. */
+  readonly bwlimit: number;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  /** Compute md5 of every file (--verify md5, or a manifest to check). */
+  readonly md5: boolean;
+  /** The served model dir, for --incremental reuse. */
+  readonly servedDir: string | null;
+  readonly unpackedFilename: string | null;
+  readonly onBytes?: (n: number) => void;
+}
+
+interface Ctx {
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+/** Runs `worker` over `items` with at most `n` at once; the first failure aborts the rest. */
+async function pool<T, R>(items: readonly T[], n: number, signal: AbortSignal, worker: (item: T, s: AbortSignal) => Promise<R>): Promise<R[]> {
+  const ac = new AbortController();
+  const s = AbortSignal.any([signal, ac.signal]);
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const run = async () => {
+    while (next < items.length) {
+      s.throwIfAborted();
+      const i = next++;
+      try {
+        out[i] = await worker(items[i]!, s);
+      } catch (err) {
+        ac.abort(err);
+        throw err;
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(n, items.length) }, run));
+  // Report the first real failure, not the aborts it caused in the other workers.
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed.length) throw ac.signal.aborted && !signal.aborted ? ac.signal.reason : failed[0]!.reason;
+  return out;
+}
+
+async function downloadOne(source: Source, f: PlannedFile, dest: string, bucket: TokenBucket | null, o: FetchOptions, ctx: Ctx): Promise<FileRecord> {
+  await mkdir(path.dirname(dest), { recursive: true });
+  let hash = o.md5 ? md5Hash() : null;
+  let written = 0;
+  await withRetry(
+    async () => {
+      // A partial file is only trusted as a resume point when the source can range-read.
+      if (written > 0 && !source.features.ranges) {
+        await truncate(dest, 0);
+        written = 0;
+        hash = o.md5 ? md5Hash() : null;
+      }
+      const start = written;
+      const meter = new Meter({ hash, idleMs: o.timeoutMs, onBytes: o.onBytes, what: f.remote });
+      try {
+        const input = await source.open(f.remote, { signal: ctx.signal, ...(start > 0 ? { start } : {}) });
+        await pipeline(input, throttle(bucket, ctx.signal), meter, createWriteStream(dest, { flags: start > 0 ? 'a' : 'w' }), {
+          signal: ctx.signal,
+        });
+      } catch (err) {
+        if (ctx.signal.aborted) throw abortReason(ctx.signal);
+        throw asFetchError(mapLocalWriteError(err, dest), f.remote);
+      } finally {
+        written = start + meter.bytes;
+      }
+      if (written < f.size) throw new TransientError(`${f.remote}: connection ended after ${written} of ${f.size} bytes`);
+    },
+    { signal: ctx.signal, log: ctx.log, retries: o.retries, what: `download ${f.remote}` },
+  );
+  if (written !== f.size) throw new IntegrityError(`${f.remote}: got ${written} bytes, the listing said ${f.size}`);
+  const md5 = hash?.digest('hex');
+  return { path: f.path, size: written, ...(md5 ? { md5 } : {}) };
+}
+
+function asFetchError(err: unknown, what: string): MonitorError {
+  if (err instanceof MonitorError) return err;
+  return new TransientError(`${what}: transfer failed: ${(err as Error).message}`, { cause: err });
+}
+
+async function reuseOne(f: PlannedFile, served: string, dest: string): Promise<FileRecord> {
+  const from = resolveInside(served, f.reuseFrom!);
+  await mkdir(path.dirname(dest), { recursive: true });
+  // A hardlink shares the inode: safe because served files are never written in place.
+  await link(from, dest).catch(() => copyFile(from, dest));
+  return { path: f.path, size: f.size, ...(f.md5 ? { md5: f.md5 } : {}) };
+}
+
+export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOptions, ctx: Ctx): Promise<Staged> {
+  await mkdir(o.stagingRoot, { recursive: true });
+  const dir = await mkdtemp(path.join(o.stagingRoot, 'sync-'));
+  const bucket = o.bwlimit > 0 ? new TokenBucket(o.bwlimit) : null;
+  if (plan.archive) {
+    const f = plan.files[0]!;
+    const r = await unpackArchive(source, f, dir, { ...o, bucket }, ctx);
+    return { dir: r.modelDir, aspired: plan.aspired, files: r.files, archive: r.archive };
+  }
+  const modelDir = path.join(dir, 'model');
+  await mkdir(modelDir);
+  const files = await pool(plan.files, o.concurrency, ctx.signal, (f, signal) => {
+    const dest = resolveInside(modelDir, f.path);
+    const c = { signal, log: ctx.log };
+    return f.reuseFrom && o.servedDir ? reuseOne(f, o.servedDir, dest) : downloadOne(source, f, dest, bucket, o, c);
+  });
+  return { dir: modelDir, aspired: plan.aspired, files };
+}
+
+export { downloadOne };

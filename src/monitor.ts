@@ -1,0 +1,122 @@
+/**
+ * The composition root: builds the source, the swap strategy, the triggers
+ * and the child loggers from one config, and hands them to the cycle. No logic.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { MonitorConfig } from './config.js';
+import { fireTriggers, reloadEvent, runCycle, stagingRoot, type CycleHooks, type CycleOutcome } from './cycle.js';
+import type { Logger } from './log.js';
+import type { ServedRecord } from './model.js';
+import { createTriggers } from './reload/index.js';
+import type { Source } from './sources/types.js';
+import { acquireLock, readStatus, updateStatus, type Lock, type SyncStatus } from './state.js';
+import { createSwap } from './swap/index.js';
+import type { BackupInfo, SwapResult, SwapStrategy } from './swap/types.js';
+
+export interface Monitor {
+  readonly config: MonitorConfig;
+  readonly source: Source;
+  readonly swap: SwapStrategy;
+  /** Lock, recover an interrupted swap, clean staging, check the served copy. */
+  start(): Promise<void>;
+  cycle(signal: AbortSignal, hooks?: CycleHooks): Promise<CycleOutcome>;
+  rollback(): Promise<SwapResult>;
+  status(): Promise<{ served: SwapResult | null; backups: BackupInfo[]; status: SyncStatus }>;
+  close(): Promise<void>;
+}
+
+async function md5File(p: string): Promise<string> {
+  const h = createHash('md5');
+  for await (const c of createReadStream(p)) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+/** Invariant 9: the served copy still matches its record (sizes; hashes with --verify-on-start). */
+async function servedIntact(r: ServedRecord, dir: string, hashes: boolean): Promise<string | null> {
+  for (const f of r.files) {
+    const p = path.join(dir, ...f.path.split('/'));
+    const s = await stat(p).catch(() => null);
+    if (!s || s.size !== f.size) return `${f.path}: ${s ? `${s.size} bytes, recorded ${f.size}` : 'missing'}`;
+    if (hashes && f.md5 && (await md5File(p)) !== f.md5) return `${f.path}: md5 differs from the record`;
+  }
+  return null;
+}
+
+export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
+  const source = config.factory.create(config.sourceOptions, {
+    log: log.child({ component: 'source', source: config.factory.kind }),
+    timeoutMs: config.timeoutMs,
+    concurrency: config.concurrency,
+  });
+  const swap = createSwap(config.swap, {
+    servedPath: config.servedPath,
+    workDir: config.workDir,
+    name: config.modelName,
+    keepBackups: config.keepBackups,
+    fsync: config.fsync,
+  });
+  const triggers = createTriggers(config);
+  const cycleLog = log.child({ component: 'cycle' });
+  let lock: Lock | null = null;
+  let force = false;
+
+  async function start(): Promise<void> {
+    lock = await acquireLock(config.workDir, config.modelName, config.servedPath);
+    const outcome = await swap.recover({ log: cycleLog, signal: new AbortController().signal });
+    // Crash after a fetch: whatever is in staging is incomplete or unverified. Start clean.
+    await rm(stagingRoot(config), { recursive: true, force: true });
+    const cur = await swap.current();
+    if (cur) {
+      const bad = await servedIntact(cur.record, cur.servedPath, config.verifyOnStart);
+      if (bad) {
+        log.warn({ event: 'served-mismatch', version: cur.version, detail: bad }, 'served model does not match its record; it will be pulled again');
+        force = true;
+      }
+    }
+    log.info({ event: 'start', remote: config.displayUrl, served: config.servedPath, version: cur?.version ?? null, recover: outcome }, 'model-monitor started');
+  }
+
+  async function cycle(signal: AbortSignal, hooks?: CycleHooks): Promise<CycleOutcome> {
+    await updateStatus(config.workDir, config.modelName, { lastAttemptAt: new Date().toISOString() });
+    try {
+      const out = await runCycle({ source, swap, triggers, config, log: cycleLog, force, ...(hooks ? { hooks } : {}) }, signal);
+      if (out.kind === 'updated') force = false;
+      if (out.kind !== 'updated') await updateStatus(config.workDir, config.modelName, { lastOutcome: out.kind === 'skipped-rejected' ? 'rejected' : out.kind, lastError: undefined });
+      else await updateStatus(config.workDir, config.modelName, { lastError: undefined });
+      return out;
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      await updateStatus(config.workDir, config.modelName, { lastOutcome: 'failed', lastError: { code: e.code ?? 'E_UNKNOWN', message: String(e.message) } }).catch(() => {});
+      throw err;
+    }
+  }
+
+  async function rollback(): Promise<SwapResult> {
+    const before = await swap.current();
+    const r = await swap.rollback({ log: cycleLog, signal: new AbortController().signal });
+    // The rolled-back-from donefile stays rejected until the producer publishes a new one.
+    if (before) {
+      await updateStatus(config.workDir, config.modelName, {
+        rejected: { fingerprint: before.record.fingerprint, reason: 'rolled back by the operator', at: new Date().toISOString() },
+        lastOutcome: 'rolled-back',
+      });
+    }
+    await fireTriggers({ triggers, log: cycleLog }, reloadEvent(r, before?.version ?? null), config.execTimeoutMs);
+    return r;
+  }
+
+  async function status() {
+    return { served: await swap.current(), backups: await swap.backups(), status: await readStatus(config.workDir, config.modelName) };
+  }
+
+  async function close(): Promise<void> {
+    await source.close().catch(() => {});
+    await rm(stagingRoot(config), { recursive: true, force: true }).catch(() => {});
+    await lock?.release();
+  }
+
+  return { config, source, swap, start, cycle, rollback, status, close };
+}

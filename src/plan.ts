@@ -1,0 +1,119 @@
+/**
+ * plan: the remote model's listing (+ the manifest, + what is served) →
+ * FetchPlan. Nothing is downloaded here but a manifest.
+ */
+import { EmptyModelError, IntegrityError, NotFoundError } from './errors.js';
+import { readSmall } from './detect.js';
+import type { Logger } from './log.js';
+import { parseManifest, type Manifest } from './manifest.js';
+import type { Aspired, ServedRecord } from './model.js';
+import { joinRemote } from './paths.js';
+import { opSignal, withRetry } from './retry.js';
+import type { RemoteEntry, Source } from './sources/types.js';
+
+export interface PlannedFile {
+  /** Path relative to the model dir (for an archive: the archive's basename). */
+  readonly path: string;
+  /** Path relative to the source root. */
+  readonly remote: string;
+  readonly size: number;
+  /** Expected md5 (manifest, or an ETag that is a content md5). */
+  readonly md5?: string;
+  /** A served file with the same size and md5 to reuse (--incremental). */
+  readonly reuseFrom?: string;
+}
+
+export interface FetchPlan {
+  readonly aspired: Aspired;
+  readonly archive: boolean;
+  readonly files: readonly PlannedFile[];
+  readonly totalBytes: number;
+  readonly manifest: Manifest | null;
+}
+
+export interface PlanOptions {
+  readonly manifestName: string | null;
+  readonly verify: 'auto' | 'size' | 'md5' | 'none';
+  readonly donefile: string;
+  readonly incremental: boolean;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  /** The model is an archive to unpack (--unpacked_filename). */
+  readonly archive: boolean;
+}
+
+async function loadManifest(source: Source, a: Aspired, o: PlanOptions, ctx: { signal: AbortSignal; log: Logger }): Promise<Manifest | null> {
+  if (o.verify === 'none' || o.verify === 'size') return null;
+  if (o.manifestName) {
+    const p = joinRemote(a.remoteModel, o.manifestName);
+    const text = await withRetry(() => readSmall(source, p, opSignal(ctx.signal, o.timeoutMs)), {
+      signal: ctx.signal, log: ctx.log, retries: o.retries, what: `read manifest ${p}`,
+    });
+    const m = parseManifest(text);
+    if (!m) throw new IntegrityError(`--manifest ${o.manifestName} is not in md5sum format (<md5>  <path> lines)`);
+    return m;
+  }
+  const text = a.donefile ?? (await withRetry(() => readSmall(source, o.donefile, opSignal(ctx.signal, o.timeoutMs)), {
+    signal: ctx.signal, log: ctx.log, retries: o.retries, what: `read donefile ${o.donefile}`,
+  }).catch((err: unknown) => {
+    if (err instanceof NotFoundError) return '';
+    throw err;
+  }));
+  const m = parseManifest(text);
+  if (!m && o.verify === 'md5') throw new IntegrityError('--verify md5 needs a manifest: an md5sum-format donefile or --manifest NAME');
+  return m;
+}
+
+/** A single-file model (not a directory) is an archive when asked, or when its name says so. */
+export const ARCHIVE_NAME = /\.(tar|tar\.gz|tgz)$/i;
+
+interface Listing {
+  readonly entries: RemoteEntry[];
+  readonly single: boolean;
+}
+
+async function listModel(source: Source, a: Aspired, o: PlanOptions, ctx: { signal: AbortSignal; log: Logger }): Promise<Listing> {
+  const st = await withRetry(() => source.stat(a.remoteModel, { signal: opSignal(ctx.signal, o.timeoutMs) }), {
+    signal: ctx.signal, log: ctx.log, retries: o.retries, what: `stat ${a.remoteModel}`,
+  });
+  if (!st) throw new NotFoundError(`the donefile is there but the model ${a.remoteModel} is not`);
+  if (!st.isDirectory) return { entries: [{ ...st, path: a.remoteModel.split('/').pop()! }], single: true };
+  if (o.archive) throw new IntegrityError(`--unpacked_filename was given but ${a.remoteModel} is a directory, not a tar`);
+  return withRetry(
+    async () => {
+      const out: RemoteEntry[] = [];
+      for await (const e of source.list(a.remoteModel, { signal: ctx.signal })) out.push(e);
+      return { entries: out, single: false };
+    },
+    { signal: ctx.signal, log: ctx.log, retries: o.retries, what: `list ${a.remoteModel}` },
+  );
+}
+
+export async function plan(
+  source: Source,
+  a: Aspired,
+  served: ServedRecord | null,
+  o: PlanOptions,
+  ctx: { signal: AbortSignal; log: Logger },
+): Promise<FetchPlan> {
+  const [{ entries, single }, manifest] = await Promise.all([listModel(source, a, o, ctx), loadManifest(source, a, o, ctx)]);
+  const archive = single && (o.archive || ARCHIVE_NAME.test(a.remoteModel));
+  const skip = new Set([o.manifestName].filter((x): x is string => !!x));
+  const listed = entries.filter((e) => !skip.has(e.path));
+  if (listed.length === 0) throw new EmptyModelError(`the remote model ${a.remoteModel} has no files; refusing an empty model`);
+  const byPath = new Map((served?.files ?? []).map((f) => [f.path, f]));
+  const files = listed.map((e): PlannedFile => {
+    const md5 = manifest?.get(e.path) ?? (source.features.md5 ? e.md5 : undefined);
+    const old = o.incremental ? byPath.get(e.path) : undefined;
+    const reusable = old && old.size === e.size && old.md5 !== undefined && md5 !== undefined && old.md5 === md5;
+    const remote = single ? a.remoteModel : joinRemote(a.remoteModel, e.path);
+    return { path: e.path, remote, size: e.size, ...(md5 ? { md5 } : {}), ...(reusable ? { reuseFrom: e.path } : {}) };
+  });
+  return {
+    aspired: a,
+    archive,
+    files,
+    totalBytes: files.reduce((n, f) => n + (f.reuseFrom ? 0 : f.size), 0),
+    manifest,
+  };
+}

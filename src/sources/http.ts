@@ -1,0 +1,343 @@
+import { Readable } from 'node:stream';
+import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import {
+  abortReason,
+  AuthError,
+  ConfigError,
+  isTransientNetworkError,
+  MonitorError,
+  NotFoundError,
+  RemoteError,
+  TransientError,
+} from '../errors.js';
+import type { Logger } from '../log.js';
+import { LIST_SEPARATOR, type OptionSpec, type RawOptions } from '../options.js';
+import { joinRemote } from '../paths.js';
+import { opSignal } from '../retry.js';
+import { parseIndex, type IndexLink } from './http-index.js';
+import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
+
+export interface HttpOptions {
+  /** The remote root, credentials stripped, no trailing `/`. */
+  readonly root: string;
+  /** Sent with every request to the root's origin (--http-header, URL user:password). */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+const options: readonly OptionSpec[] = [
+  {
+    name: 'http-header',
+    kind: 'list',
+    secret: true,
+    metavar: "'NAME: VALUE'",
+    group: 'HTTP',
+    help: "extra request header for http(s) remotes, e.g. 'Authorization: Bearer …' (repeatable; masked in logs)",
+  },
+];
+
+/** `http(s)://host/path` (Paddle `--type general --general_host`): autoindex directories, or single files. */
+export const http = {
+  kind: 'http',
+  schemes: ['http', 'https'],
+  types: ['general', 'http'],
+  options,
+  parse(remote: URL, raw: RawOptions): HttpOptions {
+    if (remote.protocol !== 'http:' && remote.protocol !== 'https:') {
+      throw new ConfigError('remote', `not an http(s) URL: ${remote.protocol}`);
+    }
+    if (remote.search || remote.hash) {
+      throw new ConfigError('remote', 'http(s) remotes take no query or fragment: paths are appended to them');
+    }
+    const headers: Record<string, string> = {};
+    if (remote.username || remote.password) {
+      const user = decodeURIComponent(remote.username);
+      const pass = decodeURIComponent(remote.password);
+      headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    }
+    for (const line of (raw['http-header'] ?? '').split(LIST_SEPARATOR)) {
+      if (line.trim() === '') continue;
+      const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*)$/.exec(line);
+      if (!m) throw new ConfigError('http-header', "expected 'Name: value' (value masked)");
+      headers[m[1]!.toLowerCase()] = m[2]!.trim();
+    }
+    const root = new URL(remote.href);
+    root.username = '';
+    root.password = '';
+    return { root: root.href.replace(/\/+$/, ''), headers };
+  },
+  create(opts: HttpOptions, deps: SourceDeps): Source {
+    return new HttpSource(opts, deps);
+  },
+} satisfies SourceFactory<HttpOptions>;
+
+interface GuardOptions {
+  readonly signal: AbortSignal;
+  /** Content-Length: fewer bytes than this at the end is a drop, not a file. */
+  readonly expected?: number;
+  readonly mapError: (err: unknown) => MonitorError;
+  readonly what: string;
+}
+
+/**
+ * A response body as a Readable whose errors are MonitorErrors: a mid-body drop
+ * or a short read is a TransientError, an abort is the signal's reason.
+ * Streamed with backpressure, never buffered. (Shared with s3.ts.)
+ */
+export function guardedBody(body: Readable, o: GuardOptions): Readable {
+  async function* chunks(): AsyncGenerator<Buffer> {
+    let got = 0;
+    const onAbort = () => body.destroy(abortReason(o.signal));
+    if (o.signal.aborted) onAbort();
+    o.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const c of body) {
+        got += (c as Buffer).length;
+        yield c as Buffer;
+      }
+    } catch (err) {
+      throw o.mapError(err);
+    } finally {
+      o.signal.removeEventListener('abort', onAbort);
+      body.destroy();
+    }
+    if (o.expected !== undefined && got !== o.expected) {
+      throw new TransientError(`${o.what}: connection closed after ${got} of ${o.expected} bytes`);
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false, highWaterMark: 64 * 1024 });
+}
+
+/** An HTTP status that is not success → the shared error set. */
+export function statusError(status: number, what: string): MonitorError {
+  if (status === 401 || status === 403) return new AuthError(`${what}: HTTP ${status} (credentials refused)`);
+  if (status === 404 || status === 410) return new NotFoundError(`${what}: HTTP ${status}`);
+  if (status === 408 || status === 429 || status >= 500) return new TransientError(`${what}: HTTP ${status}`);
+  return new RemoteError(`${what}: HTTP ${status}`);
+}
+
+function mapHttpError(err: unknown, what: string, signal: AbortSignal): MonitorError {
+  if (err instanceof MonitorError) return err;
+  if (signal.aborted) return abortReason(signal);
+  const code = (err as { code?: unknown }).code;
+  if (isTransientNetworkError(err) || code === 'ENOTFOUND') {
+    return new TransientError(`${what}: ${typeof code === 'string' ? code : 'network error'}`, { cause: err });
+  }
+  return new RemoteError(`${what}: request failed`, { cause: err });
+}
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Dispatcher.ResponseData['headers'];
+  readonly body: Dispatcher.ResponseData['body'];
+  /** After redirects. */
+  readonly url: URL;
+}
+
+const header = (a: Answer, name: string): string | undefined => {
+  const v = a.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+const MAX_REDIRECTS = 5;
+const MAX_INDEX_BYTES = 16 * 1024 * 1024;
+const MAX_DEPTH = 64;
+
+class HttpSource implements Source {
+  readonly kind = 'http';
+  readonly features = { md5: false, etag: true, ranges: true, mtimeResolutionMs: 1000 } as const;
+  readonly displayUrl: string;
+  private readonly root: URL;
+  private readonly agent: EnvHttpProxyAgent;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly opts: HttpOptions,
+    private readonly deps: SourceDeps,
+  ) {
+    this.root = new URL(opts.root);
+    this.displayUrl = opts.root;
+    this.log = deps.log.child({ component: 'source', source: 'http' });
+    const t = deps.timeoutMs;
+    // HTTP_PROXY / HTTPS_PROXY / NO_PROXY; headersTimeout = until the answer, bodyTimeout = idle mid-body
+    this.agent = new EnvHttpProxyAgent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t });
+  }
+
+  /** The URL of a path under the root, each segment %-encoded; `dir` adds the trailing `/`. */
+  private url(p: string, dir = false): URL {
+    const rel = joinRemote(p).replace(/^\//, '');
+    const enc = rel === '' ? '' : `/${rel.split('/').map(encodeURIComponent).join('/')}`;
+    const u = new URL(this.root.href);
+    u.pathname = `${this.root.pathname.replace(/\/+$/, '')}${enc}${dir ? '/' : ''}`;
+    return u;
+  }
+
+  /** One request, following redirects; the configured headers go only to the root's origin. */
+  private async send(method: 'GET' | 'HEAD', url: URL, signal: AbortSignal, extra: Record<string, string> = {}) {
+    let at = url;
+    for (let hop = 0; ; hop++) {
+      const own = at.origin === this.root.origin ? this.opts.headers : {};
+      const res = await request(at, {
+        method,
+        signal,
+        dispatcher: this.agent,
+        headers: { 'accept-encoding': 'identity', 'user-agent': 'model-monitor', ...own, ...extra },
+      });
+      const a: Answer = { status: res.statusCode, headers: res.headers, body: res.body, url: at };
+      const location = header(a, 'location');
+      if (![301, 302, 303, 307, 308].includes(a.status) || !location) return a;
+      await res.body.dump();
+      if (hop >= MAX_REDIRECTS) throw new RemoteError(`${method} ${url.pathname}: more than ${MAX_REDIRECTS} redirects`);
+      at = new URL(location, at);
+    }
+  }
+
+  /** send() under the cycle signal plus the per-request deadline, errors mapped. */
+  private async exchange(method: 'GET' | 'HEAD', url: URL, outer: AbortSignal): Promise<Answer> {
+    const signal = opSignal(outer, this.deps.timeoutMs);
+    try {
+      return await this.send(method, url, signal);
+    } catch (err) {
+      throw mapHttpError(err, `${method} ${url.pathname}`, signal);
+    }
+  }
+
+  async stat(p: string, o: IoOptions): Promise<RemoteEntry | null> {
+    const asked = this.url(p);
+    let a = await this.exchange('HEAD', asked, o.signal);
+    await a.body.dump();
+    if (a.status === 404 || a.status === 410) {
+      // some servers list `dir/` without redirecting `dir` to it
+      a = await this.exchange('HEAD', this.url(p, true), o.signal);
+      await a.body.dump();
+      if (a.status === 404 || a.status === 410) return null;
+      if (a.status === 200 && /^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
+        return { path: p, size: 0, isDirectory: true };
+      }
+      return null;
+    }
+    if (a.status !== 200) throw statusError(a.status, `HEAD ${asked.pathname}`);
+    if (a.url.pathname.endsWith('/') && !asked.pathname.endsWith('/')) return { path: p, size: 0, isDirectory: true };
+    return this.entry(p, a);
+  }
+
+  private entry(p: string, a: Answer): RemoteEntry {
+    const len = Number(header(a, 'content-length'));
+    if (!Number.isSafeInteger(len) || len < 0) {
+      throw new RemoteError(`HEAD ${a.url.pathname}: no Content-Length, cannot size the file`);
+    }
+    const lm = Date.parse(header(a, 'last-modified') ?? '');
+    const etag = header(a, 'etag')?.replace(/^(W\/)?"(.*)"$/, '$1$2') || undefined;
+    return { path: p, size: len, mtimeMs: Number.isNaN(lm) ? undefined : lm, etag };
+  }
+
+  async *list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry> {
+    yield* this.walk(this.url(dir, true), '', o.signal, new Set());
+  }
+
+  /** wget -r -np: the index of `dirUrl`, HEAD its files (sizes), recurse into its subdirectories. */
+  private async *walk(dirUrl: URL, rel: string, signal: AbortSignal, seen: Set<string>): AsyncIterable<RemoteEntry> {
+    if (seen.has(dirUrl.href)) return; // a symlink loop on the server
+    seen.add(dirUrl.href);
+    if (seen.size > 100_000 || rel.split('/').length > MAX_DEPTH) {
+      throw new RemoteError(`${dirUrl.pathname}: directory tree too deep or too large to walk`);
+    }
+    const links = await this.index(dirUrl, signal);
+    const subdirs = links.filter((l) => l.isDirectory).map((l) => l.name);
+    const files = links.filter((l) => !l.isDirectory).map((l) => l.name);
+    const batch = Math.max(1, this.deps.concurrency);
+    for (let i = 0; i < files.length; i += batch) {
+      const names = files.slice(i, i + batch);
+      const heads = await Promise.all(names.map((n) => this.headFile(new URL(encodeURIComponent(n), dirUrl), signal)));
+      for (const [j, e] of heads.entries()) {
+        if (e.isDirectory) subdirs.push(names[j]!); // a link without its trailing `/`
+        else yield { ...e, path: join(rel, names[j]!) };
+      }
+    }
+    for (const name of subdirs) {
+      yield* this.walk(new URL(`${encodeURIComponent(name)}/`, dirUrl), join(rel, name), signal, seen);
+    }
+  }
+
+  /** HEAD one listed file: its size (the index's size column is rounded), mtime and ETag. */
+  private async headFile(url: URL, signal: AbortSignal): Promise<RemoteEntry> {
+    const a = await this.exchange('HEAD', url, signal);
+    await a.body.dump();
+    if (a.status !== 200) throw statusError(a.status, `HEAD ${url.pathname}`);
+    if (a.url.pathname.endsWith('/')) return { path: '', size: 0, isDirectory: true };
+    return this.entry('', a);
+  }
+
+  /** GET an autoindex page (bounded in size) and parse its links. */
+  private async index(dirUrl: URL, outer: AbortSignal): Promise<IndexLink[]> {
+    const what = `GET ${dirUrl.pathname}`;
+    const signal = opSignal(outer, this.deps.timeoutMs);
+    try {
+      const a = await this.send('GET', dirUrl, signal);
+      if (a.status !== 200) {
+        await a.body.dump();
+        if (a.status === 404 || a.status === 410) throw new NotFoundError(`no such directory: ${dirUrl.href}`);
+        throw statusError(a.status, what);
+      }
+      if (!/^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
+        await a.body.dump();
+        throw new RemoteError(`${what}: not an HTML directory index (${header(a, 'content-type') ?? 'no content type'})`);
+      }
+      return parseIndex(await readCapped(a.body, MAX_INDEX_BYTES, what), dirUrl);
+    } catch (err) {
+      throw mapHttpError(err, what, signal);
+    }
+  }
+
+  async open(p: string, o: OpenOptions): Promise<Readable> {
+    const url = this.url(p);
+    const start = o.start ?? 0;
+    const what = `GET ${url.pathname}`;
+    let a: Answer;
+    try {
+      // o.signal only: headersTimeout bounds the wait for the answer, bodyTimeout an idle body
+      a = await this.send('GET', url, o.signal, start > 0 ? { range: `bytes=${start}-` } : {});
+    } catch (err) {
+      throw mapHttpError(err, what, o.signal);
+    }
+    const want = start > 0 ? 206 : 200;
+    const ok = a.status === want && !(a.url.pathname.endsWith('/') && !url.pathname.endsWith('/'));
+    if (!ok) {
+      await a.body.dump().catch(() => undefined);
+      if (a.status === 200 && start > 0) throw new RemoteError(`${what}: the server ignored Range: bytes=${start}-`);
+      if (a.status === want) throw new NotFoundError(`${what}: is a directory`);
+      throw statusError(a.status, what);
+    }
+    if (start > 0 && !header(a, 'content-range')?.startsWith(`bytes ${start}-`)) {
+      a.body.destroy();
+      throw new RemoteError(`${what}: unexpected Content-Range ${header(a, 'content-range')}`);
+    }
+    const len = Number(header(a, 'content-length'));
+    this.log.debug({ event: 'open', start }, 'GET');
+    return guardedBody(a.body, {
+      signal: o.signal,
+      expected: Number.isSafeInteger(len) ? len : undefined,
+      mapError: (err) => mapHttpError(err, what, o.signal),
+      what,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+const join = (a: string, b: string) => (a === '' ? b : `${a}/${b}`);
+
+async function readCapped(body: Readable, max: number, what: string): Promise<string> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    n += (c as Buffer).length;
+    if (n > max) {
+      body.destroy();
+      throw new RemoteError(`${what}: directory index larger than ${max} bytes`);
+    }
+    parts.push(c as Buffer);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}

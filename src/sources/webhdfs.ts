@@ -1,0 +1,213 @@
+import { userInfo } from 'node:os';
+import { Readable } from 'node:stream';
+import { EnvHttpProxyAgent } from 'undici';
+import { abortReason, ConfigError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { LIST_SEPARATOR, type RawOptions } from '../options.js';
+import { joinRemote, safeRelative } from '../paths.js';
+import { opSignal } from '../retry.js';
+import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
+import { headerDeadline, WebHdfsClient } from './webhdfs-client.js';
+
+export interface WebHdfsOptions {
+  /** `http://nn1:9870`, `https://nn2:9871`: namenodes or HttpFS gateways, in the order given. */
+  readonly endpoints: readonly string[];
+  /** Absolute HDFS path of the remote root. */
+  readonly root: string;
+  readonly user?: string;
+  readonly token?: string;
+  readonly noRedirect: boolean;
+  /** Times a dropped datanode connection is resumed (OPEN with offset) inside one open(). */
+  readonly maxResumes: number;
+  /** The remote, safe to log. */
+  readonly displayUrl: string;
+}
+
+export interface WebHdfsUrl {
+  readonly secure: boolean;
+  readonly hosts: readonly string[];
+  readonly root: string;
+  readonly user?: string;
+}
+
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)$/;
+
+/**
+ * `webhdfs://[user@]nn1:9870,nn2:9870/path` (http) or `swebhdfs://…` (https). A
+ * comma list of namenodes / HttpFS gateways, each with its own port (default 9870,
+ * 9871 for swebhdfs). WHATWG `new URL()` rejects that authority, hence this parser.
+ */
+export function parseWebHdfsUrl(raw: string): WebHdfsUrl {
+  const m = /^(s?webhdfs):\/\/(?:([^@/?#]*)@)?([^/?#]*)([^?#]*)$/i.exec(raw.trim());
+  if (!m) throw new ConfigError('remote', `not a webhdfs:// or swebhdfs:// URL without query or fragment: ${raw}`);
+  const secure = m[1]!.toLowerCase() === 'swebhdfs';
+  const hosts = m[3]!.split(',').map((h) => hostPort(h, secure ? 9871 : 9870));
+  let root: string;
+  try {
+    root = joinRemote('/', ...m[4]!.split('/').map((s) => decodeURIComponent(s)));
+  } catch (err) {
+    throw new ConfigError('remote', `bad percent-encoding in ${m[4]}`, { cause: err });
+  }
+  const user = m[2] ? decodeURIComponent(m[2].split(':')[0]!) : undefined;
+  return { secure, hosts, root, ...(user ? { user } : {}) };
+}
+
+function hostPort(hp: string, defaultPort: number): string {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d{1,5}))?$/.exec(hp.trim());
+  const port = m?.[2] === undefined ? defaultPort : Number(m[2]);
+  if (!m || !HOST.test(m[1]!) || port < 1 || port > 65535) {
+    throw new ConfigError('remote', `bad namenode address ${JSON.stringify(hp)} (want host:port)`);
+  }
+  return `${m[1]!.toLowerCase()}:${port}`;
+}
+
+function defaultUser(): string | undefined {
+  if (process.env.HADOOP_USER_NAME) return process.env.HADOOP_USER_NAME;
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
+}
+
+function nonEmpty(raw: RawOptions, name: string): string | undefined {
+  const v = raw[name];
+  if (v === undefined || v === '') return undefined;
+  if (/[\s\0]/.test(v)) throw new ConfigError(name, 'must not contain spaces or control characters');
+  return v;
+}
+
+/** HDFS over WebHDFS (namenode + datanodes) or HttpFS, over undici. */
+export const webhdfs = {
+  kind: 'webhdfs',
+  schemes: ['webhdfs', 'swebhdfs'],
+  types: ['webhdfs'],
+  options: [
+    { name: 'hdfs-user', kind: 'string', metavar: 'NAME', group: 'WebHDFS', help: 'HDFS user (user.name=); default $HADOOP_USER_NAME, else the OS user; not sent with a token unless given' },
+    { name: 'hdfs-token', kind: 'string', metavar: 'TOKEN', group: 'WebHDFS', secret: true, help: 'Hadoop delegation token (delegation=)' },
+    { name: 'hdfs-namenodes', kind: 'list', metavar: 'HOST:PORT', group: 'WebHDFS', help: 'more namenodes / HttpFS gateways besides the one in --remote (failover, spread reads)' },
+    { name: 'hdfs-noredirect', kind: 'bool', default: false, group: 'WebHDFS', help: 'ask for the datanode URL as JSON (noredirect=true) instead of a 307, for proxies that mangle redirects' },
+  ],
+  parse(remote: URL, raw: RawOptions): WebHdfsOptions {
+    const text = typeof raw.remote === 'string' && /^s?webhdfs:\/\//i.test(raw.remote) ? raw.remote : remote.href;
+    const u = parseWebHdfsUrl(text);
+    const extra = (raw['hdfs-namenodes'] ?? '').split(new RegExp(`[,${LIST_SEPARATOR}]`)).filter((s) => s.trim() !== '');
+    const hosts = [...new Set([...u.hosts, ...extra.map((h) => hostPort(h, u.secure ? 9871 : 9870))])];
+    const token = raw['hdfs-token'] || undefined;
+    if (token !== undefined && !/^[A-Za-z0-9_-]+$/.test(token)) {
+      throw new ConfigError('hdfs-token', 'a delegation token is URL-safe base64 (letters, digits, - and _)');
+    }
+    const user = nonEmpty(raw, 'hdfs-user') ?? u.user ?? (token === undefined ? defaultUser() : undefined);
+    const scheme = u.secure ? 'https' : 'http';
+    return {
+      endpoints: hosts.map((h) => `${scheme}://${h}`),
+      root: u.root,
+      ...(user !== undefined ? { user } : {}),
+      ...(token !== undefined ? { token } : {}),
+      noRedirect: raw['hdfs-noredirect'] === 'true',
+      maxResumes: 5,
+      displayUrl: `${u.secure ? 'swebhdfs' : 'webhdfs'}://${hosts.join(',')}${u.root}`,
+    };
+  },
+  create(opts: WebHdfsOptions, deps: SourceDeps): Source {
+    return new WebHdfsSource(opts, deps);
+  },
+} satisfies SourceFactory<WebHdfsOptions>;
+
+class WebHdfsSource implements Source {
+  readonly kind = 'webhdfs';
+  readonly features = { md5: false, etag: false, ranges: true, mtimeResolutionMs: 1 } as const;
+  readonly displayUrl: string;
+  private readonly agent: EnvHttpProxyAgent;
+  private readonly client: WebHdfsClient;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly opts: WebHdfsOptions,
+    private readonly deps: SourceDeps,
+  ) {
+    this.displayUrl = opts.displayUrl;
+    this.log = deps.log.child({ component: 'source', source: 'webhdfs' });
+    const t = deps.timeoutMs;
+    this.agent = new EnvHttpProxyAgent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, connections: Math.max(4, deps.concurrency * 2) });
+    this.client = new WebHdfsClient({ ...opts, timeoutMs: t, dispatcher: this.agent, log: this.log });
+  }
+
+  private abs(p: string): string {
+    const rel = joinRemote(p).replace(/^\//, '');
+    return rel === '' ? this.opts.root : joinRemote(this.opts.root, safeRelative(rel));
+  }
+
+  async stat(p: string, o: IoOptions): Promise<RemoteEntry | null> {
+    const s = await this.client.getFileStatus(this.abs(p), opSignal(o.signal, this.deps.timeoutMs));
+    if (!s) return null;
+    const isDirectory = s.type === 'DIRECTORY';
+    return { path: p, size: isDirectory ? 0 : s.length, mtimeMs: s.modificationTime, isDirectory };
+  }
+
+  async *list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry> {
+    const top = this.abs(dir);
+    const pending: string[] = [''];
+    for (let rel = pending.shift(); rel !== undefined; rel = pending.shift()) {
+      const base = rel === '' ? top : joinRemote(top, rel);
+      for await (const s of this.client.listStatus(base, () => opSignal(o.signal, this.deps.timeoutMs))) {
+        if (s.pathSuffix === '') throw new RemoteError(`not a directory: ${this.displayUrl}/${dir}`);
+        const child = safeRelative(rel === '' ? s.pathSuffix : `${rel}/${s.pathSuffix}`);
+        if (s.type === 'DIRECTORY') pending.push(child);
+        else if (s.type === 'FILE') yield { path: child, size: s.length, mtimeMs: s.modificationTime };
+        else this.log.debug({ event: 'skip-symlink' }, 'skipping a symlink in the listing');
+      }
+    }
+  }
+
+  async open(p: string, o: OpenOptions): Promise<Readable> {
+    const path = this.abs(p);
+    const first = await this.openAt(path, o.start ?? 0, o.signal);
+    return Readable.from(this.resuming(path, first, o.start ?? 0, o.signal), { objectMode: false, highWaterMark: 256 * 1024 });
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  /** One OPEN; the timeout bounds the wait for headers (namenode and datanode), the body has its idle timeout. */
+  private async openAt(path: string, offset: number, signal: AbortSignal): Promise<Readable> {
+    const d = headerDeadline(signal, this.deps.timeoutMs);
+    try {
+      return await this.client.open(path, offset, d.signal);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new NotFoundError(`no such file: ${this.displayUrl}${path.slice(this.opts.root.length)}`, { cause: err });
+      throw err;
+    } finally {
+      d.clear();
+    }
+  }
+
+  /**
+   * The bytes of `path` from `start` as one stream: a connection dropped mid-file is
+   * resumed with OPEN offset = bytes delivered so far, up to maxResumes times.
+   */
+  private async *resuming(path: string, first: Readable, start: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+    let offset = start;
+    let body: Readable | null = first;
+    for (let resumes = 0; ; resumes++) {
+      try {
+        body ??= await this.openAt(path, offset, signal);
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          offset += chunk.length;
+          yield chunk;
+        }
+        return;
+      } catch (err) {
+        body?.destroy();
+        body = null;
+        if (signal.aborted) throw abortReason(signal);
+        if (err instanceof MonitorError && !err.retryable) throw err;
+        if (resumes >= this.opts.maxResumes) {
+          throw new TransientError(`${this.displayUrl}: download of ${path} dropped ${resumes + 1} times`, { cause: err });
+        }
+        this.log.warn({ event: 'resume', offset, attempt: resumes + 1, err }, 'datanode connection dropped, resuming');
+      }
+    }
+  }
+}

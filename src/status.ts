@@ -1,0 +1,37 @@
+/** `model-monitor status`: what is served, from which donefile, when, backups kept. */
+import type { MonitorConfig } from './config.js';
+import { readStatus } from './state.js';
+import { createSwap } from './swap/index.js';
+
+export async function printStatus(c: MonitorConfig, out: (s: string) => void): Promise<number> {
+  const swap = createSwap(c.swap, { servedPath: c.servedPath, workDir: c.workDir, name: c.modelName, keepBackups: c.keepBackups, fsync: false });
+  const [served, backups, status] = await Promise.all([swap.current(), swap.backups(), readStatus(c.workDir, c.modelName)]);
+  const doc = {
+    servedPath: c.servedPath,
+    remote: `${c.displayUrl}/${c.remoteModel}`,
+    served: served
+      ? { version: served.version, fingerprint: served.record.fingerprint, appliedAt: served.record.appliedAt, files: served.record.files.length, bytes: served.record.files.reduce((n, f) => n + f.size, 0) }
+      : null,
+    backups: backups.map((b) => ({ version: b.version, appliedAt: b.appliedAt, path: b.path })),
+    lastOutcome: status.lastOutcome ?? null,
+    lastSuccessAt: status.lastSuccessAt ?? null,
+    lastError: status.lastError ?? null,
+    rejected: status.rejected ?? null,
+  };
+  if (c.json) {
+    out(JSON.stringify(doc, null, 2) + '\n');
+    return 0;
+  }
+  const lines = [
+    `served:    ${doc.servedPath}`,
+    `remote:    ${doc.remote}`,
+    doc.served
+      ? `version:   ${doc.served.version} (${doc.served.files} files, ${doc.served.bytes} bytes, applied ${doc.served.appliedAt})\nfrom:      ${doc.served.fingerprint}`
+      : 'version:   (nothing served yet)',
+    `backups:   ${doc.backups.length ? doc.backups.map((b) => `${b.version} (${b.appliedAt})`).join(', ') : 'none'}`,
+    `last sync: ${doc.lastOutcome ?? 'never'}${doc.lastError ? ` — ${doc.lastError.message}` : ''}`,
+  ];
+  if (doc.rejected) lines.push(`rejected:  ${doc.rejected.fingerprint} (${doc.rejected.reason})`);
+  out(lines.join('\n') + '\n');
+  return 0;
+}

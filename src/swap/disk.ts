@@ -1,0 +1,131 @@
+/**
+ * Disk helpers every swap strategy shares: atomic JSON files (tmp + rename),
+ * the swap journal, numbered backups with their records, and --fsync.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readdir, readFile, rename, rm, writeFile, mkdir, lstat } from 'node:fs/promises';
+import path from 'node:path';
+import type { ServedRecord } from '../model.js';
+import type { BackupInfo, SwapLayout } from './types.js';
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** Writes JSON to a tmp file beside `file`, then renames it over: readers see old or new, never half. */
+export async function writeJsonAtomic(file: string, value: unknown, fsync = false): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, JSON.stringify(value, null, 2) + '\n');
+  if (fsync) await fsyncPath(tmp);
+  await rename(tmp, file);
+  if (fsync) await fsyncPath(path.dirname(file));
+}
+
+export async function readJson<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (err instanceof SyntaxError) return null; // a torn file from before --fsync: treat as absent
+    throw err;
+  }
+}
+
+export async function fsyncPath(p: string): Promise<void> {
+  const fh = await open(p, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsync every file and directory under root, then root itself (--fsync). */
+export async function fsyncTree(root: string): Promise<void> {
+  for (const d of await readdir(root, { withFileTypes: true })) {
+    const p = path.join(root, d.name);
+    if (d.isDirectory()) await fsyncTree(p);
+    else if (d.isFile()) await fsyncPath(p);
+  }
+  await fsyncPath(root);
+}
+
+/** Paths a strategy uses inside workDir. */
+export function workPaths(l: SwapLayout) {
+  return {
+    record: path.join(l.workDir, `${l.name}.served.json`),
+    journal: path.join(l.workDir, `${l.name}.journal.json`),
+    backups: path.join(l.workDir, `${l.name}.backups`),
+  };
+}
+
+export interface Backup extends BackupInfo {
+  readonly seq: number;
+  readonly recordPath: string;
+}
+
+/** Backups (`<seq>/` + `<seq>.json`), newest first. A dir without a record is not a backup. */
+export async function listBackups(dir: string): Promise<Backup[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out: Backup[] = [];
+  for (const n of names) {
+    const m = /^(\d+)\.json$/.exec(n);
+    if (!m) continue;
+    const seq = Number(m[1]);
+    const rec = await readJson<ServedRecord>(path.join(dir, n));
+    if (!rec || !(await exists(path.join(dir, String(seq))))) continue;
+    out.push({
+      seq,
+      path: path.join(dir, String(seq)),
+      recordPath: path.join(dir, n),
+      version: rec.version,
+      fingerprint: rec.fingerprint,
+      appliedAt: rec.appliedAt,
+    });
+  }
+  return out.sort((a, b) => b.seq - a.seq);
+}
+
+export async function nextBackupSeq(dir: string): Promise<number> {
+  let names: string[] = [];
+  try {
+    names = await readdir(dir);
+  } catch {
+    /* none yet */
+  }
+  const seqs = names.map((n) => /^(\d+)(\.json)?$/.exec(n)).filter((m) => m !== null).map((m) => Number(m[1]));
+  return seqs.length ? Math.max(...seqs) + 1 : 1;
+}
+
+/** Removes backups beyond `keep`, oldest first; also dirs or records left without their pair. */
+export async function pruneBackups(dir: string, keep: number): Promise<void> {
+  const all = await listBackups(dir);
+  for (const b of all.slice(keep)) {
+    await rm(b.recordPath, { force: true });
+    await rm(b.path, { recursive: true, force: true });
+  }
+  const kept = new Set(all.slice(0, keep).map((b) => String(b.seq)));
+  let names: string[] = [];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const base = n.replace(/\.json$/, '');
+    if (!kept.has(base)) await rm(path.join(dir, n), { recursive: true, force: true });
+  }
+}

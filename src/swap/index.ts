@@ -1,0 +1,13 @@
+import { createRenameSwap } from './rename.js';
+import type { SwapLayout, SwapStrategy } from './types.js';
+
+/** The table of strategies: one line each. */
+export const swapStrategies: Record<string, (l: SwapLayout) => SwapStrategy> = {
+  rename: createRenameSwap,
+};
+
+export function createSwap(name: string, l: SwapLayout): SwapStrategy {
+  const make = swapStrategies[name];
+  if (!make) throw new Error(`swap strategy ${name} is not built in`);
+  return make(l);
+}

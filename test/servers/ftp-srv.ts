@@ -1,0 +1,261 @@
+/**
+ * In-process `ftp-srv` on 127.0.0.1 over a temp dir (fast; supports fault
+ * injection), plus the kit every FTP server helper shares: the handle type, a
+ * daemon spawner with a readiness probe, and the conformance harness that
+ * writes straight into a server's root dir.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ReadStream } from 'node:fs';
+import { FileSystem, FtpSrv, type FtpConnection } from 'ftp-srv';
+import { silentLogger } from '../../src/log.js';
+import { ftp } from '../../src/sources/ftp.js';
+import type { Source } from '../../src/sources/types.js';
+import type { SourceHarness } from '../conformance/source.suite.js';
+import { freePort, waitFor } from './ports.js';
+
+/** A running FTP server whose `/` is `root` on disk. */
+export interface FtpTestServer {
+  readonly root: string;
+  readonly port: number;
+  /** Login for the source URL; absent = anonymous. */
+  readonly user?: string;
+  readonly password?: string;
+  stop(): Promise<void>;
+}
+
+/** A temp dir every user can read (daemons serve it as `ftp` / `nobody`). */
+export async function worldReadableTempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  await chmod(dir, 0o755);
+  return dir;
+}
+
+async function mkdirs(root: string, rel: string): Promise<void> {
+  let cur = root;
+  for (const seg of rel.split('/').filter((s) => s !== '')) {
+    cur = path.join(cur, seg);
+    await mkdir(cur, { recursive: true });
+    await chmod(cur, 0o755);
+  }
+}
+
+const MODEL_DIR = 'models';
+const deps = () => ({ log: silentLogger(), timeoutMs: 20_000, concurrency: 3 });
+
+/** The source over `srv`, rooted at `/models`; `raw` adds option values. */
+export function ftpSourceFor(srv: FtpTestServer, raw: Record<string, string> = {}, scheme = 'ftp'): Source {
+  const auth = srv.user ? `${encodeURIComponent(srv.user)}:${encodeURIComponent(srv.password ?? '')}@` : '';
+  const url = new URL(`${scheme}://${auth}127.0.0.1:${srv.port}/${MODEL_DIR}`);
+  return ftp.create(ftp.parse(url, raw), deps());
+}
+
+/** The conformance harness: put()/remove() write straight into `<root>/models` on disk. */
+export async function ftpHarness(srv: FtpTestServer, extra: Partial<SourceHarness> = {}): Promise<SourceHarness> {
+  const deadPort = await freePort();
+  const base = path.join(srv.root, MODEL_DIR);
+  const prepare = async (p: string) => {
+    await mkdirs(srv.root, path.posix.join(MODEL_DIR, path.posix.dirname(p)));
+    return path.join(base, p);
+  };
+  return {
+    async put(p, data) {
+      const file = await prepare(p);
+      await writeFile(file, data);
+      await chmod(file, 0o644);
+    },
+    async putLarge(p, size) {
+      const file = await prepare(p);
+      const h = createHash('md5');
+      const out = createWriteStream(file, { mode: 0o644 });
+      const chunk = Buffer.alloc(1024 * 1024, 7);
+      for (let left = size; left > 0; left -= chunk.length) {
+        const c = left >= chunk.length ? chunk : chunk.subarray(0, left);
+        h.update(c);
+        if (!out.write(c)) await once(out, 'drain');
+      }
+      out.end();
+      await once(out, 'finish');
+      return h.digest('hex');
+    },
+    async remove(p) {
+      await rm(path.join(base, p), { force: true });
+    },
+    source: () => ftpSourceFor(srv),
+    unreachable: () => ftpSourceFor({ root: srv.root, port: deadPort, stop: async () => {} }),
+    async close() {
+      await srv.stop();
+      await removeRoot(srv);
+    },
+    ...extra,
+  };
+}
+
+/** True once something on `port` greets like an FTP server (`220 `). */
+export function ftpGreets(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let text = '';
+    const s: Socket = connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(3000, () => done(false));
+    s.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (/^220 /m.test(text)) done(true);
+    });
+    s.on('error', () => done(false));
+    s.on('close', () => done(false));
+  });
+}
+
+/**
+ * Spawns a daemon in its own process group, waits until `port` greets, and
+ * returns a stop() that kills the whole group (vsftpd forks per session).
+ */
+export async function spawnDaemon(name: string, cmd: string, args: readonly string[], port: number) {
+  const child: ChildProcess = spawn(cmd, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = once(child, 'exit').catch(() => undefined);
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`${name} exited early (${child.exitCode ?? child.signalCode}): ${stderr}`);
+      }
+      return ftpGreets(port);
+    },
+    `${name} on 127.0.0.1:${port}`,
+    30_000,
+  );
+  const kill = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      /* already gone */
+    }
+  };
+  return {
+    async stop(): Promise<void> {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      kill('SIGTERM');
+      const t = setTimeout(() => kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+      kill('SIGKILL'); // stray session children
+    },
+  };
+}
+
+// ---- the in-process ftp-srv ----
+
+export interface FtpSrvOptions {
+  /** Reuse a root dir (a restart); default a new temp dir. */
+  readonly root?: string;
+  /** Default: any free port. */
+  readonly port?: number;
+  /** Require this login; default anonymous only. */
+  readonly user?: string;
+  readonly password?: string;
+  /** Explicit FTPS (AUTH TLS) with this key and certificate (PEM). */
+  readonly tls?: { readonly key: string; readonly cert: string };
+}
+
+export interface FtpSrvHandle extends FtpTestServer {
+  /** The next RETR of `p` (under /models) drops the control and data connection after `afterBytes`. */
+  dropNextDownload(p: string, afterBytes: number): void;
+  /** Logins the server accepted or refused (for "not retried" checks). */
+  readonly logins: () => number;
+}
+
+const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {}, child: () => quiet };
+
+type Faults = Map<string, number>;
+
+interface Sockets {
+  commandSocket?: Socket;
+  connector?: { socket?: Socket };
+}
+
+/** ftp-srv's own file system, with a one-shot "cut this download after N bytes" switch. */
+class FaultyFileSystem extends FileSystem {
+  constructor(
+    connection: FtpConnection,
+    root: string,
+    private readonly faults: Faults,
+  ) {
+    super(connection, { root, cwd: '/' });
+  }
+
+  override async read(fileName: string, o?: { start?: number }): Promise<{ stream: ReadStream }> {
+    const r = (await super.read(fileName, o)) as { stream: ReadStream };
+    const file = String(r.stream.path);
+    const after = this.faults.get(file);
+    if (after === undefined) return r;
+    this.faults.delete(file);
+    let sent = 0;
+    r.stream.on('data', (chunk: string | Buffer) => {
+      sent += chunk.length;
+      if (sent < after) return;
+      const c = this.connection as unknown as Sockets;
+      c.connector?.socket?.destroy();
+      c.commandSocket?.destroy();
+      r.stream.destroy();
+    });
+    return r;
+  }
+}
+
+/** Starts ftp-srv on 127.0.0.1 (passive ports from a random range). */
+export async function startFtpSrv(o: FtpSrvOptions = {}): Promise<FtpSrvHandle> {
+  const root = o.root ?? (await worldReadableTempDir('mm-ftpsrv-'));
+  const port = o.port ?? (await freePort());
+  const faults: Faults = new Map();
+  let logins = 0;
+  const before = new Set(process.listeners('SIGTERM'));
+  const pasvMin = 20_000 + Math.floor(Math.random() * 40_000);
+  const server = new FtpSrv({
+    url: `ftp://127.0.0.1:${port}`,
+    pasv_url: '127.0.0.1',
+    pasv_min: pasvMin,
+    pasv_max: pasvMin + 500,
+    anonymous: o.user === undefined,
+    log: quiet,
+    ...(o.tls ? { tls: { key: o.tls.key, cert: o.tls.cert } } : {}),
+  });
+  // ftp-srv adds SIGTERM/SIGINT/SIGQUIT handlers that exit the process; a test runner keeps its own.
+  const added = (sig: string) => process.listeners(sig as NodeJS.Signals).filter((l) => !before.has(l));
+  const theirs = ['SIGTERM', 'SIGINT', 'SIGQUIT'].flatMap((sig) => added(sig).map((l) => [sig, l] as const));
+  for (const [sig, l] of theirs) process.removeListener(sig, l);
+  server.on('login', ({ connection, username, password }, resolve, reject) => {
+    logins++;
+    const ok = o.user === undefined ? username === 'anonymous' : username === o.user && password === o.password;
+    if (!ok) return reject(new Error('Login incorrect'));
+    return resolve({ fs: new FaultyFileSystem(connection, root, faults) });
+  });
+  await server.listen();
+  return {
+    root,
+    port,
+    ...(o.user !== undefined ? { user: o.user, password: o.password ?? '' } : {}),
+    logins: () => logins,
+    dropNextDownload(p, afterBytes) {
+      faults.set(path.join(root, MODEL_DIR, p), afterBytes);
+    },
+    async stop() {
+      await server.close();
+    },
+  };
+}
+
+/** Removes a server's root dir (stop() leaves it, so a restart can reuse it). */
+export async function removeRoot(srv: FtpTestServer): Promise<void> {
+  await rm(srv.root, { recursive: true, force: true });
+}
