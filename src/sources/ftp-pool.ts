@@ -271,12 +271,26 @@ export async function statPath({ client, mlst }: Lease, abs: string): Promise<Re
     (err: unknown) => (isFtpCode(err, 500, 599) ? false : Promise.reject(err)),
   );
   if (dir) return { path: abs, size: 0, isDirectory: true };
-  const size = await client.size(abs);
+  const size = (await sizeOf(client, abs)) ?? (await sizeFromListing(client, abs));
   const mtimeMs = await client.send(`MDTM ${abs}`).then(
     (r) => parseFtpTime(r.message.slice(4)),
     (err: unknown) => (isFtpCode(err, 500, 599) ? undefined : Promise.reject(err)),
   );
   return { path: abs, size, isDirectory: false, ...(mtimeMs !== undefined ? { mtimeMs } : {}) };
+}
+
+/** SIZE; undefined when the 213 reply carries no number (ftp-srv answers "213 File status" for an empty file). */
+export async function sizeOf(client: Client, abs: string): Promise<number | undefined> {
+  const m = /^213 (\d+)/.exec((await client.send(`SIZE ${abs}`)).message);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function sizeFromListing(client: Client, abs: string): Promise<number> {
+  const slash = abs.lastIndexOf('/');
+  await client.cd(abs.slice(0, slash) || '/');
+  const found = (await client.list()).find((f) => f.name === abs.slice(slash + 1));
+  if (!found) throw new RemoteError(`SIZE ${abs} gave no size and the listing does not show the file`);
+  return found.size;
 }
 
 export function isFtpCode(err: unknown, lo: number, hi: number): boolean {

@@ -5,7 +5,7 @@ import { FileType, FTPError, type Client } from 'basic-ftp';
 import { abortReason, AbortedError, ConfigError, NotFoundError, TransientError, UnsafePathError } from '../errors.js';
 import type { OptionSpec, RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
-import { FtpPool, mapFtpError, statPath, type Endpoint, type Lease } from './ftp-pool.js';
+import { FtpPool, mapFtpError, sizeOf, statPath, type Endpoint, type Lease } from './ftp-pool.js';
 import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
 
 export interface FtpOptions {
@@ -219,8 +219,9 @@ class FtpSource implements Source {
     const what = `download ${abs}`;
     // SIZE first: an absent file is a NotFoundError from open() itself, and the size
     // tells a transfer cut short (some servers still answer 226) from a complete one.
-    const { lease, result: size } = await this.pool.checkout(what, o.signal, ({ client }) => client.size(abs));
-    return this.transfer(lease, what, abs, Math.max(0, size - (o.start ?? 0)), o);
+    const { lease, result: size } = await this.pool.checkout(what, o.signal, ({ client }) => sizeOf(client, abs));
+    const want = size === undefined ? 0 : Math.max(0, size - (o.start ?? 0));
+    return this.transfer(lease, what, abs, want, o);
   }
 
   /** RETR (after REST) into a PassThrough; the lease is held until the transfer ends, then dropped on error. */

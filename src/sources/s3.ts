@@ -171,8 +171,9 @@ export function mapS3Error(err: unknown, what: string, bucket: string, signal: A
   const e = (err ?? {}) as SdkError;
   const name = e.name ?? '';
   const status = e.$metadata?.httpStatusCode;
+  const label = name && name !== 'Error' ? name : (e.code ?? (status ? `HTTP ${status}` : 'network error'));
   if (AUTH_NAMES.has(name) || status === 401 || status === 403) {
-    return new AuthError(`${what}: access to bucket ${bucket} refused (${name || status}); check AWS credentials and policy`, {
+    return new AuthError(`${what}: access to bucket ${bucket} refused (${label}); check AWS credentials and policy`, {
       cause: err,
     });
   }
@@ -186,8 +187,8 @@ export function mapS3Error(err: unknown, what: string, bucket: string, signal: A
     (status !== undefined && (status >= 500 || status === 429)) ||
     isTransientNetworkError(err) ||
     (status === undefined && (e.code === 'ENOTFOUND' || e.code === 'ECONNREFUSED'));
-  if (transient) return new TransientError(`${what}: S3 bucket ${bucket} unavailable (${name || status})`, { cause: err });
-  return new RemoteError(`${what}: S3 refused (${name || status || 'unknown error'}) for bucket ${bucket}`, { cause: err });
+  if (transient) return new TransientError(`${what}: S3 bucket ${bucket} unavailable (${label})`, { cause: err });
+  return new RemoteError(`${what}: S3 refused (${label}) for bucket ${bucket}`, { cause: err });
 }
 
 /** Single-part, unencrypted (or SSE-S3) uploads have the content md5 as ETag; multipart ones have `-N`. */

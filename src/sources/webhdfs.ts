@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import { Readable } from 'node:stream';
+import { setTimeout } from 'node:timers/promises';
 import { EnvHttpProxyAgent } from 'undici';
 import { abortReason, ConfigError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -190,8 +191,11 @@ class WebHdfsSource implements Source {
   private async *resuming(path: string, first: Readable, start: number, signal: AbortSignal): AsyncGenerator<Buffer> {
     let offset = start;
     let body: Readable | null = first;
-    for (let resumes = 0; ; resumes++) {
+    for (let resumes = 0, progressAt = start; ; resumes++) {
       try {
+        // a resume that got no byte further waits a little before the next OPEN
+        if (body === null && offset === progressAt) await setTimeout(Math.min(25 * 2 ** resumes, 500), undefined, { signal });
+        progressAt = offset;
         body ??= await this.openAt(path, offset, signal);
         for await (const chunk of body as AsyncIterable<Buffer>) {
           offset += chunk.length;

@@ -20,6 +20,8 @@ export interface Running {
   readonly child: ChildProcess;
   readonly lines: LogLine[];
   readonly stderr: () => string;
+  /** Everything written to stdout, as is. */
+  readonly stdout: () => string;
   /** Resolves with the first log line (past or future) matching `pred`. */
   waitFor(pred: (l: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine>;
   /** Count of lines matching. */
@@ -37,8 +39,10 @@ export function start(args: readonly string[], o: { cwd?: string; env?: NodeJS.P
   const lines: LogLine[] = [];
   const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   let err = '';
+  let out = '';
   let buf = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
     buf += d;
     let i: number;
     while ((i = buf.indexOf('\n')) >= 0) {
@@ -60,6 +64,7 @@ export function start(args: readonly string[], o: { cwd?: string; env?: NodeJS.P
     child,
     lines,
     stderr: () => err,
+    stdout: () => out,
     exited,
     count: (pred) => lines.filter(pred).length,
     waitFor(pred, what, timeoutMs = 30_000) {
@@ -92,7 +97,7 @@ export async function run(args: readonly string[], o: { cwd?: string; env?: Node
   clearTimeout(t);
   // let stdout drain
   await new Promise((res) => (r.child.stdout!.readableEnded ? res(null) : r.child.stdout!.once('end', res)));
-  return { code, stdout: r.lines.map((l) => JSON.stringify(l)).join('\n'), stderr: r.stderr(), lines: r.lines };
+  return { code, stdout: r.stdout(), stderr: r.stderr(), lines: r.lines };
 }
 
 export const updated = (l: LogLine) => l.event === 'updated';

@@ -1,0 +1,193 @@
+import type { Readable } from 'node:stream';
+import { abortReason, AuthError, ConfigError, HadoopCliError, MonitorError, NotFoundError } from '../errors.js';
+import { run } from '../exec.js';
+import { runStreaming, type StreamFailure } from '../exec-stream.js';
+import type { Logger } from '../log.js';
+import type { RawOptions } from '../options.js';
+import { joinRemote, safeRelative } from '../paths.js';
+import {
+  classifyHadoopStderr,
+  escapeGlob,
+  parseLsOutput,
+  parseStat,
+  relativeTo,
+  STAT_FORMAT,
+  stderrSummary,
+} from './hadoop-output.js';
+import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
+
+export interface HadoopCliOptions {
+  /** The `hadoop` executable (PATH lookup when not absolute). */
+  readonly bin: string;
+  /** `-D fs.default.name=` (e.g. `hdfs://nn:8020`, `afs://host:port`); absent = the client's own config. */
+  readonly fsName?: string;
+  /** `-D hadoop.job.ugi=` (`user,password` on AFS); secret. */
+  readonly ugi?: string;
+  /** Absolute remote path of the root. */
+  readonly root: string;
+  readonly displayUrl: string;
+}
+
+/** How a `hadoop fs` run failed, without its argv (which holds the ugi password). */
+interface Failed {
+  readonly what: string;
+  readonly f: StreamFailure;
+}
+
+function checked(raw: RawOptions, name: string): string | undefined {
+  const v = raw[name];
+  if (v === undefined || v === '') return undefined;
+  if (/[\0\r\n]/.test(v)) throw new ConfigError(name, 'must not contain control characters');
+  return v;
+}
+
+/**
+ * `hadoop fs` as Paddle Serving runs it (`--type hdfs|afs --hadoop_bin … --fs_name …
+ * --fs_ugi …`), or `--remote hdfs://nn:8020/path`. One JVM per operation: stat is
+ * `-stat`, list is `-ls -R`, open streams `-cat` (no offsets, so features.ranges is false).
+ */
+export const hadoopCli = {
+  kind: 'hadoop',
+  schemes: ['hdfs', 'afs'],
+  types: ['hdfs', 'afs'],
+  options: [
+    { name: 'hadoop-bin', aliases: ['hadoop_bin_path', 'hdfs_bin'], kind: 'string', metavar: 'PATH', group: 'Hadoop CLI', help: 'hadoop client executable for --type hdfs|afs (default: hadoop on PATH)' },
+    { name: 'fs-name', aliases: ['hadoop_host'], kind: 'string', metavar: 'URI', group: 'Hadoop CLI', help: 'passed as -D fs.default.name= (e.g. hdfs://namenode:8020)' },
+    { name: 'fs-ugi', aliases: ['hadoop_ugi'], kind: 'string', metavar: 'USER,PASSWORD', group: 'Hadoop CLI', secret: true, help: 'passed as -D hadoop.job.ugi= (AFS: user,password)' },
+  ],
+  parse(remote: URL, raw: RawOptions): HadoopCliOptions {
+    const bin = checked(raw, 'hadoop-bin') ?? 'hadoop';
+    const ugi = checked(raw, 'fs-ugi');
+    let fsName = checked(raw, 'fs-name');
+    if (fsName !== undefined && /\s/.test(fsName)) throw new ConfigError('fs-name', `not a filesystem URI: ${fsName}`);
+    if (fsName === undefined && remote.host !== '') fsName = `${remote.protocol}//${remote.host}`;
+    let root: string;
+    try {
+      root = joinRemote('/', decodeURIComponent(remote.pathname));
+    } catch (err) {
+      throw new ConfigError('remote', `bad percent-encoding in ${remote.pathname}`, { cause: err });
+    }
+    const displayUrl = `${fsName ?? `${remote.protocol}//`}${root}`;
+    return { bin, root, displayUrl, ...(fsName !== undefined ? { fsName } : {}), ...(ugi !== undefined ? { ugi } : {}) };
+  },
+  create(opts: HadoopCliOptions, deps: SourceDeps): Source {
+    return new HadoopCliSource(opts, deps);
+  },
+} satisfies SourceFactory<HadoopCliOptions>;
+
+class HadoopCliSource implements Source {
+  readonly kind = 'hadoop';
+  /** `-ls` prints minutes; `-stat %Y` gives milliseconds. */
+  readonly features = { md5: false, etag: false, ranges: false, mtimeResolutionMs: 60_000 } as const;
+  readonly displayUrl: string;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly opts: HadoopCliOptions,
+    private readonly deps: SourceDeps,
+  ) {
+    this.displayUrl = opts.displayUrl;
+    this.log = deps.log.child({ component: 'source', source: 'hadoop' });
+  }
+
+  /** `fs -D fs.default.name=… -D hadoop.job.ugi=… <cmd…>`: the generic options come before the command. */
+  private argv(...cmd: string[]): string[] {
+    const d: string[] = [];
+    if (this.opts.fsName !== undefined) d.push('-D', `fs.default.name=${this.opts.fsName}`);
+    if (this.opts.ugi !== undefined) d.push('-D', `hadoop.job.ugi=${this.opts.ugi}`);
+    return ['fs', ...d, ...cmd];
+  }
+
+  private abs(p: string): string {
+    const rel = joinRemote(p).replace(/^\//, '');
+    return rel === '' ? this.opts.root : joinRemote(this.opts.root, safeRelative(rel));
+  }
+
+  async stat(p: string, o: IoOptions): Promise<RemoteEntry | null> {
+    const path = this.abs(p);
+    const out = await this.exec('stat', path, o.signal, this.argv('-stat', STAT_FORMAT, escapeGlob(path)));
+    if (out === null) return null;
+    const s = this.parsed('stat', () => parseStat(out));
+    return { path: p, size: s.isDirectory ? 0 : s.size, mtimeMs: s.mtimeMs, isDirectory: s.isDirectory };
+  }
+
+  async *list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry> {
+    const path = this.abs(dir);
+    const out = await this.exec('ls', path, o.signal, this.argv('-ls', '-R', escapeGlob(path)));
+    if (out === null) throw new NotFoundError(`no such directory: ${this.displayUrl}${path.slice(this.opts.root.length)}`);
+    for (const e of this.parsed('ls', () => parseLsOutput(out))) {
+      const rel = this.parsed('ls', () => relativeTo(path, e.path));
+      if (rel === null) throw new HadoopCliError(`not a directory: ${path}`, { retryable: false });
+      if (!e.isDirectory) yield { path: safeRelative(rel), size: e.size, mtimeMs: e.mtimeMs };
+    }
+  }
+
+  /** `-cat` streamed: resolves at the first byte (or a clean exit for an empty file), so a missing file rejects here. */
+  async open(p: string, o: OpenOptions): Promise<Readable> {
+    if (o.start) throw new HadoopCliError('the Hadoop CLI source cannot start mid-file (features.ranges is false)', { retryable: false });
+    const path = this.abs(p);
+    const child = runStreaming(this.opts.bin, this.argv('-cat', escapeGlob(path)), {
+      idleTimeoutMs: this.deps.timeoutMs,
+      signal: o.signal,
+      log: this.log,
+      mapError: (f) => this.failure({ what: `cat ${path}`, f }, o.signal, true),
+    });
+    await child.started;
+    return child.stdout;
+  }
+
+  async close(): Promise<void> {}
+
+  /** Runs one buffered command; stdout, or null for "No such file or directory". */
+  private async exec(cmd: string, path: string, signal: AbortSignal, args: string[]): Promise<string | null> {
+    try {
+      const r = await run(this.opts.bin, args, { timeoutMs: this.deps.timeoutMs, signal, log: this.log });
+      return r.stdout;
+    } catch (err) {
+      const e = err as { exitCode?: number; stderr?: unknown; timedOut?: boolean; isCanceled?: boolean; code?: unknown };
+      const f: StreamFailure = {
+        exitCode: e.exitCode,
+        stderr: typeof e.stderr === 'string' ? e.stderr : '',
+        timedOut: e.timedOut === true,
+        isCanceled: e.isCanceled === true,
+        spawnError: typeof e.code === 'string' && e.exitCode === undefined ? e.code : undefined,
+      };
+      const mapped = this.failure({ what: `${cmd} ${path}`, f }, signal, false);
+      if (mapped === null) return null;
+      throw mapped;
+    }
+  }
+
+  /**
+   * A failed run → MonitorError. The ExecaError is not kept as `cause`: its message holds
+   * the whole argv, ugi password included. Not-found → NotFoundError (open) or null.
+   */
+  private failure(x: Failed, signal: AbortSignal, notFoundThrows: true): MonitorError;
+  private failure(x: Failed, signal: AbortSignal, notFoundThrows: false): MonitorError | null;
+  private failure({ what, f }: Failed, signal: AbortSignal, notFoundThrows: boolean): MonitorError | null {
+    if (f.isCanceled && signal.aborted) return abortReason(signal);
+    if (f.spawnError !== undefined) {
+      return new HadoopCliError(`cannot run ${this.opts.bin} (${f.spawnError}); check --hadoop-bin`, { retryable: false });
+    }
+    const detail = this.redact(stderrSummary(f.stderr));
+    const where = `hadoop fs -${what} on ${this.displayUrl}`;
+    if (f.timedOut) return new HadoopCliError(`${where}: timed out after ${this.deps.timeoutMs} ms`);
+    const kind = classifyHadoopStderr(f.stderr);
+    if (kind === 'not-found') return notFoundThrows ? new NotFoundError(`${where}: ${detail}`) : null;
+    if (kind === 'auth') return new AuthError(`${where}: access denied: ${detail}; check --fs-ugi`);
+    return new HadoopCliError(`${where}: exit code ${f.exitCode ?? '?'}: ${detail}`);
+  }
+
+  private parsed<T>(cmd: string, parse: () => T): T {
+    try {
+      return parse();
+    } catch (err) {
+      throw new HadoopCliError(`hadoop fs -${cmd} on ${this.displayUrl}: ${(err as Error).message}`, { cause: err, retryable: false });
+    }
+  }
+
+  private redact(text: string): string {
+    const secret = this.opts.ugi?.split(',').slice(1).join(',');
+    return secret ? text.split(secret).join('***') : text;
+  }
+}

@@ -1,0 +1,40 @@
+/** Bad input: exit 2 with one line naming the flag, before any network or disk work. */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../helpers/cli.js';
+
+let cwd: string;
+beforeAll(async () => (cwd = await mkdtemp(path.join(tmpdir(), 'mm-bad-'))));
+afterAll(async () => rm(cwd, { recursive: true, force: true }));
+
+const paddle = ['--remote_path', '/', '--remote_model_name', 'm', '--remote_donefile_name', 'donefile', '--local_path', '.'];
+
+describe('bad input exits 2 naming the flag', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['unknown --type', ['--type', 'gopher', ...paddle], /--type/],
+    ['--type ftp without a host', ['--type', 'ftp', ...paddle], /--ftp-host/],
+    ['non-numeric --interval', ['--type', 'file', ...paddle, '--interval', 'abc'], /--interval/],
+    ['negative --interval', ['--type', 'file', ...paddle, '--interval', '-1'], /--interval/],
+    ['an unknown flag', ['--type', 'file', ...paddle, '--frobnicate', 'x'], /frobnicate/],
+    ['no remote at all', ['--remote_model_name', 'm', '--remote_donefile_name', 'd'], /--remote/],
+    ['missing --remote_donefile_name', ['--remote', 'file:///tmp', '--remote_model_name', 'm'], /--remote-donefile-name/],
+    ['--signal without a pid', ['--type', 'file', ...paddle, '--signal', 'HUP'], /--signal/],
+    ['bad --bwlimit', ['--type', 'file', ...paddle, '--bwlimit', 'fast'], /--bwlimit/],
+    ['--remote_model_name escaping the remote path', ['--type', 'file', '--remote_path', '/', '--remote_model_name', '../etc', '--remote_donefile_name', 'd'], /--remote-model-name/],
+  ];
+  for (const [what, args, flag] of cases) {
+    it(what, async () => {
+      for (const cmd of [[], ['sync']]) {
+        const r = await run([...cmd, ...args], { cwd });
+        expect(r.code).toBe(2);
+        const lines = r.stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(flag);
+        expect(r.stdout).toBe('');
+      }
+      expect(await readdir(cwd)).toEqual([]); // nothing created
+    });
+  }
+});
