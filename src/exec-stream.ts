@@ -54,6 +54,7 @@ export function runStreaming(file: string, args: readonly string[], o: StreamRun
     reject: true,
   });
   let lastByte = Date.now();
+  let gotByte = false;
   let resolveStarted!: () => void;
   let rejectStarted!: (e: Error) => void;
   const started = new Promise<void>((res, rej) => ((resolveStarted = res), (rejectStarted = rej)));
@@ -62,6 +63,7 @@ export function runStreaming(file: string, args: readonly string[], o: StreamRun
     highWaterMark: 256 * 1024,
     transform(chunk: Buffer, _enc, cb) {
       lastByte = Date.now();
+      gotByte = true;
       resolveStarted();
       cb(null, chunk);
     },
@@ -87,6 +89,8 @@ export function runStreaming(file: string, args: readonly string[], o: StreamRun
       clearInterval(timer);
       const e = o.mapError(toFailure(err, idle.signal.aborted && !o.signal.aborted));
       rejectStarted(e);
+      // before the first byte the rejection of `started` reports it; nobody may be listening yet
+      if (!gotByte) out.on('error', () => {});
       out.destroy(e);
     },
   );

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { MonitorConfig } from './config.js';
 import { fireTriggers, reloadEvent, runCycle, stagingRoot, type CycleHooks, type CycleOutcome } from './cycle.js';
@@ -38,7 +38,7 @@ async function md5File(p: string): Promise<string> {
 async function servedIntact(r: ServedRecord, dir: string, hashes: boolean): Promise<string | null> {
   for (const f of r.files) {
     const p = path.join(dir, ...f.path.split('/'));
-    const s = await stat(p).catch(() => null);
+    const s = await lstat(p).catch(() => null);
     if (!s || s.size !== f.size) return `${f.path}: ${s ? `${s.size} bytes, recorded ${f.size}` : 'missing'}`;
     if (hashes && f.md5 && (await md5File(p)) !== f.md5) return `${f.path}: md5 differs from the record`;
   }

@@ -72,6 +72,7 @@ export async function watchLoop(cycle: (signal: AbortSignal) => Promise<CycleOut
   while (!o.shutdown.aborted) {
     try {
       const out = await cycle(o.shutdown);
+      o.log.debug({ event: 'cycle', outcome: out.kind }, 'cycle done');
       o.onOutcome?.(out);
       if (out.kind === 'no-donefile' && lastKey !== 'no-donefile') o.log.info({ event: 'no-donefile' }, 'no donefile yet; waiting');
       lastKey = out.kind === 'no-donefile' ? 'no-donefile' : '';

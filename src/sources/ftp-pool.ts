@@ -259,8 +259,9 @@ export async function statPath({ client, mlst }: Lease, abs: string): Promise<Re
   if (mlst) {
     const facts = parseMlstFacts((await client.send(`MLST ${abs}`)).message);
     const type = facts?.get('type')?.toLowerCase();
-    if (facts && type) {
-      const isDirectory = type === 'dir' || type === 'cdir' || type === 'pdir';
+    // A symlink (pure-ftpd: `OS.unix=slink:`) is described as itself: follow it below instead.
+    if (facts && (type === 'file' || type === 'dir' || type === 'cdir' || type === 'pdir')) {
+      const isDirectory = type !== 'file';
       const mtimeMs = parseFtpTime(facts.get('modify') ?? '');
       const size = isDirectory ? 0 : Number(facts.get('size') ?? 0);
       return { path: abs, size, isDirectory, ...(mtimeMs !== undefined ? { mtimeMs } : {}) };

@@ -158,8 +158,10 @@ class HttpSource implements Source {
     this.displayUrl = opts.root;
     this.log = deps.log.child({ component: 'source', source: 'http' });
     const t = deps.timeoutMs;
-    // HTTP_PROXY / HTTPS_PROXY / NO_PROXY; headersTimeout = until the answer, bodyTimeout = idle mid-body
-    this.agent = new EnvHttpProxyAgent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t });
+    // HTTP_PROXY / HTTPS_PROXY / NO_PROXY; headersTimeout = until the answer, bodyTimeout = idle mid-body.
+    // proxyTunnel: false sends http:// requests to the proxy in absolute form, as curl and wget do
+    // (undici's default CONNECT-tunnels them, and loops forever on a proxy that drops CONNECT: undici#3897)
+    this.agent = new EnvHttpProxyAgent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, proxyTunnel: false });
   }
 
   /** The URL of a path under the root, each segment %-encoded; `dir` adds the trailing `/`. */
