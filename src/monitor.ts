@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, rm } from 'node:fs/promises';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { MonitorConfig } from './config.js';
 import { fireTriggers, reloadEvent, runCycle, stagingRoot, type CycleHooks, type CycleOutcome } from './cycle.js';
@@ -68,6 +68,10 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
     const outcome = await swap.recover({ log: cycleLog, signal: new AbortController().signal });
     // Crash after a fetch: whatever is in staging is incomplete or unverified. Start clean.
     await rm(stagingRoot(config), { recursive: true, force: true });
+    // Crash mid writeJsonAtomic: the tmp file never became the record; the old record stands.
+    for (const f of await readdir(config.workDir)) {
+      if (f.startsWith(`${config.modelName}.`) && f.endsWith('.tmp')) await rm(path.join(config.workDir, f), { force: true });
+    }
     const cur = await swap.current();
     if (cur) {
       const bad = await servedIntact(cur.record, cur.servedPath, config.verifyOnStart);
