@@ -96,7 +96,7 @@ async function runWatch(c: MonitorConfig): Promise<number> {
       return await watchLoop((s) => m.cycle(s), waker, {
         intervalMs: c.intervalMs, maxFailures: c.maxFailures, log: log.child({ component: 'watch' }), shutdown: signal,
         onOutcome: (o) => {
-          if (o.kind === 'updated') log.info({ event: 'updated', version: o.version, previous: o.previous, bytes: o.bytes, files: o.files }, `now serving ${o.version}`);
+          if (o.kind === 'updated') log.info({ event: 'updated', version: o.version, previous: o.previous, bytes: o.bytes, fetchedBytes: o.fetchedBytes, files: o.files }, `now serving ${o.version}`);
         },
       });
     } finally {
@@ -111,7 +111,7 @@ async function runSync(c: MonitorConfig): Promise<number> {
     const { signal, dispose } = shutdownSignal(log);
     try {
       const o = await m.cycle(signal);
-      if (o.kind === 'updated') log.info({ event: 'updated', version: o.version, previous: o.previous, bytes: o.bytes, files: o.files }, `now serving ${o.version}`);
+      if (o.kind === 'updated') log.info({ event: 'updated', version: o.version, previous: o.previous, bytes: o.bytes, fetchedBytes: o.fetchedBytes, files: o.files }, `now serving ${o.version}`);
       else if (o.kind === 'current') log.info({ event: 'current', version: o.version }, 'served model is current');
       else if (o.kind === 'no-donefile') log.error({ event: 'no-donefile' }, `no donefile at ${c.displayUrl}/${c.remoteDonefile}`);
       else log.warn({ event: 'rejected' }, 'this donefile was rejected before (validate or rollback); waiting for a new one');

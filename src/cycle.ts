@@ -40,7 +40,15 @@ export type CycleOutcome =
   | { readonly kind: 'no-donefile' }
   | { readonly kind: 'current'; readonly version: string }
   | { readonly kind: 'skipped-rejected'; readonly fingerprint: string }
-  | { readonly kind: 'updated'; readonly version: string; readonly previous: string | null; readonly bytes: number; readonly files: number };
+  | {
+      readonly kind: 'updated';
+      readonly version: string;
+      readonly previous: string | null;
+      readonly bytes: number;
+      readonly files: number;
+      /** Bytes actually downloaded (less than `bytes` with --incremental). */
+      readonly fetchedBytes: number;
+    };
 
 export const stagingRoot = (c: MonitorConfig) => path.join(c.workDir, `${c.modelName}.staging`);
 
@@ -65,20 +73,21 @@ export async function runCycle(d: CycleDeps, signal: AbortSignal): Promise<Cycle
   const status = await readStatus(c.workDir, c.modelName);
   if (status.rejected?.fingerprint === aspired.fingerprint) return { kind: 'skipped-rejected', fingerprint: aspired.fingerprint };
   d.log.info({ event: 'change', version: aspired.version, fingerprint: aspired.fingerprint }, 'donefile changed, pulling the model');
-  const result = await pullAndSwap(d, aspired, served, signal);
+  const { result, fetchedBytes } = await pullAndSwap(d, aspired, served, signal);
   await reload(d, result, served);
   await updateStatus(c.workDir, c.modelName, { lastSuccessAt: new Date().toISOString(), lastOutcome: 'updated' });
   const files = result.record.files;
-  return { kind: 'updated', version: result.version, previous: served?.version ?? null, bytes: files.reduce((n, f) => n + f.size, 0), files: files.length };
+  const bytes = files.reduce((n, f) => n + f.size, 0);
+  return { kind: 'updated', version: result.version, previous: served?.version ?? null, bytes, files: files.length, fetchedBytes };
 }
 
-async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, signal: AbortSignal): Promise<SwapResult> {
+async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, signal: AbortSignal): Promise<{ result: SwapResult; fetchedBytes: number }> {
   const c = d.config;
   const ctx = { signal, log: d.log };
   const p = await timed(d, 'plan', () =>
     plan(d.source, a, served?.record ?? null, {
       manifestName: c.manifest, verify: c.verify, donefile: c.remoteDonefile, incremental: c.incremental,
-      timeoutMs: c.timeoutMs, retries: c.retries, archive: c.unpackedFilename !== null,
+      timeoutMs: c.timeoutMs, retries: c.retries, archive: c.unpackedFilename !== null, neverReuse: [c.timestampFile ?? ''],
     }, ctx),
   );
   d.hooks?.onPlan?.(p);
@@ -97,7 +106,8 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
     signal.throwIfAborted();
     const record: ServedRecord = { version: a.version, fingerprint: a.fingerprint, remote: `${d.source.displayUrl}/${a.remoteModel}`, appliedAt: new Date().toISOString(), files: verified.files };
     // From here on the swap runs to its end whatever the signal says: it is short and never leaves a partial model.
-    return await timed(d, 'swap', () => d.swap.swap(verified, record, { log: d.log, signal: new AbortController().signal }));
+    const result = await timed(d, 'swap', () => d.swap.swap(verified, record, { log: d.log, signal: new AbortController().signal }));
+    return { result, fetchedBytes: p.totalBytes };
   } catch (err) {
     if (signal.aborted && !(err instanceof MonitorError)) throw abortReason(signal);
     throw err;

@@ -95,8 +95,11 @@ async function downloadOne(source: Source, f: PlannedFile, dest: string, bucket:
     { signal: ctx.signal, log: ctx.log, retries: o.retries, what: `download ${f.remote}` },
   );
   if (written !== f.size) throw new IntegrityError(`${f.remote}: got ${written} bytes, the listing said ${f.size}`);
-  const md5 = hash?.digest('hex');
-  return { path: f.path, size: written, ...(md5 ? { md5 } : {}) };
+  return { ...remoteMeta(f), size: written, ...(hash ? { md5: hash.digest('hex') } : {}) };
+}
+
+function remoteMeta(f: PlannedFile): FileRecord {
+  return { path: f.path, size: f.size, ...(f.md5 ? { md5: f.md5 } : {}), ...(f.mtimeMs !== undefined ? { remoteMtimeMs: f.mtimeMs } : {}), ...(f.etag ? { etag: f.etag } : {}) };
 }
 
 function asFetchError(err: unknown, what: string): MonitorError {
@@ -109,7 +112,7 @@ async function reuseOne(f: PlannedFile, served: string, dest: string): Promise<F
   await mkdir(path.dirname(dest), { recursive: true });
   // A hardlink shares the inode: safe because served files are never written in place.
   await link(from, dest).catch(() => copyFile(from, dest));
-  return { path: f.path, size: f.size, ...(f.md5 ? { md5: f.md5 } : {}) };
+  return remoteMeta(f);
 }
 
 export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOptions, ctx: Ctx): Promise<Staged> {

@@ -10,6 +10,9 @@ export interface FileRecord {
   readonly path: string;
   readonly size: number;
   readonly md5?: string;
+  /** The remote file's mtime and ETag when it was pulled: --incremental's quick check. */
+  readonly remoteMtimeMs?: number;
+  readonly etag?: string;
 }
 
 /** The version the remote says should be served, from the donefile. */

@@ -6,7 +6,7 @@ import { EmptyModelError, IntegrityError, NotFoundError } from './errors.js';
 import { readSmall } from './detect.js';
 import type { Logger } from './log.js';
 import { parseManifest, type Manifest } from './manifest.js';
-import type { Aspired, ServedRecord } from './model.js';
+import type { Aspired, FileRecord, ServedRecord } from './model.js';
 import { joinRemote } from './paths.js';
 import { opSignal, withRetry } from './retry.js';
 import type { RemoteEntry, Source } from './sources/types.js';
@@ -19,8 +19,21 @@ export interface PlannedFile {
   readonly size: number;
   /** Expected md5 (manifest, or an ETag that is a content md5). */
   readonly md5?: string;
+  readonly mtimeMs?: number;
+  readonly etag?: string;
   /** A served file with the same size and md5 to reuse (--incremental). */
   readonly reuseFrom?: string;
+}
+
+/**
+ * --incremental's quick check (rsync's, plus content hashes where known): same
+ * size, and the same md5, or the same ETag, or the same remote mtime.
+ */
+export function unchanged(old: FileRecord | undefined, e: { size: number; md5?: string; etag?: string; mtimeMs?: number }): boolean {
+  if (!old || old.size !== e.size) return false;
+  if (old.md5 && e.md5) return old.md5 === e.md5;
+  if (old.etag && e.etag) return old.etag === e.etag;
+  return old.remoteMtimeMs !== undefined && e.mtimeMs !== undefined && old.remoteMtimeMs === e.mtimeMs;
 }
 
 export interface FetchPlan {
@@ -40,6 +53,8 @@ export interface PlanOptions {
   readonly retries: number;
   /** The model is an archive to unpack (--unpacked_filename). */
   readonly archive: boolean;
+  /** Files never reused by hardlink (the timestamp file is rewritten after the swap). */
+  readonly neverReuse?: readonly string[];
 }
 
 async function loadManifest(source: Source, a: Aspired, o: PlanOptions, ctx: { signal: AbortSignal; log: Logger }): Promise<Manifest | null> {
@@ -104,10 +119,12 @@ export async function plan(
   const byPath = new Map((served?.files ?? []).map((f) => [f.path, f]));
   const files = listed.map((e): PlannedFile => {
     const md5 = manifest?.get(e.path) ?? (source.features.md5 ? e.md5 : undefined);
-    const old = o.incremental ? byPath.get(e.path) : undefined;
-    const reusable = old && old.size === e.size && old.md5 !== undefined && md5 !== undefined && old.md5 === md5;
+    const reusable = o.incremental && !single && !o.neverReuse?.includes(e.path) && unchanged(byPath.get(e.path), { size: e.size, md5, etag: e.etag, mtimeMs: e.mtimeMs });
     const remote = single ? a.remoteModel : joinRemote(a.remoteModel, e.path);
-    return { path: e.path, remote, size: e.size, ...(md5 ? { md5 } : {}), ...(reusable ? { reuseFrom: e.path } : {}) };
+    return {
+      path: e.path, remote, size: e.size, ...(md5 ? { md5 } : {}), ...(e.mtimeMs !== undefined ? { mtimeMs: e.mtimeMs } : {}),
+      ...(e.etag ? { etag: e.etag } : {}), ...(reusable ? { reuseFrom: e.path } : {}),
+    };
   });
   return {
     aspired: a,
