@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Installs the real FTP servers the FTP source tests run against (Debian).
-# Idempotent; run as root (CI does). vsftpd and pure-ftpd conflict as packages,
-# so pure-ftpd is unpacked into /opt/pure-ftpd instead of installed.
+# Idempotent; run as root (CI does). `apt-get update` runs only when an install
+# or download fails without it.
+#   vsftpd            apt package (no MLSD: exercises LIST parsing)
+#   pyftpdlib         apt package python3-pyftpdlib, run with /usr/bin/python3
+#   pure-ftpd         conflicts with vsftpd as a package, so it is unpacked into
+#                     /opt/pure-ftpd (apt-get download + dpkg-deb -x) and only its
+#                     shared libraries are installed
+#   openssl           the FTPS test makes a self-signed certificate; pure-ftpd's
+#                     test hashes its virtual user's password
 set -euo pipefail
 
 PURE_DIR=/opt/pure-ftpd
 export DEBIAN_FRONTEND=noninteractive
-
-have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 updated=0
 apt_update_once() {
@@ -17,25 +22,29 @@ apt_update_once() {
   fi
 }
 
-missing=()
-for p in vsftpd python3-pyftpdlib openssl; do
-  have_pkg "$p" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+# Installs the packages named that are not installed yet.
+ensure() {
+  local missing=() p
+  for p in "$@"; do installed "$p" || missing+=("$p"); done
+  [ "${#missing[@]}" -eq 0 ] && return 0
   apt-get install -y -qq --no-install-recommends "${missing[@]}" || {
     apt_update_once
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
   }
-fi
-# The Debian package starts vsftpd on port 21; the tests run their own instances.
+}
+
+ensure vsftpd python3-pyftpdlib openssl
+# The package may start vsftpd on port 21; the tests run their own instances.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet vsftpd 2>/dev/null; then
   systemctl stop vsftpd || true
 fi
 
-if [ ! -x "$PURE_DIR/usr/sbin/pure-ftpd" ]; then
+if [ ! -x "$PURE_DIR/usr/sbin/pure-ftpd" ] || [ ! -x "$PURE_DIR/usr/bin/pure-pw" ]; then
   work=$(mktemp -d)
-  chown _apt "$work" 2>/dev/null || chmod 0777 "$work" # apt-get download runs as _apt
   trap 'rm -rf "$work"' EXIT
+  chown _apt "$work" 2>/dev/null || chmod 0777 "$work" # apt-get download runs as _apt
   (cd "$work" && apt-get download -qq pure-ftpd) || {
     apt_update_once
     (cd "$work" && apt-get download -qq pure-ftpd)
@@ -44,12 +53,22 @@ if [ ! -x "$PURE_DIR/usr/sbin/pure-ftpd" ]; then
   dpkg-deb -x "$work"/pure-ftpd_*.deb "$PURE_DIR"
 fi
 
-# pure-ftpd's libraries (libcap2, libssl3, libsodium23, libpam0g, libcrypt1...) are
-# pulled in by most base images; report what is still missing instead of guessing.
-if ldd "$PURE_DIR/usr/sbin/pure-ftpd" | grep -q 'not found'; then
-  echo "pure-ftpd needs libraries that are not installed:" >&2
-  ldd "$PURE_DIR/usr/sbin/pure-ftpd" | grep 'not found' >&2
-  exit 1
+# pure-ftpd's shared libraries (libssl, libsodium, libcap, libpam, libcrypt): its
+# `lib*` dependencies, whatever this release calls them.
+mapfile -t libs < <(apt-cache depends pure-ftpd 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^lib/ { print $2 }')
+if [ "${#libs[@]}" -eq 0 ]; then
+  apt_update_once
+  mapfile -t libs < <(apt-cache depends pure-ftpd | awk '$1 == "Depends:" && $2 ~ /^lib/ { print $2 }')
 fi
+ensure "${libs[@]}"
 
-echo "ftp servers: $(command -v vsftpd) $PURE_DIR/usr/sbin/pure-ftpd pyftpdlib $(/usr/bin/python3 -c 'import pyftpdlib; print(pyftpdlib.__ver__)')"
+for bin in "$PURE_DIR/usr/sbin/pure-ftpd" "$PURE_DIR/usr/bin/pure-pw"; do
+  if ldd "$bin" | grep -q 'not found'; then
+    echo "$bin still misses shared libraries:" >&2
+    ldd "$bin" | grep 'not found' >&2
+    exit 1
+  fi
+done
+
+echo "ftp servers: $(command -v vsftpd), $PURE_DIR/usr/sbin/pure-ftpd," \
+  "pyftpdlib $(/usr/bin/python3 -c 'import pyftpdlib; print(pyftpdlib.__ver__)')"

@@ -4,8 +4,9 @@
  * file from the bytes already written (where the source has ranges). Only
  * fetch/verify write under staging; the served path is never touched here.
  */
-import { createWriteStream } from 'node:fs';
-import { copyFile, link, mkdir, mkdtemp, truncate } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import type { Hash } from 'node:crypto';
+import { copyFile, link, mkdir, mkdtemp, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { TokenBucket, throttle } from './bwlimit.js';
@@ -69,33 +70,46 @@ async function downloadOne(source: Source, f: PlannedFile, dest: string, bucket:
   await mkdir(path.dirname(dest), { recursive: true });
   let hash = o.md5 ? md5Hash() : null;
   let written = 0;
+  let attempt = 0;
   await withRetry(
     async () => {
-      // A partial file is only trusted as a resume point when the source can range-read.
-      if (written > 0 && !source.features.ranges) {
-        await truncate(dest, 0);
-        written = 0;
-        hash = o.md5 ? md5Hash() : null;
-      }
+      if (attempt++ > 0) ({ written, hash } = await resumePoint(dest, source.features.ranges, o.md5));
       const start = written;
-      const meter = new Meter({ hash, idleMs: o.timeoutMs, onBytes: o.onBytes, what: f.remote });
+      let meter: Meter | null = null;
       try {
         const input = await source.open(f.remote, { signal: ctx.signal, ...(start > 0 ? { start } : {}) });
+        // The stall timer starts with the stream, not before open() (which has its own timeout).
+        meter = new Meter({ hash, idleMs: o.timeoutMs, onBytes: o.onBytes, what: f.remote });
         await pipeline(input, throttle(bucket, ctx.signal), meter, createWriteStream(dest, { flags: start > 0 ? 'a' : 'w' }), {
           signal: ctx.signal,
         });
       } catch (err) {
         if (ctx.signal.aborted) throw abortReason(ctx.signal);
         throw asFetchError(mapLocalWriteError(err, dest), f.remote);
-      } finally {
-        written = start + meter.bytes;
       }
+      written = start + (meter?.bytes ?? 0);
       if (written < f.size) throw new TransientError(`${f.remote}: connection ended after ${written} of ${f.size} bytes`);
     },
     { signal: ctx.signal, log: ctx.log, retries: o.retries, what: `download ${f.remote}` },
   );
   if (written !== f.size) throw new IntegrityError(`${f.remote}: got ${written} bytes, the listing said ${f.size}`);
   return { ...remoteMeta(f), size: written, ...(hash ? { md5: hash.digest('hex') } : {}) };
+}
+
+/**
+ * Where a retry starts: the bytes really on disk (a failed pipeline may have
+ * counted bytes it never wrote), or 0 when the source cannot range-read. The
+ * md5 is rebuilt from the partial file: a rare second read of a prefix only.
+ */
+async function resumePoint(dest: string, ranges: boolean, md5: boolean): Promise<{ written: number; hash: Hash | null }> {
+  const size = ranges ? await stat(dest).then((s) => s.size, () => 0) : 0;
+  if (size === 0) {
+    await truncate(dest, 0).catch(() => {});
+    return { written: 0, hash: md5 ? md5Hash() : null };
+  }
+  const hash = md5 ? md5Hash() : null;
+  if (hash) for await (const c of createReadStream(dest, { end: size - 1 })) hash.update(c as Buffer);
+  return { written: size, hash };
 }
 
 function remoteMeta(f: PlannedFile): FileRecord {

@@ -37,7 +37,7 @@ export async function withRetry<T>(op: (attempt: number) => Promise<T>, o: Retry
       randomize: true,
       onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
         if (retriesLeft > 0) {
-          o.log.warn(
+          o.log.debug(
             { event: 'retry', what: o.what, attempt: attemptNumber, retriesLeft, err: error },
             `${o.what} failed, retrying`,
           );

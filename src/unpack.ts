@@ -58,7 +58,6 @@ async function extractOnce(source: Source, f: PlannedFile, into: string, o: Unpa
   await rm(into, { recursive: true, force: true });
   await mkdir(into, { recursive: true });
   let unsafe: Error | null = null;
-  const meter = new Meter({ hash: o.md5 ? md5Hash() : null, idleMs: o.timeoutMs, onBytes: o.onBytes, what: f.remote });
   const sink = extract({
     cwd: into,
     strict: true,
@@ -74,8 +73,12 @@ async function extractOnce(source: Source, f: PlannedFile, into: string, o: Unpa
       }
     },
   });
+  const meter = new Meter({ hash: o.md5 ? md5Hash() : null, idleMs: o.timeoutMs, onBytes: o.onBytes, what: f.remote });
   try {
-    const input = await source.open(f.remote, { signal: ctx.signal });
+    const input = await source.open(f.remote, { signal: ctx.signal }).catch((err: unknown) => {
+      meter.destroy();
+      throw err;
+    });
     await pipeline(input, throttle(o.bucket, ctx.signal), meter, sink, { signal: ctx.signal });
   } catch (err) {
     if (ctx.signal.aborted) throw abortReason(ctx.signal);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ConfigError, NotFoundError, RemoteError } from '../errors.js';
 import { joinRemote, safeRelative } from '../paths.js';
-import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceFactory } from './types.js';
+import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
 
 export interface FileOptions {
   /** Absolute local directory that stands for the remote root. */
@@ -25,7 +25,7 @@ export const file = {
     if (!path.isAbsolute(root)) throw new ConfigError('remote', `file:// needs an absolute path, got ${root}`);
     return { root };
   },
-  create(opts: FileOptions): Source {
+  create(opts: FileOptions, _deps?: SourceDeps): Source {
     return new FileSource(opts.root);
   },
 } satisfies SourceFactory<FileOptions>;

@@ -6,16 +6,8 @@
  * is not. Every basic-ftp error becomes a MonitorError here.
  */
 import { Client, FTPError } from 'basic-ftp';
-import {
-  abortReason,
-  AbortedError,
-  AuthError,
-  isTransientNetworkError,
-  MonitorError,
-  NotFoundError,
-  RemoteError,
-  TransientError,
-} from '../errors.js';
+import { abortReason, AbortedError, AuthError, isTransientNetworkError, MonitorError } from '../errors.js';
+import { NotFoundError, RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { opSignal } from '../retry.js';
 import type { RemoteEntry } from './types.js';
@@ -62,11 +54,15 @@ const TLS_TRUST_CODES = new Set([
  * gone afterwards (basic-ftp closes the client on any socket error, FIN or
  * timeout), which makes an otherwise unclassified error a dropped connection.
  */
-export function mapFtpError(err: unknown, what: string, ep: Endpoint, o: { signal?: AbortSignal; lost?: boolean } = {}): MonitorError {
+export function mapFtpError(
+  err: unknown,
+  what: string,
+  ep: Endpoint,
+  o: { signal?: AbortSignal; lost?: boolean } = {},
+): MonitorError {
   if (o.signal?.aborted) {
     const reason = abortReason(o.signal);
-    if (reason instanceof TransientError) return new TransientError(`${what}: timed out (${ep.address})`, { cause: reason });
-    return reason;
+    return reason instanceof TransientError ? new TransientError(`${what}: timed out (${ep.address})`, { cause: reason }) : reason;
   }
   if (err instanceof MonitorError) return err;
   if (err instanceof FTPError) {
@@ -80,10 +76,8 @@ export function mapFtpError(err: unknown, what: string, ep: Endpoint, o: { signa
   }
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && TLS_TRUST_CODES.has(code)) {
-    return new RemoteError(
-      `${what}: the TLS certificate of ${ep.address} is not trusted (${code}); --ftp-insecure-tls accepts a self-signed one`,
-      { cause: err },
-    );
+    const hint = '--ftp-insecure-tls accepts a self-signed one';
+    return new RemoteError(`${what}: the TLS certificate of ${ep.address} is not trusted (${code}); ${hint}`, { cause: err });
   }
   const msg = err instanceof Error ? err.message : String(err);
   if (isTransientNetworkError(err) || o.lost === true) {
@@ -146,7 +140,7 @@ export class FtpPool {
   }
 
   /** As run(), but on success the lease stays checked out (a transfer that outlives the call). */
-  async checkout<T>(what: string, signal: AbortSignal, fn: (lease: Lease) => Promise<T>): Promise<{ lease: Lease; result: T }> {
+  async checkout<T>(what: string, signal: AbortSignal, fn: (l: Lease) => Promise<T>): Promise<{ lease: Lease; result: T }> {
     const s = opSignal(signal, this.o.timeoutMs);
     for (let attempt = 0; ; attempt++) {
       const lease = await this.acquire(s);
@@ -280,7 +274,7 @@ export async function statPath({ client, mlst }: Lease, abs: string): Promise<Re
   return { path: abs, size, isDirectory: false, ...(mtimeMs !== undefined ? { mtimeMs } : {}) };
 }
 
-/** SIZE; undefined when the 213 reply carries no number (ftp-srv answers "213 File status" for an empty file). */
+/** SIZE; undefined when the 213 reply has no number (ftp-srv says "213 File status" for an empty file). */
 export async function sizeOf(client: Client, abs: string): Promise<number | undefined> {
   const m = /^213 (\d+)/.exec((await client.send(`SIZE ${abs}`)).message);
   return m ? Number(m[1]) : undefined;
@@ -294,6 +288,6 @@ async function sizeFromListing(client: Client, abs: string): Promise<number> {
   return found.size;
 }
 
-export function isFtpCode(err: unknown, lo: number, hi: number): boolean {
+function isFtpCode(err: unknown, lo: number, hi: number): boolean {
   return err instanceof FTPError && err.code >= lo && err.code <= hi;
 }

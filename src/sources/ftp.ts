@@ -27,8 +27,8 @@ const ANONYMOUS_PASSWORD = 'anonymous@';
 const MAX_DEPTH = 64;
 
 const options: readonly OptionSpec[] = [
-  { name: 'ftp-username', kind: 'string', metavar: 'USER', group: 'FTP', help: 'FTP user (the URL\'s user wins); default anonymous' },
-  { name: 'ftp-password', kind: 'string', secret: true, metavar: 'PASSWORD', group: 'FTP', help: 'FTP password (the URL\'s wins)' },
+  { name: 'ftp-username', kind: 'string', metavar: 'USER', group: 'FTP', help: "FTP user (the URL's wins); default anonymous" },
+  { name: 'ftp-password', kind: 'string', secret: true, metavar: 'PASSWORD', group: 'FTP', help: "FTP password (the URL's wins)" },
   {
     name: 'ftp-password-file',
     kind: 'string',
@@ -79,12 +79,14 @@ function noControl(flag: string, what: string, s: string | undefined): void {
 /** Validates the URL and the FTP flags; no I/O (the password file is read on first connect). */
 export function parseFtp(remote: URL, raw: RawOptions): FtpOptions {
   const scheme = remote.protocol.replace(/:$/, '');
-  if (scheme !== 'ftp' && scheme !== 'ftps') throw new ConfigError('remote', `not an ftp:// or ftps:// URL: ${scheme}://`);
+  if (scheme !== 'ftp' && scheme !== 'ftps') throw new ConfigError('remote', `not an ftp:// or ftps:// URL`);
   const host = remote.hostname.replace(/^\[(.*)\]$/, '$1');
   if (host === '') throw new ConfigError('remote', `${scheme}:// URL needs a host (ftp://host[:port]/path)`);
   const port = remote.port === '' ? 21 : Number(remote.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError('remote', `FTP port must be 1-65535, got ${remote.port}`);
-  if (remote.search !== '' || remote.hash !== '') throw new ConfigError('remote', `${scheme}:// URLs take no ?query or #fragment`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ConfigError('remote', `FTP port must be 1-65535, got ${remote.port}`);
+  }
+  if (remote.search !== '' || remote.hash !== '') throw new ConfigError('remote', 'FTP URLs take no ?query or #fragment');
   const insecureTls = parseBool('ftp-insecure-tls', raw['ftp-insecure-tls']);
   if (insecureTls && scheme !== 'ftps') throw new ConfigError('ftp-insecure-tls', 'only applies to ftps:// URLs');
   const urlUser = remote.username === '' ? undefined : decode('remote', remote.username);
@@ -138,7 +140,8 @@ class FtpSource implements Source {
   ) {
     const address = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
     const who = opts.user === 'anonymous' ? '' : `${encodeURIComponent(opts.user)}@`;
-    this.displayUrl = `${opts.secure ? 'ftps' : 'ftp'}://${who}${address}${opts.root === '/' ? '' : encodeURI(opts.root)}`;
+    const root = opts.root === '/' ? '' : encodeURI(opts.root);
+    this.displayUrl = `${opts.secure ? 'ftps' : 'ftp'}://${who}${address}${root}`;
     this.endpoint = { address, user: opts.user };
     this.pool = new FtpPool({
       max: Math.max(1, deps.concurrency),
@@ -149,7 +152,7 @@ class FtpSource implements Source {
     });
   }
 
-  /** URL or flag password, else the password file's first line (read once, on the first connect), else anonymous. */
+  /** URL or flag password, else the password file's first line (read on the first connect), else anonymous's. */
   private getPassword(): Promise<string> {
     const { password, passwordFile } = this.opts;
     if (password !== undefined || passwordFile === undefined) return Promise.resolve(password ?? ANONYMOUS_PASSWORD);
@@ -200,14 +203,14 @@ class FtpSource implements Source {
       return client.list(); // MLSD when FEAT has MLST, else LIST -a / LIST with basic-ftp's parsers
     });
     for (const e of entries) {
-      signal.throwIfAborted();
+      if (signal.aborted) throw abortReason(signal);
       const name = checkEntryName(e.name);
       const childAbs = joinRemote(abs, name);
       const childRel = rel === '' ? name : `${rel}/${name}`;
       // A symlink counts as what it points at; a dangling one has nothing to fetch and is skipped.
       const target = e.type === FileType.SymbolicLink ? await this.statAbs(childAbs, signal) : undefined;
       const isDir = target ? target.isDirectory === true : e.type === FileType.Directory;
-      if (isDir && depth >= MAX_DEPTH) throw new UnsafePathError(`directories nested deeper than ${MAX_DEPTH} at ${childAbs}`);
+      if (isDir && depth >= MAX_DEPTH) throw new UnsafePathError(`nested deeper than ${MAX_DEPTH} dirs: ${childAbs}`);
       if (isDir) yield* this.walk(childAbs, childRel, signal, depth + 1);
       else if (target) yield entry(safeRelative(childRel), target.size, target.mtimeMs);
       else if (e.type === FileType.File) yield entry(safeRelative(childRel), e.size, e.modifiedAt?.getTime());
@@ -219,7 +222,7 @@ class FtpSource implements Source {
     const what = `download ${abs}`;
     // SIZE first: an absent file is a NotFoundError from open() itself, and the size
     // tells a transfer cut short (some servers still answer 226) from a complete one.
-    const { lease, result: size } = await this.pool.checkout(what, o.signal, ({ client }) => sizeOf(client, abs));
+    const { lease, result: size } = await this.pool.checkout(what, o.signal, (l) => sizeOf(l.client, abs));
     const want = size === undefined ? 0 : Math.max(0, size - (o.start ?? 0));
     return this.transfer(lease, what, abs, want, o);
   }

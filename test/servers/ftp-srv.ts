@@ -6,17 +6,18 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { once, type EventEmitter } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ReadStream } from 'node:fs';
 import { FileSystem, FtpSrv, type FtpConnection } from 'ftp-srv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { ftp } from '../../src/sources/ftp.js';
-import type { Source } from '../../src/sources/types.js';
+import type { RemoteEntry, Source } from '../../src/sources/types.js';
 import type { SourceHarness } from '../conformance/source.suite.js';
 import { freePort, waitFor } from './ports.js';
 
@@ -47,13 +48,29 @@ async function mkdirs(root: string, rel: string): Promise<void> {
 }
 
 const MODEL_DIR = 'models';
-const deps = () => ({ log: silentLogger(), timeoutMs: 20_000, concurrency: 3 });
 
-/** The source over `srv`, rooted at `/models`; `raw` adds option values. */
-export function ftpSourceFor(srv: FtpTestServer, raw: Record<string, string> = {}, scheme = 'ftp'): Source {
-  const auth = srv.user ? `${encodeURIComponent(srv.user)}:${encodeURIComponent(srv.password ?? '')}@` : '';
-  const url = new URL(`${scheme}://${auth}127.0.0.1:${srv.port}/${MODEL_DIR}`);
-  return ftp.create(ftp.parse(url, raw), deps());
+/** The suite's large-file size: MM_FTP_LARGE_BYTES (e.g. 1073741824 for the 1 GiB check), else its default. */
+export function largeBytes(): number | undefined {
+  const n = Number(process.env.MM_FTP_LARGE_BYTES);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+export interface SourceFor {
+  readonly raw?: Record<string, string>;
+  readonly scheme?: 'ftp' | 'ftps';
+  readonly concurrency?: number;
+  readonly timeoutMs?: number;
+  /** Override the URL's login (`null` = anonymous even when the server has a user). */
+  readonly login?: { readonly user: string; readonly password: string } | null;
+}
+
+/** The FTP source over `srv`, rooted at `/models`. */
+export function ftpSourceFor(srv: FtpTestServer, o: SourceFor = {}): Source {
+  const login = o.login === undefined ? (srv.user ? { user: srv.user, password: srv.password ?? '' } : null) : o.login;
+  const auth = login ? `${encodeURIComponent(login.user)}:${encodeURIComponent(login.password)}@` : '';
+  const url = new URL(`${o.scheme ?? 'ftp'}://${auth}127.0.0.1:${srv.port}/${MODEL_DIR}`);
+  const deps = { log: silentLogger(), timeoutMs: o.timeoutMs ?? 20_000, concurrency: o.concurrency ?? 3 };
+  return ftp.create(ftp.parse(url, o.raw ?? {}), deps);
 }
 
 /** The conformance harness: put()/remove() write straight into `<root>/models` on disk. */
@@ -73,7 +90,7 @@ export async function ftpHarness(srv: FtpTestServer, extra: Partial<SourceHarnes
     async putLarge(p, size) {
       const file = await prepare(p);
       const h = createHash('md5');
-      const out = createWriteStream(file, { mode: 0o644 });
+      const out = createWriteStream(file);
       const chunk = Buffer.alloc(1024 * 1024, 7);
       for (let left = size; left > 0; left -= chunk.length) {
         const c = left >= chunk.length ? chunk : chunk.subarray(0, left);
@@ -82,6 +99,7 @@ export async function ftpHarness(srv: FtpTestServer, extra: Partial<SourceHarnes
       }
       out.end();
       await once(out, 'finish');
+      await chmod(file, 0o644);
       return h.digest('hex');
     },
     async remove(p) {
@@ -95,6 +113,57 @@ export async function ftpHarness(srv: FtpTestServer, extra: Partial<SourceHarnes
     },
     ...extra,
   };
+}
+
+/**
+ * What the conformance suite leaves to each server: directory vs file in stat,
+ * whole-second mtimes, symlinks in listings, and mtimes in listings only where
+ * the server has MLSD (`mlsd`).
+ */
+export function runFtpServerChecks(name: string, start: () => Promise<FtpTestServer>, o: { mlsd: boolean }): void {
+  describe(`ftp source on ${name}: stat and listing details`, () => {
+    let srv: FtpTestServer;
+    let src: Source;
+    const io = () => ({ signal: AbortSignal.timeout(30_000) });
+    beforeAll(async () => {
+      srv = await start();
+      src = ftpSourceFor(srv);
+      const h = await ftpHarness(srv);
+      await h.put('x/real/a.txt', 'aaa');
+      const real = path.join(srv.root, MODEL_DIR, 'x', 'real');
+      await utimes(path.join(real, 'a.txt'), 1_700_000_000, 1_700_000_000.678);
+      await symlink('real/a.txt', path.join(real, '..', 'link-file'));
+      await symlink('real', path.join(real, '..', 'link-dir'));
+      await symlink('nowhere', path.join(real, '..', 'dangling'));
+    });
+    afterAll(async () => {
+      await src?.close();
+      await srv?.stop();
+      if (srv) await removeRoot(srv);
+    });
+
+    it('stat tells a directory from a file; file mtimes are whole seconds', async () => {
+      expect((await src.stat('x/real', io()))?.isDirectory).toBe(true);
+      expect((await src.stat('', io()))?.isDirectory).toBe(true);
+      const f = await src.stat('x/real/a.txt', io());
+      expect(f).toMatchObject({ path: 'x/real/a.txt', size: 3, isDirectory: false });
+      expect(Math.floor(f!.mtimeMs! / 1000)).toBe(1_700_000_000);
+    });
+
+    it('list follows symlinks to files and directories and skips dangling ones', async () => {
+      const got: RemoteEntry[] = [];
+      for await (const e of src.list('x', io())) got.push(e);
+      got.sort((a, b) => (a.path < b.path ? -1 : 1));
+      expect(got.map((e) => [e.path, e.size])).toEqual([
+        ['link-dir/a.txt', 3],
+        ['link-file', 3],
+        ['real/a.txt', 3],
+      ]);
+      const listed = got.find((e) => e.path === 'real/a.txt')!;
+      if (o.mlsd) expect(Math.floor(listed.mtimeMs! / 1000)).toBe(1_700_000_000);
+      else expect(listed.mtimeMs).toBeUndefined();
+    });
+  });
 }
 
 /** True once something on `port` greets like an FTP server (`220 `). */
@@ -171,13 +240,17 @@ export interface FtpSrvOptions {
 export interface FtpSrvHandle extends FtpTestServer {
   /** The next RETR of `p` (under /models) drops the control and data connection after `afterBytes`. */
   dropNextDownload(p: string, afterBytes: number): void;
+  /** The next RETR of `p` sends only `bytes` bytes, then "226 Transfer complete" as if that were all. */
+  truncateNextDownload(p: string, bytes: number): void;
   /** Logins the server accepted or refused (for "not retried" checks). */
   readonly logins: () => number;
+  /** Most control connections open at once so far. */
+  readonly peakConnections: () => number;
 }
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {}, child: () => quiet };
 
-type Faults = Map<string, number>;
+type Faults = Map<string, { readonly kind: 'drop' | 'truncate'; readonly bytes: number }>;
 
 interface Sockets {
   commandSocket?: Socket;
@@ -197,13 +270,18 @@ class FaultyFileSystem extends FileSystem {
   override async read(fileName: string, o?: { start?: number }): Promise<{ stream: ReadStream }> {
     const r = (await super.read(fileName, o)) as { stream: ReadStream };
     const file = String(r.stream.path);
-    const after = this.faults.get(file);
-    if (after === undefined) return r;
+    const fault = this.faults.get(file);
+    if (fault === undefined) return r;
     this.faults.delete(file);
+    if (fault.kind === 'truncate') {
+      r.stream.destroy();
+      const start = o?.start ?? 0;
+      return { ...r, stream: createReadStream(file, { start, end: start + fault.bytes - 1 }) };
+    }
     let sent = 0;
     r.stream.on('data', (chunk: string | Buffer) => {
       sent += chunk.length;
-      if (sent < after) return;
+      if (sent < fault.bytes) return;
       const c = this.connection as unknown as Sockets;
       c.connector?.socket?.destroy();
       c.commandSocket?.destroy();
@@ -213,13 +291,15 @@ class FaultyFileSystem extends FileSystem {
   }
 }
 
-/** Starts ftp-srv on 127.0.0.1 (passive ports from a random range). */
-export async function startFtpSrv(o: FtpSrvOptions = {}): Promise<FtpSrvHandle> {
-  const root = o.root ?? (await worldReadableTempDir('mm-ftpsrv-'));
-  const port = o.port ?? (await freePort());
-  const faults: Faults = new Map();
-  let logins = 0;
-  const before = new Set(process.listeners('SIGTERM'));
+const EXIT_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;
+
+/**
+ * ftp-srv on 127.0.0.1, passive ports from a random range. Its constructor adds
+ * SIGTERM/SIGINT/SIGQUIT handlers that exit the process: removed again, the
+ * test runner keeps its own.
+ */
+function newFtpSrv(port: number, o: FtpSrvOptions): FtpSrv {
+  const before = new Map(EXIT_SIGNALS.map((sig) => [sig, new Set(process.listeners(sig))]));
   const pasvMin = 20_000 + Math.floor(Math.random() * 40_000);
   const server = new FtpSrv({
     url: `ftp://127.0.0.1:${port}`,
@@ -230,24 +310,41 @@ export async function startFtpSrv(o: FtpSrvOptions = {}): Promise<FtpSrvHandle> 
     log: quiet,
     ...(o.tls ? { tls: { key: o.tls.key, cert: o.tls.cert } } : {}),
   });
-  // ftp-srv adds SIGTERM/SIGINT/SIGQUIT handlers that exit the process; a test runner keeps its own.
-  const added = (sig: string) => process.listeners(sig as NodeJS.Signals).filter((l) => !before.has(l));
-  const theirs = ['SIGTERM', 'SIGINT', 'SIGQUIT'].flatMap((sig) => added(sig).map((l) => [sig, l] as const));
-  for (const [sig, l] of theirs) process.removeListener(sig, l);
+  for (const sig of EXIT_SIGNALS) {
+    for (const l of process.listeners(sig)) if (!before.get(sig)?.has(l)) process.removeListener(sig, l);
+  }
+  return server;
+}
+
+/** Starts ftp-srv over `root` (default a new temp dir): anonymous, or only `user` / `password`. */
+export async function startFtpSrv(o: FtpSrvOptions = {}): Promise<FtpSrvHandle> {
+  const root = o.root ?? (await worldReadableTempDir('mm-ftpsrv-'));
+  const port = o.port ?? (await freePort());
+  const faults: Faults = new Map();
+  let logins = 0;
+  let open = 0;
+  let peak = 0;
+  const server = newFtpSrv(port, o);
   server.on('login', ({ connection, username, password }, resolve, reject) => {
     logins++;
     const ok = o.user === undefined ? username === 'anonymous' : username === o.user && password === o.password;
     if (!ok) return reject(new Error('Login incorrect'));
     return resolve({ fs: new FaultyFileSystem(connection, root, faults) });
   });
+  (server as EventEmitter).on('connect', () => (peak = Math.max(peak, ++open)));
+  server.on('disconnect', () => open--);
   await server.listen();
   return {
     root,
     port,
     ...(o.user !== undefined ? { user: o.user, password: o.password ?? '' } : {}),
     logins: () => logins,
+    peakConnections: () => peak,
     dropNextDownload(p, afterBytes) {
-      faults.set(path.join(root, MODEL_DIR, p), afterBytes);
+      faults.set(path.join(root, MODEL_DIR, p), { kind: 'drop', bytes: afterBytes });
+    },
+    truncateNextDownload(p, bytes) {
+      faults.set(path.join(root, MODEL_DIR, p), { kind: 'truncate', bytes });
     },
     async stop() {
       await server.close();

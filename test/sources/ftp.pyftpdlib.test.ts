@@ -1,0 +1,13 @@
+import { describe } from 'vitest';
+import { runSourceSuite } from '../conformance/source.suite.js';
+import { ftpHarness, runFtpServerChecks } from '../servers/ftp-srv.js';
+import { pyftpdlibMissing, startPyftpdlib } from '../servers/pyftpdlib.js';
+
+const missing = pyftpdlibMissing();
+if (missing) console.warn(`skipping the pyftpdlib FTP tests: ${missing}`);
+
+describe.skipIf(missing !== null)('pyftpdlib', () => {
+  // pyftpdlib has MLSD/MLST and UTF-8 names.
+  runSourceSuite('ftp (pyftpdlib)', async () => ftpHarness(await startPyftpdlib()));
+  runFtpServerChecks('pyftpdlib', startPyftpdlib, { mlsd: true });
+});
