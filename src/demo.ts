@@ -43,7 +43,11 @@ async function startFtp(root: string): Promise<{ port: number; close(): Promise<
   }
   const port = await freePort();
   const quiet = { child: () => quiet, trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {} };
+  // ftp-srv's constructor installs SIGINT/SIGTERM handlers that call process.exit(): take them back off.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGQUIT'] as const;
+  const before = new Map(signals.map((sig) => [sig, new Set(process.listeners(sig))]));
   const srv = new FtpSrv({ url: `ftp://127.0.0.1:${port}`, pasv_url: '127.0.0.1', anonymous: true, greeting: 'model-monitor demo', log: quiet });
+  for (const sig of signals) for (const l of process.listeners(sig)) if (!before.get(sig)!.has(l)) process.removeListener(sig, l);
   srv.on('login', (_d: never, resolve: (o: { root: string }) => void) => resolve({ root }));
   await srv.listen();
   return { port, close: async () => void (await srv.close()) };
