@@ -9,5 +9,5 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { paths: [{ name: 'execa', message: 'Use src/exec.ts' }] }],
     },
   },
-  { files: ['src/exec.ts', 'test/**'], rules: { 'no-restricted-imports': 'off' } },
+  { files: ['src/exec.ts', 'src/exec-stream.ts', 'test/**'], rules: { 'no-restricted-imports': 'off' } },
 );

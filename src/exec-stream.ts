@@ -1,5 +1,4 @@
 // The streaming twin of src/exec.ts (execa with `buffer: false` for stdout): the second execa call site.
-// eslint-disable-next-line no-restricted-imports
 import { execa } from 'execa';
 import { Transform, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -53,27 +52,17 @@ export function runStreaming(file: string, args: readonly string[], o: StreamRun
     encoding: 'utf8',
     reject: true,
   });
-  let lastByte = Date.now();
-  let gotByte = false;
-  let resolveStarted!: () => void;
-  let rejectStarted!: (e: Error) => void;
-  const started = new Promise<void>((res, rej) => ((resolveStarted = res), (rejectStarted = rej)));
-  started.catch(() => {}); // the caller may only read stdout
+  const started = latch();
+  const watchdog = idleWatchdog(o.idleTimeoutMs, () => idle.abort(new Error('idle')));
   const out = new Transform({
     highWaterMark: 256 * 1024,
     transform(chunk: Buffer, _enc, cb) {
-      lastByte = Date.now();
-      gotByte = true;
-      resolveStarted();
+      watchdog.touch();
+      started.resolve();
       cb(null, chunk);
     },
   });
-  const timer = setInterval(() => {
-    const readerBehind = out.readableLength > 0 || out.writableLength > 0;
-    if (readerBehind) lastByte = Date.now();
-    else if (Date.now() - lastByte >= o.idleTimeoutMs) idle.abort(new Error('idle'));
-  }, Math.max(50, Math.min(1000, o.idleTimeoutMs / 4)));
-  timer.unref();
+  watchdog.watch(out);
   sub.stdout.pipe(out, { end: false });
   out.on('close', () => {
     if (sub.exitCode === null) sub.kill();
@@ -81,23 +70,55 @@ export function runStreaming(file: string, args: readonly string[], o: StreamRun
   sub.then(
     async () => {
       await finished(sub.stdout).catch(() => {});
-      clearInterval(timer);
-      resolveStarted();
+      watchdog.stop();
+      started.resolve();
       out.end();
     },
     (err: unknown) => {
-      clearInterval(timer);
+      watchdog.stop();
       const e = o.mapError(toFailure(err, idle.signal.aborted && !o.signal.aborted));
-      rejectStarted(e);
       // before the first byte the rejection of `started` reports it; nobody may be listening yet
-      if (!gotByte) out.on('error', () => {});
+      if (!started.settled) out.on('error', () => {});
+      started.reject(e);
       out.destroy(e);
     },
   );
-  return { stdout: out, started };
+  return { stdout: out, started: started.promise };
 }
 
-function toFailure(err: unknown, timedOut: boolean): StreamFailure {
+function latch() {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+  promise.catch(() => {}); // the caller may only read stdout
+  const l = {
+    promise,
+    settled: false,
+    resolve: () => ((l.settled = true), resolve()),
+    reject: (e: Error) => ((l.settled = true), reject(e)),
+  };
+  return l;
+}
+
+/** Fires when no byte came for `ms` while the reader had nothing buffered (a slow reader is not an idle child). */
+function idleWatchdog(ms: number, onIdle: () => void) {
+  let last = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    touch: () => void (last = Date.now()),
+    watch(out: Transform) {
+      timer = setInterval(() => {
+        if (out.readableLength > 0 || out.writableLength > 0) last = Date.now();
+        else if (Date.now() - last >= ms) onIdle();
+      }, Math.max(50, Math.min(1000, ms / 4)));
+      timer.unref();
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** An ExecaError (from run() or runStreaming()) → StreamFailure, leaving its argv-bearing message behind. */
+export function toFailure(err: unknown, timedOut = false): StreamFailure {
   const e = err as { exitCode?: number; stderr?: unknown; isCanceled?: boolean; code?: unknown; timedOut?: boolean };
   const spawnError = typeof e.code === 'string' && e.exitCode === undefined ? e.code : undefined;
   return {

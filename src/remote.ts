@@ -31,6 +31,20 @@ function parseUrl(flag: string, s: string): URL {
   }
 }
 
+/**
+ * `--remote`. WHATWG URLs cannot hold a comma host list (`webhdfs://nn1:9870,nn2:9870/p`):
+ * such a source reads the raw string itself; the URL only carries its scheme.
+ */
+function remoteUrl(s: string): URL {
+  try {
+    return new URL(s);
+  } catch {
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\/[^/]*,/i.exec(s)?.[1];
+    if (scheme) return new URL(`${scheme}://placeholder/`);
+    throw new ConfigError('remote', `not a URL: "${redactUrl(s)}"`);
+  }
+}
+
 /** Paddle's flags → one URL whose path is the remote root. */
 function paddleUrl(type: string, raw: RawOptions): { url: URL; flag: string } {
   const rpath = joinRemote('/', raw['remote-path'] ?? '/');
@@ -80,7 +94,7 @@ export function buildRemote(raw: RawOptions, all: readonly SourceFactory<never>[
   let url: URL;
   let flag: string;
   if (raw['remote']) {
-    url = parseUrl('remote', raw['remote']);
+    url = remoteUrl(raw['remote']);
     flag = 'remote';
   } else if (type) {
     ({ url, flag } = paddleUrl(type, raw));

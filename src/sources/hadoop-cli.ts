@@ -1,13 +1,14 @@
 import type { Readable } from 'node:stream';
 import { abortReason, AuthError, ConfigError, HadoopCliError, MonitorError, NotFoundError } from '../errors.js';
 import { run } from '../exec.js';
-import { runStreaming, type StreamFailure } from '../exec-stream.js';
+import { runStreaming, toFailure, type StreamFailure } from '../exec-stream.js';
 import type { Logger } from '../log.js';
 import type { RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import {
   classifyHadoopStderr,
   escapeGlob,
+  isLegacyRecursiveLs,
   parseLsOutput,
   parseStat,
   relativeTo,
@@ -33,6 +34,8 @@ interface Failed {
   readonly what: string;
   readonly f: StreamFailure;
 }
+
+const LEGACY_LS = Symbol('hadoop 1: no -ls -R');
 
 function checked(raw: RawOptions, name: string): string | undefined {
   const v = raw[name];
@@ -81,6 +84,8 @@ class HadoopCliSource implements Source {
   readonly features = { md5: false, etag: false, ranges: false, mtimeResolutionMs: 60_000 } as const;
   readonly displayUrl: string;
   private readonly log: Logger;
+  /** `-ls -R` (Hadoop ≥ 2), or `-lsr` once a Hadoop 1 client refused `-R`. */
+  private lsRecursive: readonly string[] = ['-ls', '-R'];
 
   constructor(
     private readonly opts: HadoopCliOptions,
@@ -106,15 +111,20 @@ class HadoopCliSource implements Source {
   async stat(p: string, o: IoOptions): Promise<RemoteEntry | null> {
     const path = this.abs(p);
     const out = await this.exec('stat', path, o.signal, this.argv('-stat', STAT_FORMAT, escapeGlob(path)));
-    if (out === null) return null;
+    if (out === null || out === LEGACY_LS) return null;
     const s = this.parsed('stat', () => parseStat(out));
     return { path: p, size: s.isDirectory ? 0 : s.size, mtimeMs: s.mtimeMs, isDirectory: s.isDirectory };
   }
 
   async *list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry> {
     const path = this.abs(dir);
-    const out = await this.exec('ls', path, o.signal, this.argv('-ls', '-R', escapeGlob(path)));
-    if (out === null) throw new NotFoundError(`no such directory: ${this.displayUrl}${path.slice(this.opts.root.length)}`);
+    let out = await this.exec('ls', path, o.signal, this.argv(...this.lsRecursive, escapeGlob(path)));
+    if (out === LEGACY_LS) {
+      this.log.debug({ event: 'hadoop-lsr' }, 'this hadoop client has no -ls -R; using -lsr');
+      this.lsRecursive = ['-lsr'];
+      out = await this.exec('ls', path, o.signal, this.argv('-lsr', escapeGlob(path)));
+    }
+    if (out === null || out === LEGACY_LS) throw new NotFoundError(`no such directory: ${this.displayUrl}${path.slice(this.opts.root.length)}`);
     for (const e of this.parsed('ls', () => parseLsOutput(out))) {
       const rel = this.parsed('ls', () => relativeTo(path, e.path));
       if (rel === null) throw new HadoopCliError(`not a directory: ${path}`, { retryable: false });
@@ -138,20 +148,14 @@ class HadoopCliSource implements Source {
 
   async close(): Promise<void> {}
 
-  /** Runs one buffered command; stdout, or null for "No such file or directory". */
-  private async exec(cmd: string, path: string, signal: AbortSignal, args: string[]): Promise<string | null> {
+  /** Runs one buffered command; stdout, null for "No such file or directory", LEGACY_LS for a Hadoop 1 `-ls -R`. */
+  private async exec(cmd: string, path: string, signal: AbortSignal, args: string[]): Promise<string | null | typeof LEGACY_LS> {
     try {
       const r = await run(this.opts.bin, args, { timeoutMs: this.deps.timeoutMs, signal, log: this.log });
       return r.stdout;
     } catch (err) {
-      const e = err as { exitCode?: number; stderr?: unknown; timedOut?: boolean; isCanceled?: boolean; code?: unknown };
-      const f: StreamFailure = {
-        exitCode: e.exitCode,
-        stderr: typeof e.stderr === 'string' ? e.stderr : '',
-        timedOut: e.timedOut === true,
-        isCanceled: e.isCanceled === true,
-        spawnError: typeof e.code === 'string' && e.exitCode === undefined ? e.code : undefined,
-      };
+      const f = toFailure(err);
+      if (args.includes('-R') && isLegacyRecursiveLs(f.stderr)) return LEGACY_LS;
       const mapped = this.failure({ what: `${cmd} ${path}`, f }, signal, false);
       if (mapped === null) return null;
       throw mapped;

@@ -85,6 +85,11 @@ export function classifyHadoopStderr(stderr: string): HadoopFailure {
   return 'other';
 }
 
+/** Hadoop 1 has no `-ls -R` (it takes `-R` for a path, or refuses it): use `-lsr` there. */
+export function isLegacyRecursiveLs(stderr: string): boolean {
+  return /Cannot access -R\b|Illegal option -R|`-R': No such file or directory/.test(stderr);
+}
+
 /** The first meaningful stderr line (Java stack frames and log4j noise dropped), for error messages. */
 export function stderrSummary(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim());

@@ -161,7 +161,8 @@ class HttpSource implements Source {
     // HTTP_PROXY / HTTPS_PROXY / NO_PROXY; headersTimeout = until the answer, bodyTimeout = idle mid-body.
     // proxyTunnel: false sends http:// requests to the proxy in absolute form, as curl and wget do
     // (undici's default CONNECT-tunnels them, and loops forever on a proxy that drops CONNECT: undici#3897)
-    this.agent = new EnvHttpProxyAgent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, proxyTunnel: false });
+    const timeouts = { connect: { timeout: t }, headersTimeout: t, bodyTimeout: t };
+    this.agent = new EnvHttpProxyAgent({ ...timeouts, proxyTunnel: false });
   }
 
   /** The URL of a path under the root, each segment %-encoded; `dir` adds the trailing `/`. */
@@ -188,7 +189,7 @@ class HttpSource implements Source {
       const location = header(a, 'location');
       if (![301, 302, 303, 307, 308].includes(a.status) || !location) return a;
       await res.body.dump();
-      if (hop >= MAX_REDIRECTS) throw new RemoteError(`${method} ${url.pathname}: more than ${MAX_REDIRECTS} redirects`);
+      if (hop >= MAX_REDIRECTS) throw new RemoteError(`${method} ${url.pathname}: too many redirects`);
       at = new URL(location, at);
     }
   }
@@ -218,8 +219,8 @@ class HttpSource implements Source {
       return null;
     }
     if (a.status !== 200) throw statusError(a.status, `HEAD ${asked.pathname}`);
-    if (a.url.pathname.endsWith('/') && !asked.pathname.endsWith('/')) return { path: p, size: 0, isDirectory: true };
-    return this.entry(p, a);
+    const redirectedToDir = a.url.pathname.endsWith('/') && !asked.pathname.endsWith('/');
+    return redirectedToDir ? { path: p, size: 0, isDirectory: true } : this.entry(p, a);
   }
 
   private entry(p: string, a: Answer): RemoteEntry {
@@ -233,7 +234,9 @@ class HttpSource implements Source {
   }
 
   async *list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry> {
-    yield* this.walk(this.url(dir, true), '', o.signal, new Set());
+    const seen = new Set<string>();
+    yield* this.walk(this.url(dir, true), '', o.signal, seen);
+    this.log.debug({ event: 'listed', indexes: seen.size }, 'walked the autoindex pages');
   }
 
   /** wget -r -np: the index of `dirUrl`, HEAD its files (sizes), recurse into its subdirectories. */
@@ -282,7 +285,7 @@ class HttpSource implements Source {
       }
       if (!/^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
         await a.body.dump();
-        throw new RemoteError(`${what}: not an HTML directory index (${header(a, 'content-type') ?? 'no content type'})`);
+        throw new RemoteError(`${what}: not an HTML directory index (${header(a, 'content-type') ?? 'no type'})`);
       }
       return parseIndex(await readCapped(a.body, MAX_INDEX_BYTES, what), dirUrl);
     } catch (err) {
@@ -301,12 +304,11 @@ class HttpSource implements Source {
     } catch (err) {
       throw mapHttpError(err, what, o.signal);
     }
-    const want = start > 0 ? 206 : 200;
-    const ok = a.status === want && !(a.url.pathname.endsWith('/') && !url.pathname.endsWith('/'));
-    if (!ok) {
+    const isDir = a.url.pathname.endsWith('/') && !url.pathname.endsWith('/');
+    if (a.status !== (start > 0 ? 206 : 200) || isDir) {
       await a.body.dump().catch(() => undefined);
-      if (a.status === 200 && start > 0) throw new RemoteError(`${what}: the server ignored Range: bytes=${start}-`);
-      if (a.status === want) throw new NotFoundError(`${what}: is a directory`);
+      if (isDir) throw new NotFoundError(`${what}: is a directory`);
+      if (a.status === 200) throw new RemoteError(`${what}: the server ignored Range: bytes=${start}-`);
       throw statusError(a.status, what);
     }
     if (start > 0 && !header(a, 'content-range')?.startsWith(`bytes ${start}-`)) {
@@ -314,13 +316,9 @@ class HttpSource implements Source {
       throw new RemoteError(`${what}: unexpected Content-Range ${header(a, 'content-range')}`);
     }
     const len = Number(header(a, 'content-length'));
-    this.log.debug({ event: 'open', start }, 'GET');
-    return guardedBody(a.body, {
-      signal: o.signal,
-      expected: Number.isSafeInteger(len) ? len : undefined,
-      mapError: (err) => mapHttpError(err, what, o.signal),
-      what,
-    });
+    const expected = Number.isSafeInteger(len) ? len : undefined;
+    const mapError = (err: unknown) => mapHttpError(err, what, o.signal);
+    return guardedBody(a.body, { signal: o.signal, expected, mapError, what });
   }
 
   async close(): Promise<void> {

@@ -8,14 +8,8 @@ import {
   type _Object,
 } from '@aws-sdk/client-s3';
 import {
-  abortReason,
-  AuthError,
-  ConfigError,
-  isTransientNetworkError,
-  MonitorError,
-  NotFoundError,
-  RemoteError,
-  TransientError,
+  abortReason, AuthError, ConfigError, isTransientNetworkError,
+  MonitorError, NotFoundError, RemoteError, TransientError,
 } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { OptionSpec, RawOptions } from '../options.js';
@@ -37,25 +31,16 @@ export interface S3Options {
 
 const options: readonly OptionSpec[] = [
   {
-    name: 's3-endpoint',
-    kind: 'string',
-    metavar: 'URL',
-    group: 'S3',
+    name: 's3-endpoint', kind: 'string', metavar: 'URL', group: 'S3',
     help: 'S3-compatible endpoint (MinIO, Ceph RGW…), e.g. http://minio:9000; default: AWS',
   },
   {
-    name: 's3-region',
-    kind: 'string',
-    metavar: 'REGION',
-    group: 'S3',
+    name: 's3-region', kind: 'string', metavar: 'REGION', group: 'S3',
     help: 'bucket region; default: AWS_REGION or the AWS profile, else us-east-1',
   },
   {
-    name: 's3-force-path-style',
-    kind: 'bool',
-    default: false,
-    group: 'S3',
-    help: 'address buckets as ENDPOINT/bucket rather than bucket.ENDPOINT (most S3-compatible servers want this)',
+    name: 's3-force-path-style', kind: 'bool', default: false, group: 'S3',
+    help: 'address buckets as ENDPOINT/bucket, not bucket.ENDPOINT (most S3-compatible servers want this)',
   },
 ];
 
@@ -107,8 +92,8 @@ function parseEndpoint(v: string | undefined): string | undefined {
 
 function parseRegion(v: string | undefined): string | undefined {
   if (v === undefined || v === '') return undefined;
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(v)) throw new ConfigError('s3-region', `not a region name: ${JSON.stringify(v)}`);
-  return v;
+  if (/^[a-z0-9][a-z0-9-]{0,62}$/.test(v)) return v;
+  throw new ConfigError('s3-region', `not a region name: ${JSON.stringify(v)}`);
 }
 
 /** Bool options arrive as raw strings; accepts the usual spellings. */
@@ -137,25 +122,15 @@ function regionFromChain(): () => Promise<string> {
     })());
 }
 
+// error `name`s (the S3 XML Code); HEAD answers have no body, so there the status decides
 const AUTH_NAMES = new Set([
-  'AccessDenied',
-  'InvalidAccessKeyId',
-  'SignatureDoesNotMatch',
-  'InvalidToken',
-  'ExpiredToken',
-  'TokenRefreshRequired',
-  'AllAccessDisabled',
-  'CredentialsProviderError',
+  'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken',
+  'TokenRefreshRequired', 'AllAccessDisabled', 'CredentialsProviderError',
 ]);
+// RequestTimeTooSkewed (403): the SDK corrects its clock offset from the answer, so a retry heals it
 const TRANSIENT_NAMES = new Set([
-  'SlowDown',
-  'Throttling',
-  'ThrottlingException',
-  'RequestTimeout',
-  'RequestTimeTooSkewed',
-  'InternalError',
-  'ServiceUnavailable',
-  'TimeoutError',
+  'SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'TimeoutError',
+  'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable',
 ]);
 
 interface SdkError {
@@ -172,22 +147,23 @@ export function mapS3Error(err: unknown, what: string, bucket: string, signal: A
   const name = e.name ?? '';
   const status = e.$metadata?.httpStatusCode;
   const label = name && name !== 'Error' ? name : (e.code ?? (status ? `HTTP ${status}` : 'network error'));
-  if (AUTH_NAMES.has(name) || status === 401 || status === 403) {
-    return new AuthError(`${what}: access to bucket ${bucket} refused (${label}); check AWS credentials and policy`, {
-      cause: err,
-    });
-  }
-  if (name === 'NoSuchBucket') return new RemoteError(`no such bucket: ${bucket}`, { cause: err });
-  if (name === 'NoSuchKey' || name === 'NotFound') return new NotFoundError(`${what}: not found in bucket ${bucket}`, { cause: err });
-  if (name === 'PermanentRedirect' || status === 301) {
-    return new RemoteError(`bucket ${bucket} is in another region: set --s3-region`, { cause: err });
-  }
   const transient =
     TRANSIENT_NAMES.has(name) ||
     (status !== undefined && (status >= 500 || status === 429)) ||
     isTransientNetworkError(err) ||
-    (status === undefined && (e.code === 'ENOTFOUND' || e.code === 'ECONNREFUSED'));
+    (status === undefined && e.code === 'ENOTFOUND');
   if (transient) return new TransientError(`${what}: S3 bucket ${bucket} unavailable (${label})`, { cause: err });
+  if (AUTH_NAMES.has(name) || status === 401 || status === 403) {
+    const msg = `${what}: access to bucket ${bucket} refused (${label}); check AWS credentials and policy`;
+    return new AuthError(msg, { cause: err });
+  }
+  if (name === 'NoSuchBucket') return new RemoteError(`no such bucket: ${bucket}`, { cause: err });
+  if (name === 'NoSuchKey' || name === 'NotFound') {
+    return new NotFoundError(`${what}: not found in bucket ${bucket}`, { cause: err });
+  }
+  if (name === 'PermanentRedirect' || status === 301) {
+    return new RemoteError(`bucket ${bucket} is in another region: set --s3-region`, { cause: err });
+  }
   return new RemoteError(`${what}: S3 refused (${label}) for bucket ${bucket}`, { cause: err });
 }
 
@@ -311,7 +287,7 @@ class S3Source implements Source {
         if (e) yield e;
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      if (page.IsTruncated && !token) throw new RemoteError(`list ${Prefix}: truncated page without a continuation token`);
+      if (page.IsTruncated && !token) throw new RemoteError(`list ${Prefix}: truncated page without a token`);
     } while (token);
     this.log.debug({ event: 'listed', pages }, 'listed S3 prefix');
   }
@@ -323,21 +299,13 @@ class S3Source implements Source {
     const what = `get ${Key}`;
     // the deadline covers the answer's headers (requestTimeout) and idle stalls (socketTimeout),
     // not the whole body: a 10 GB file may take longer than --timeout and still be healthy
-    let res;
-    try {
-      res = await this.client.send(new GetObjectCommand({ Bucket: this.opts.bucket, Key, Range }), {
-        abortSignal: o.signal,
-      });
-    } catch (err) {
-      throw mapS3Error(err, what, this.opts.bucket, o.signal);
-    }
-    if (!(res.Body instanceof Readable)) throw new RemoteError(`${what}: the S3 client returned no Node stream`);
-    return guardedBody(res.Body, {
-      signal: o.signal,
-      expected: res.ContentLength,
-      mapError: (err) => mapS3Error(err, what, this.opts.bucket, o.signal),
-      what,
+    const mapError = (err: unknown) => mapS3Error(err, what, this.opts.bucket, o.signal);
+    const get = new GetObjectCommand({ Bucket: this.opts.bucket, Key, Range });
+    const res = await this.client.send(get, { abortSignal: o.signal }).catch((err: unknown) => {
+      throw mapError(err);
     });
+    if (!(res.Body instanceof Readable)) throw new RemoteError(`${what}: the S3 client returned no Node stream`);
+    return guardedBody(res.Body, { signal: o.signal, expected: res.ContentLength, mapError, what });
   }
 
   async close(): Promise<void> {

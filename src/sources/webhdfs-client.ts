@@ -1,14 +1,6 @@
 import type { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import {
-  abortReason,
-  AuthError,
-  isTransientNetworkError,
-  MonitorError,
-  NotFoundError,
-  RemoteError,
-  TransientError,
-} from '../errors.js';
+import { abortReason, AuthError, isTransientNetworkError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /** The fields of a WebHDFS FileStatus object that model-monitor reads. */
@@ -28,19 +20,18 @@ export interface WebHdfsClientOptions {
   /** Ask for the datanode URL as JSON (`noredirect=true`) instead of a 307. */
   readonly noRedirect: boolean;
   readonly timeoutMs: number;
-  readonly dispatcher: Dispatcher;
+  /** The current dispatcher (EnvHttpProxyAgent). */
+  readonly dispatcher: () => Dispatcher;
+  /** Called when undici leaves an aborted request unsettled: replace the dispatcher (see send()). */
+  readonly onUnsettled: () => void;
   readonly log: Logger;
 }
 
 /** A `RemoteException` as the server sent it; kept as the `cause` of the MonitorError it maps to. */
 export class WebHdfsRemoteException extends Error {
-  constructor(
-    readonly status: number,
-    readonly exception: string,
-    message: string,
-  ) {
+  override readonly name = 'WebHdfsRemoteException';
+  constructor(readonly status: number, readonly exception: string, message: string) {
     super(message);
-    this.name = 'WebHdfsRemoteException';
   }
 }
 
@@ -95,13 +86,6 @@ export async function readRemoteException(res: Dispatcher.ResponseData): Promise
 /** `/a b/c` → `/a%20b/c`: each segment percent-encoded. */
 export function encodeHdfsPath(p: string): string {
   return p.split('/').map(encodeURIComponent).join('/');
-}
-
-/** An AbortSignal that fires after `ms` unless cleared: bounds the wait for response headers, not the body. */
-export function headerDeadline(signal: AbortSignal, ms: number): { signal: AbortSignal; clear: () => void } {
-  const ac = new AbortController();
-  const t = setTimeout(() => ac.abort(new DOMException(`no response within ${ms} ms`, 'TimeoutError')), ms);
-  return { signal: AbortSignal.any([signal, ac.signal]), clear: () => clearTimeout(t) };
 }
 
 const DEMOTE_MS = 60_000;
@@ -181,32 +165,37 @@ export class WebHdfsClient {
 
   /** One namenode operation. Standby / unreachable endpoints are demoted and the next one is tried. */
   private async namenode(path: string, op: string, params: Record<string, string>, signal: AbortSignal) {
-    let last: MonitorError | undefined;
+    let last: MonitorError = new TransientError('no WebHDFS endpoint configured');
     for (const ep of this.order()) {
-      const what = `${op} ${path}`;
-      try {
-        const res = await this.send(this.url(ep, path, op, params), signal);
-        if (res.statusCode < 400) {
-          this.demotedUntil.delete(ep);
-          return res;
-        }
-        const re = await readRemoteException(res);
-        const kind = classifyRemote(re.status, re.exception);
-        last = remoteToMonitorError(kind, what, re);
-        if (kind !== 'standby' && re.status !== 503) throw last;
-      } catch (err) {
-        if (err instanceof MonitorError && err === last) throw err;
-        last = networkError(err, signal, what);
-        if (!(last instanceof TransientError)) throw last;
-        if (signal.aborted) {
-          this.demotedUntil.set(ep, Date.now() + DEMOTE_MS);
-          throw last;
-        }
-      }
+      const r = await this.attempt(ep, path, op, params, signal);
+      if (!(r instanceof MonitorError)) return r;
+      last = r;
       this.demotedUntil.set(ep, Date.now() + DEMOTE_MS);
+      if (signal.aborted) throw last;
       this.o.log.warn({ event: 'webhdfs-failover', endpoint: ep, err: last }, 'namenode unavailable, trying the next');
     }
-    throw last ?? new TransientError('no WebHDFS endpoint configured');
+    throw last;
+  }
+
+  /** A response, or the TransientError that says "try the next endpoint"; throws anything else. */
+  private async attempt(ep: string, path: string, op: string, params: Record<string, string>, signal: AbortSignal) {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.send(this.url(ep, path, op, params), signal);
+    } catch (err) {
+      const e = networkError(err, signal, `${op} ${path}`);
+      if (e instanceof TransientError) return e;
+      throw e;
+    }
+    if (res.statusCode < 400) {
+      this.demotedUntil.delete(ep);
+      return res;
+    }
+    const re = await readRemoteException(res);
+    const kind = classifyRemote(re.status, re.exception);
+    const e = remoteToMonitorError(kind, `${op} ${path}`, re);
+    if (kind === 'standby' || re.status === 503) return e;
+    throw e;
   }
 
   /** Healthy endpoints first, rotated so that reads spread across gateways; demoted ones last. */
@@ -235,13 +224,22 @@ export class WebHdfsClient {
     return u.toString();
   }
 
+  /**
+   * One GET, redirects not followed. Raced against `signal`: undici 7 (nodejs/undici#3897)
+   * leaves a request through a proxy that drops the CONNECT unsettled, deaf to its signal,
+   * reconnecting in a loop; still unsettled 1 s after the abort, its dispatcher is replaced.
+   */
   private send(url: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    return request(url, {
-      method: 'GET',
-      dispatcher: this.o.dispatcher,
-      signal,
-      headersTimeout: this.o.timeoutMs,
-      bodyTimeout: this.o.timeoutMs,
+    const t = this.o.timeoutMs;
+    const p = request(url, { method: 'GET', dispatcher: this.o.dispatcher(), signal, headersTimeout: t, bodyTimeout: t });
+    return new Promise((resolve, reject) => {
+      let stuck: NodeJS.Timeout | undefined;
+      const onAbort = () => (reject(signal.reason as Error), (stuck = setTimeout(this.o.onUnsettled, 1000)));
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.then((res) => (signal.aborted ? res.body.destroy() : resolve(res)), reject).finally(() => {
+        clearTimeout(stuck);
+        signal.removeEventListener('abort', onAbort);
+      });
     });
   }
 }
@@ -291,8 +289,8 @@ function toStatus(raw: unknown, path: string): HdfsFileStatus {
 }
 
 function statusArray(raw: unknown, path: string): HdfsFileStatus[] {
-  if (!Array.isArray(raw)) throw new RemoteError(`unexpected listing for ${path}`);
-  return raw.map((s) => toStatus(s, path));
+  if (Array.isArray(raw)) return raw.map((s) => toStatus(s, path));
+  throw new RemoteError(`unexpected listing for ${path}`);
 }
 
 function parseBatch(raw: unknown, path: string): { entries: HdfsFileStatus[]; remaining: number } {

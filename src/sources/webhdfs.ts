@@ -2,13 +2,13 @@ import { userInfo } from 'node:os';
 import { Readable } from 'node:stream';
 import { setTimeout } from 'node:timers/promises';
 import { EnvHttpProxyAgent } from 'undici';
-import { abortReason, ConfigError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
+import { abortReason, ConfigError, isTransientNetworkError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LIST_SEPARATOR, type RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import { opSignal } from '../retry.js';
 import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
-import { headerDeadline, WebHdfsClient } from './webhdfs-client.js';
+import { WebHdfsClient } from './webhdfs-client.js';
 
 export interface WebHdfsOptions {
   /** `http://nn1:9870`, `https://nn2:9871`: namenodes or HttpFS gateways, in the order given. */
@@ -60,6 +60,13 @@ function hostPort(hp: string, defaultPort: number): string {
     throw new ConfigError('remote', `bad namenode address ${JSON.stringify(hp)} (want host:port)`);
   }
   return `${m[1]!.toLowerCase()}:${port}`;
+}
+
+/** An AbortSignal that fires after `ms` unless cleared: bounds the wait for response headers, not the body. */
+export function headerDeadline(signal: AbortSignal, ms: number): { signal: AbortSignal; clear: () => void } {
+  const ac = new AbortController();
+  const t = globalThis.setTimeout(() => ac.abort(new DOMException(`no response within ${ms} ms`, 'TimeoutError')), ms);
+  return { signal: AbortSignal.any([signal, ac.signal]), clear: () => clearTimeout(t) };
 }
 
 function defaultUser(): string | undefined {
@@ -119,7 +126,7 @@ class WebHdfsSource implements Source {
   readonly kind = 'webhdfs';
   readonly features = { md5: false, etag: false, ranges: true, mtimeResolutionMs: 1 } as const;
   readonly displayUrl: string;
-  private readonly agent: EnvHttpProxyAgent;
+  private agent: EnvHttpProxyAgent;
   private readonly client: WebHdfsClient;
   private readonly log: Logger;
 
@@ -129,9 +136,20 @@ class WebHdfsSource implements Source {
   ) {
     this.displayUrl = opts.displayUrl;
     this.log = deps.log.child({ component: 'source', source: 'webhdfs' });
-    const t = deps.timeoutMs;
-    this.agent = new EnvHttpProxyAgent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, connections: Math.max(4, deps.concurrency * 2) });
-    this.client = new WebHdfsClient({ ...opts, timeoutMs: t, dispatcher: this.agent, log: this.log });
+    this.agent = this.newAgent();
+    const onUnsettled = () => {
+      this.log.warn({ event: 'dispatcher-reset' }, 'an aborted request did not settle (proxy CONNECT?); new connection pool');
+      void this.agent.destroy();
+      this.agent = this.newAgent();
+    };
+    this.client = new WebHdfsClient({ ...opts, timeoutMs: deps.timeoutMs, dispatcher: () => this.agent, onUnsettled, log: this.log });
+  }
+
+  /** Honours HTTP(S)_PROXY / NO_PROXY. proxyTunnel false: http:// is forwarded, as curl does (proxies often refuse CONNECT to ports other than 443). */
+  private newAgent(): EnvHttpProxyAgent {
+    const t = this.deps.timeoutMs;
+    const connections = Math.max(4, this.deps.concurrency * 2);
+    return new EnvHttpProxyAgent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, connections, proxyTunnel: false });
   }
 
   private abs(p: string): string {
@@ -168,7 +186,7 @@ class WebHdfsSource implements Source {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.agent.destroy(); // close() would wait for requests that undici may never settle (see send())
   }
 
   /** One OPEN; the timeout bounds the wait for headers (namenode and datanode), the body has its idle timeout. */
@@ -207,6 +225,7 @@ class WebHdfsSource implements Source {
         body = null;
         if (signal.aborted) throw abortReason(signal);
         if (err instanceof MonitorError && !err.retryable) throw err;
+        if (!resumable(err)) throw new RemoteError(`${this.displayUrl}: reading ${path} failed`, { cause: err });
         if (resumes >= this.opts.maxResumes) {
           throw new TransientError(`${this.displayUrl}: download of ${path} dropped ${resumes + 1} times`, { cause: err });
         }
@@ -214,4 +233,11 @@ class WebHdfsSource implements Source {
       }
     }
   }
+}
+
+/** A body read error worth another OPEN: our own transient errors, socket errors, undici's (timeouts, short bodies). */
+function resumable(err: unknown): boolean {
+  if (err instanceof MonitorError) return err.retryable;
+  const code = (err as { code?: unknown }).code;
+  return isTransientNetworkError(err) || (typeof code === 'string' && code.startsWith('UND_ERR'));
 }

@@ -54,7 +54,7 @@ export class WebHdfsTestServer {
   readonly requests: LoggedRequest[] = [];
   /** Bytes of file data written by OPEN responses (datanode, or HttpFS). */
   dataBytes = 0;
-  private readonly drops = new Map<string, { after: number; times: number }>();
+  private readonly drops = new Map<string, number[]>();
 
   private constructor(
     readonly o: WebHdfsServerOptions,
@@ -84,9 +84,9 @@ export class WebHdfsTestServer {
     return `webhdfs://127.0.0.1:${this.nnPort}`;
   }
 
-  /** The next `times` data responses for `hdfsPath` are cut after `after` bytes each. */
-  dropNext(hdfsPath: string, after: number, times = 1): void {
-    this.drops.set(hdfsPath, { after, times });
+  /** The next data responses for `hdfsPath` are cut (connection destroyed) after these byte counts, one each. */
+  dropNext(hdfsPath: string, ...afterBytes: number[]): void {
+    this.drops.set(hdfsPath, afterBytes);
   }
 
   count(server: 'nn' | 'dn', op?: string): number {
@@ -188,23 +188,23 @@ export class WebHdfsTestServer {
     if (!(offset >= 0 && offset <= size)) return fail(r, 'IllegalArgumentException', `Offset=${offset} out of the range [0, ${size}]`);
     const length = Math.min(size - offset, params.length === undefined ? Infinity : Number(params.length));
     r.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(length) });
-    const drop = this.drops.get(hdfs);
-    if (drop && --drop.times <= 0) this.drops.delete(hdfs);
-    let left = drop ? Math.min(drop.after, length) : length;
-    if (left === 0 && !drop) return void r.end();
+    const drop = this.drops.get(hdfs)?.shift();
+    if (this.drops.get(hdfs)?.length === 0) this.drops.delete(hdfs);
+    let left = drop === undefined ? length : Math.min(drop, length);
+    if (left === 0 && drop === undefined) return void r.end();
     const input = createReadStream(local, { start: offset, end: offset + left - 1, highWaterMark: 64 * 1024 });
     for await (const chunk of input as AsyncIterable<Buffer>) {
       if (r.destroyed) break;
       left -= chunk.length;
       this.dataBytes += chunk.length;
-      const ok = r.write(chunk);
+      r.write(chunk);
       if (this.throttleBytesPerSec > 0) await delay((chunk.length / this.throttleBytesPerSec) * 1000);
-      if (!ok && !r.destroyed) await new Promise((res) => r.once('drain', res).once('close', res));
+      if (r.writableNeedDrain && !r.destroyed) await new Promise((res) => r.once('drain', res).once('close', res));
     }
     input.destroy();
-    if (drop) await new Promise<void>((res) => r.write(Buffer.alloc(0), () => res()));
-    if (drop) r.destroy();
-    else r.end();
+    if (drop === undefined) return void r.end();
+    await new Promise<void>((res) => r.write(Buffer.alloc(0), () => res()));
+    r.destroy();
   }
 }
 
