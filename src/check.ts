@@ -4,7 +4,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import { NoSpaceError, ValidateError } from './errors.js';
-import { run, ExecaError } from './exec.js';
+import { runShell, ExecaError } from './exec.js';
 import type { Logger } from './log.js';
 
 /** Free space needed: the model, 5 % and 64 MiB of margin. */
@@ -33,7 +33,7 @@ export async function runValidate(
   o: { timeoutMs: number; signal: AbortSignal; log: Logger },
 ): Promise<void> {
   try {
-    const r = await run('/bin/sh', ['-c', cmd], {
+    const r = await runShell(cmd, {
       timeoutMs: o.timeoutMs,
       signal: o.signal,
       log: o.log,

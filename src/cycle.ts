@@ -8,13 +8,14 @@ import path from 'node:path';
 import { checkDiskSpace, runValidate } from './check.js';
 import type { MonitorConfig } from './config.js';
 import { detect } from './detect.js';
-import { abortReason, MonitorError, ReloadError, ValidateError } from './errors.js';
+import { abortReason, isRetryable, MonitorError, ReloadError, ValidateError } from './errors.js';
 import { fetchModel } from './fetch.js';
 import type { Logger } from './log.js';
 import type { Aspired, ServedRecord, Staged } from './model.js';
 import { plan, type FetchPlan } from './plan.js';
 import type { ReloadEvent, ReloadTrigger } from './reload/types.js';
 import type { Source } from './sources/types.js';
+import { stagingDirFor } from './staging.js';
 import { readStatus, updateStatus } from './state.js';
 import type { SwapResult, SwapStrategy } from './swap/types.js';
 import { verify } from './verify.js';
@@ -92,9 +93,9 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
   );
   d.hooks?.onPlan?.(p);
   await checkDiskSpace(c.workDir, p.totalBytes);
-  let staged: Staged | null = null;
+  let keepStaging = false;
   try {
-    staged = await timed(d, 'fetch', () =>
+    const staged: Staged = await timed(d, 'fetch', () =>
       fetchModel(d.source, p, {
         stagingRoot: stagingRoot(c), concurrency: c.concurrency, bwlimit: c.bwlimit, timeoutMs: c.timeoutMs, retries: c.retries,
         md5: c.verify === 'md5' || (c.verify === 'auto' && (p.manifest !== null || p.files.some((f) => f.md5))),
@@ -109,17 +110,13 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
     const result = await timed(d, 'swap', () => d.swap.swap(verified, record, { log: d.log, signal: new AbortController().signal }));
     return { result, fetchedBytes: p.totalBytes };
   } catch (err) {
+    // A dropped connection or a shutdown keeps what was fetched: the next attempt at this version resumes.
+    keepStaging = isRetryable(err) || signal.aborted;
     if (signal.aborted && !(err instanceof MonitorError)) throw abortReason(signal);
     throw err;
   } finally {
-    if (staged) await rm(stagingOf(staged.dir, stagingRoot(c)), { recursive: true, force: true });
+    if (!keepStaging) await rm(stagingDirFor(stagingRoot(c), a.fingerprint), { recursive: true, force: true });
   }
-}
-
-/** The `sync-XXXX` dir under the staging root that holds `dir`. */
-function stagingOf(dir: string, root: string): string {
-  const rel = path.relative(root, dir).split(path.sep)[0]!;
-  return path.join(root, rel);
 }
 
 async function validateOrReject(d: CycleDeps, dir: string, a: Aspired, signal: AbortSignal): Promise<void> {

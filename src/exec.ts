@@ -47,3 +47,26 @@ export async function run(file: string, args: readonly string[], o: RunOptions):
   });
   return { exitCode: r.exitCode ?? 0, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
+
+/**
+ * The user's command runs as `/bin/sh -c CMD` under this fixed wrapper (CMD is
+ * passed as `$1`, never spliced into the script). dash forks for every command
+ * of `-c`, so killing the shell on a deadline would leave `curl` or `sleep`
+ * running and holding stdout open, and run() would wait for it. The wrapper
+ * starts CMD in its own process group (setsid, where there is one) and on
+ * SIGTERM (run()'s timeout or cancel) kills that whole group.
+ */
+export const EXEC_WRAPPER = [
+  'if command -v setsid >/dev/null 2>&1; then setsid -w /bin/sh -c "$1" & else /bin/sh -c "$1" & fi',
+  'pid=$!',
+  `trap 'kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; exit 143' TERM INT HUP`,
+  'wait "$pid"',
+].join('\n');
+
+/**
+ * A shell command line the user wrote (`--exec`, `--validate`): `/bin/sh -c`
+ * under EXEC_WRAPPER, so a deadline or cancel kills everything it started.
+ */
+export function runShell(command: string, o: RunOptions): Promise<RunResult> {
+  return run('/bin/sh', ['-c', EXEC_WRAPPER, 'model-monitor', command], o);
+}

@@ -6,7 +6,7 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import type { Hash } from 'node:crypto';
-import { copyFile, link, mkdir, mkdtemp, stat, truncate } from 'node:fs/promises';
+import { copyFile, link, mkdir, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { TokenBucket, throttle } from './bwlimit.js';
@@ -18,10 +18,11 @@ import { resolveInside } from './paths.js';
 import type { FetchPlan, PlannedFile } from './plan.js';
 import { withRetry } from './retry.js';
 import type { Source } from './sources/types.js';
+import { openStaging } from './staging.js';
 import { unpackArchive } from './unpack.js';
 
 export interface FetchOptions {
-  /** `<workDir>/<name>.staging`: each sync gets its own dir under it. */
+  /** `<workDir>/<name>.staging`: one dir per donefile version under it (see staging.ts). */
   readonly stagingRoot: string;
   readonly concurrency: number;
   /** bytes/s over all streams; 0 = unlimited. */
@@ -70,7 +71,8 @@ async function downloadOne(source: Source, f: PlannedFile, dest: string, bucket:
   await mkdir(path.dirname(dest), { recursive: true });
   let hash = o.md5 ? md5Hash() : null;
   let written = 0;
-  let attempt = 0;
+  // A partial file left by an interrupted sync of this same version is a resume point too.
+  let attempt = (await stat(dest).catch(() => null)) ? 1 : 0;
   await withRetry(
     async () => {
       if (attempt++ > 0) ({ written, hash } = await resumePoint(dest, source.features.ranges, o.md5));
@@ -130,22 +132,27 @@ async function reuseOne(f: PlannedFile, served: string, dest: string): Promise<F
 }
 
 export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOptions, ctx: Ctx): Promise<Staged> {
-  await mkdir(o.stagingRoot, { recursive: true });
-  const dir = await mkdtemp(path.join(o.stagingRoot, 'sync-'));
+  // An archive cannot resume mid-stream: it always starts fresh.
+  const area = await openStaging(o.stagingRoot, plan.aspired.fingerprint, plan.archive);
   const bucket = o.bwlimit > 0 ? new TokenBucket(o.bwlimit) : null;
   if (plan.archive) {
     const f = plan.files[0]!;
-    const r = await unpackArchive(source, f, dir, { ...o, bucket }, ctx);
+    const r = await unpackArchive(source, f, area.dir, { ...o, bucket }, ctx);
     return { dir: r.modelDir, aspired: plan.aspired, files: r.files, archive: r.archive };
   }
-  const modelDir = path.join(dir, 'model');
-  await mkdir(modelDir);
-  const files = await pool(plan.files, o.concurrency, ctx.signal, (f, signal) => {
-    const dest = resolveInside(modelDir, f.path);
+  let resumed = 0;
+  const files = await pool(plan.files, o.concurrency, ctx.signal, async (f, signal) => {
+    const dest = resolveInside(area.modelDir, f.path);
+    const earlier = await area.completed(f.path, f.size);
+    if (earlier && (!o.md5 || earlier.md5)) {
+      resumed += f.size;
+      return earlier;
+    }
     const c = { signal, log: ctx.log };
-    return f.reuseFrom && o.servedDir ? reuseOne(f, o.servedDir, dest) : downloadOne(source, f, dest, bucket, o, c);
+    const r = f.reuseFrom && o.servedDir ? await reuseOne(f, o.servedDir, dest) : await downloadOne(source, f, dest, bucket, o, c);
+    await area.markDone(r);
+    return r;
   });
-  return { dir: modelDir, aspired: plan.aspired, files };
+  if (resumed > 0) ctx.log.info({ event: 'resumed', bytes: resumed }, 'kept files completed by an interrupted sync of this version');
+  return { dir: area.modelDir, aspired: plan.aspired, files };
 }
-
-export { downloadOne };

@@ -66,13 +66,19 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
   async function start(): Promise<void> {
     lock = await acquireLock(config.workDir, config.modelName, config.servedPath);
     const outcome = await swap.recover({ log: cycleLog, signal: new AbortController().signal });
-    // Crash after a fetch: whatever is in staging is incomplete or unverified. Start clean.
-    await rm(stagingRoot(config), { recursive: true, force: true });
+    // Staging left by a crash is kept: it is keyed by donefile fingerprint, resumed only for that same
+    // version, and never swapped in without passing verify (see staging.ts).
     // Crash mid writeJsonAtomic: the tmp file never became the record; the old record stands.
     for (const f of await readdir(config.workDir)) {
       if (f.startsWith(`${config.modelName}.`) && f.endsWith('.tmp')) await rm(path.join(config.workDir, f), { force: true });
     }
     const cur = await swap.current();
+    if (cur && outcome === 'completed') {
+      // The interrupted swap is finished on disk, but the engine was never told: tell it now.
+      await fireTriggers({ triggers, log: cycleLog }, reloadEvent(cur, null), config.execTimeoutMs).catch((err: unknown) =>
+        log.error({ event: 'reload-failed', version: cur.version, err }, 'reload after recovery failed'),
+      );
+    }
     if (cur) {
       const bad = await servedIntact(cur.record, cur.servedPath, config.verifyOnStart);
       if (bad) {

@@ -7,7 +7,7 @@
  * timeout or a cancel becomes a ReloadError with the ExecaError as `cause`.
  */
 import { ReloadError } from '../errors.js';
-import { ExecaError, run } from '../exec.js';
+import { ExecaError, runShell } from '../exec.js';
 import type { ReloadEvent, ReloadTrigger } from './types.js';
 
 export interface ExecTriggerOptions {
@@ -48,7 +48,7 @@ export function createExecTrigger(o: ExecTriggerOptions): ReloadTrigger {
     async fire(e, ctx) {
       const log = ctx.log.child({ component: 'reload', trigger: 'exec' });
       try {
-        const r = await run('/bin/sh', ['-c', o.command], { timeoutMs: o.timeoutMs, signal: ctx.signal, log, env: execEnv(e) });
+        const r = await runShell(o.command, { timeoutMs: o.timeoutMs, signal: ctx.signal, log, env: execEnv(e) });
         log.debug({ event: 'exec-done', exitCode: r.exitCode, version: e.version }, 'exec reload command succeeded');
       } catch (err) {
         const msg = `--exec command ${describeExecFailure(err, o.timeoutMs)}`;

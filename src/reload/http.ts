@@ -7,7 +7,7 @@
  * ReloadError naming the status and the first 200 bytes of the body; a
  * network failure a ReloadError with the fetch error as `cause`.
  */
-import { ReloadError } from '../errors.js';
+import { ConfigError, ReloadError } from '../errors.js';
 import { redactUrl } from '../options.js';
 import type { ReloadTrigger } from './types.js';
 
@@ -39,15 +39,34 @@ export async function bodyPreview(res: Response, max = BODY_PREVIEW): Promise<st
   return Buffer.concat(chunks).subarray(0, max).toString('utf8').trim();
 }
 
+/**
+ * fetch() refuses a URL with credentials in it; `http://user:pass@host/…` is
+ * sent as the same URL without them plus an `Authorization: Basic` header.
+ */
+export function requestFor(raw: string): { url: string; headers: Record<string, string> } {
+  const u = new URL(raw);
+  if (!u.username && !u.password) return { url: u.toString(), headers: {} };
+  const basic = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
+  u.username = '';
+  u.password = '';
+  return { url: u.toString(), headers: { authorization: `Basic ${basic}` } };
+}
+
 export function createHttpTrigger(o: HttpTriggerOptions): ReloadTrigger {
   const shown = redactUrl(o.url);
+  let req: ReturnType<typeof requestFor>;
+  try {
+    req = requestFor(o.url);
+  } catch (err) {
+    throw new ConfigError('http-post', `not a valid URL: "${shown}"`, { cause: err });
+  }
   return {
     name: `http-post ${shown}`,
     async fire(e, ctx) {
       const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(o.timeoutMs)]);
       let res: Response;
       try {
-        res = await fetch(o.url, { method: 'POST', body: '', signal, redirect: 'manual' });
+        res = await fetch(req.url, { method: 'POST', body: new Uint8Array(0), headers: req.headers, signal, redirect: 'manual' });
       } catch (err) {
         const timedOut = signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError';
         const why = timedOut ? `timed out after ${o.timeoutMs / 1000}s` : `failed: ${causeMessage(err)}`;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { CoreValues } from '../values.js';
 import { createExecTrigger } from './exec.js';
 import { createHttpTrigger } from './http.js';
@@ -11,9 +12,12 @@ import type { ReloadTrigger } from './types.js';
  * --signal, --http-post. Each has its own deadline (`--exec-timeout`).
  * Throws ConfigError for a signal name the OS does not know.
  */
-export function createTriggers(c: CoreValues): ReloadTrigger[] {
+export function createTriggers(c: CoreValues & { readonly workDir?: string; readonly modelName?: string }): ReloadTrigger[] {
   const out: ReloadTrigger[] = [];
-  if (c.timestampFile) out.push(createTouchTrigger({ file: c.timestampFile, inModel: true }));
+  // The last second stamped is mirrored beside the model, so it survives the previous model's removal
+  // (--keep-backups 0) and a rollback to an older copy.
+  const memo = c.workDir && c.modelName ? path.join(c.workDir, `${c.modelName}.timestamp`) : undefined;
+  if (c.timestampFile) out.push(createTouchTrigger({ file: c.timestampFile, inModel: true, ...(memo ? { memo } : {}) }));
   for (const t of c.touch) out.push(createTouchTrigger({ file: t, inModel: false }));
   if (c.exec) out.push(createExecTrigger({ command: c.exec, timeoutMs: c.execTimeoutMs }));
   if (c.signal) out.push(createSignalTrigger({ signal: c.signal, pidfile: c.pidfile, pid: c.pid }));

@@ -18,12 +18,16 @@ async function mtimeSec(file: string): Promise<number> {
  * Paddle Serving compares whole-second st_mtime, so two swaps in one second
  * still look like two changes. Returns T.
  */
-export async function touchStrict(file: string, earlier: readonly string[]): Promise<number> {
-  const prev = Math.max(0, ...(await Promise.all([file, ...earlier].map(mtimeSec))));
+export async function touchStrict(file: string, earlier: readonly string[], memo?: string): Promise<number> {
+  const prev = Math.max(0, ...(await Promise.all([file, ...earlier, ...(memo ? [memo] : [])].map(mtimeSec))));
   const t = Math.max(Math.floor(Date.now() / 1000), prev + 1);
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, `${t}\n`);
   await utimes(file, t, t);
+  if (memo) {
+    await writeFile(memo, `${t}\n`);
+    await utimes(memo, t, t);
+  }
   return t;
 }
 
@@ -32,14 +36,14 @@ export async function touchStrict(file: string, earlier: readonly string[]): Pro
  * `--touch PATH` anywhere. The previous model's copy (now a backup) counts as
  * "earlier", so the new one is always strictly newer.
  */
-export function createTouchTrigger(o: { readonly file: string; readonly inModel: boolean }): ReloadTrigger {
+export function createTouchTrigger(o: { readonly file: string; readonly inModel: boolean; readonly memo?: string }): ReloadTrigger {
   return {
     name: o.inModel ? `timestamp-file ${o.file}` : `touch ${o.file}`,
     async fire(e: ReloadEvent, ctx) {
       const target = o.inModel ? path.join(e.modelDir, o.file) : o.file;
       const earlier = o.inModel && e.previousDir ? [path.join(e.previousDir, o.file)] : [];
       try {
-        const t = await touchStrict(target, earlier);
+        const t = await touchStrict(target, earlier, o.memo);
         ctx.log.debug({ event: 'touched', file: target, mtime: t }, 'timestamp file touched');
       } catch (err) {
         throw new ReloadError(`cannot touch ${target}`, { cause: err });

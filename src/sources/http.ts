@@ -1,14 +1,8 @@
 import { Readable } from 'node:stream';
 import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import {
-  abortReason,
-  AuthError,
-  ConfigError,
-  isTransientNetworkError,
-  MonitorError,
-  NotFoundError,
-  RemoteError,
-  TransientError,
+  abortReason, AuthError, ConfigError, isTransientNetworkError,
+  MonitorError, NotFoundError, RemoteError, TransientError,
 } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LIST_SEPARATOR, type OptionSpec, type RawOptions } from '../options.js';
@@ -118,7 +112,7 @@ export function statusError(status: number, what: string): MonitorError {
 function mapHttpError(err: unknown, what: string, signal: AbortSignal): MonitorError {
   if (err instanceof MonitorError) return err;
   if (signal.aborted) return abortReason(signal);
-  const code = (err as { code?: unknown }).code;
+  const code = (err as { code?: unknown } | null)?.code;
   if (isTransientNetworkError(err) || code === 'ENOTFOUND') {
     return new TransientError(`${what}: ${typeof code === 'string' ? code : 'network error'}`, { cause: err });
   }

@@ -51,3 +51,31 @@ it(`${KILLS} kill -9 at random moments, each followed by a restart: a complete m
   }
   console.log(`kill -9: ${JSON.stringify(tally)}`);
 }, 300_000);
+
+it('a pull killed mid-way resumes after the restart: completed files are not downloaded again', async () => {
+  const remote = path.join(dir, 'resume-remote');
+  const local = path.join(dir, 'resume-local');
+  const args = ['--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local];
+  const files = modelFiles(1, Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`shard-${i}.bin`, randomBytes(1024 * 1024)])));
+  await publish(remote, 'model', files);
+  const w = start(['watch', ...args, '--interval', '0.05', '--bwlimit', '4M', '--concurrency', '2']);
+  await w.waitFor((l) => l.event === 'change', 'the pull starting');
+  const staging = path.join(local, '_serving_monitor_tmp', 'model.staging');
+  // kill once a few files are complete (the journal of completed files has lines)
+  const { readFile } = await import('node:fs/promises');
+  const { waitFor } = await import('../servers/ports.js');
+  await waitFor(async () => {
+    const [v] = await readdir(staging).catch(() => []);
+    const done = v ? await readFile(path.join(staging, v, 'done.jsonl'), 'utf8').catch(() => '') : '';
+    return done.split('\n').filter(Boolean).length >= 3;
+  }, 'three files completed', 30_000);
+  w.child.kill('SIGKILL');
+  await w.exited;
+  const r = await run(['sync', ...args]);
+  expect(r.code, r.stderr).toBe(0);
+  const resumed = r.lines.find((l) => l.event === 'resumed');
+  expect(resumed?.bytes).toBeGreaterThanOrEqual(3 * 1024 * 1024 - 1024 * 1024);
+  const tree = await readTree(path.join(local, 'model'));
+  expect(tree['__model__']).toBe('model version 1\n');
+  expect(Object.keys(tree)).toHaveLength(Object.keys(files).length + 1);
+}, 120_000);

@@ -1,0 +1,78 @@
+import { promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReloadError } from '../../../src/errors.js';
+import { ExecaError } from '../../../src/exec.js';
+import { silentLogger } from '../../../src/log.js';
+import { createExecTrigger } from '../../../src/reload/exec.js';
+import type { ReloadEvent } from '../../../src/reload/types.js';
+import { waitFor } from '../../servers/ports.js';
+
+const event: ReloadEvent = { servedPath: '/srv/model', modelDir: '/srv/model/3', version: 'v3', previousVersion: 'v2', previousDir: '/srv/model/2' };
+const ctx = (signal = AbortSignal.timeout(30_000)) => ({ log: silentLogger(), signal });
+
+let dir: string;
+beforeAll(async () => {
+  dir = await fsp.mkdtemp(path.join(tmpdir(), 'mm-exec-'));
+});
+afterAll(async () => {
+  await fsp.rm(dir, { recursive: true, force: true });
+});
+
+describe('--exec trigger', () => {
+  it('runs the shell command with MODEL_DIR, MODEL_VERSION and PREVIOUS_VERSION', async () => {
+    const out = path.join(dir, 'env.txt');
+    const t = createExecTrigger({ command: `printf '%s|%s|%s' "$MODEL_DIR" "$MODEL_VERSION" "$PREVIOUS_VERSION" | tr a-z A-Z > '${out}'`, timeoutMs: 10_000 });
+    expect(t.name).toBe('exec');
+    await t.fire(event, ctx());
+    expect(await fsp.readFile(out, 'utf8')).toBe('/SRV/MODEL/3|V3|V2');
+  });
+
+  it('PREVIOUS_VERSION is empty for the first model', async () => {
+    const out = path.join(dir, 'prev.txt');
+    await createExecTrigger({ command: `printf '[%s]' "$PREVIOUS_VERSION" > '${out}'`, timeoutMs: 10_000 }).fire({ ...event, previousVersion: null }, ctx());
+    expect(await fsp.readFile(out, 'utf8')).toBe('[]');
+  });
+
+  it('a non-zero exit is a ReloadError naming the code and the end of stderr, with the ExecaError as cause', async () => {
+    const t = createExecTrigger({ command: 'echo "engine said no" >&2; exit 3', timeoutMs: 10_000 });
+    const err = await t.fire(event, ctx()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReloadError);
+    expect((err as Error).message).toMatch(/exited with code 3: engine said no/);
+    expect((err as Error).cause).toBeInstanceOf(ExecaError);
+  });
+
+  it('a command past its deadline is killed: ReloadError "timed out"', async () => {
+    const t0 = Date.now();
+    const err = await createExecTrigger({ command: 'sleep 30', timeoutMs: 300 }).fire(event, ctx()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReloadError);
+    expect((err as Error).message).toMatch(/timed out after 0.3s/);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+
+  it('on the deadline the whole process group goes, not just the shell (nothing left holding the pipes)', async () => {
+    const pidfile = path.join(dir, 'grandchild.pid');
+    const err = await createExecTrigger({ command: `sleep 30 & echo $! > '${pidfile}'; wait`, timeoutMs: 500 }).fire(event, ctx()).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/timed out/);
+    const pid = Number(await fsp.readFile(pidfile, 'utf8'));
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(() => !alive(), `grandchild ${pid} gone`, 10_000);
+  });
+
+  it('the cycle signal cancels it', async () => {
+    const ac = new AbortController();
+    const p = createExecTrigger({ command: 'sleep 30', timeoutMs: 60_000 }).fire(event, ctx(ac.signal));
+    ac.abort(new Error('shutdown'));
+    const err = await p.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReloadError);
+    expect((err as Error).message).toMatch(/cancelled/);
+  });
+});
