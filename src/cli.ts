@@ -10,6 +10,24 @@ import { createMonitor, type Monitor } from './monitor.js';
 import { LIST_SEPARATOR, type OptionSpec } from './options.js';
 import { printStatus } from './status.js';
 import { createWaker, watchLoop } from './watch.js';
+import type { CycleHooks, CycleOutcome } from './cycle.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createProgress } from './progress.js';
+import { startServer } from './server.js';
+
+/** Calls each hook of each set in turn. */
+function allHooks(...hs: CycleHooks[]): CycleHooks {
+  return {
+    onPlan: (p) => hs.forEach((h) => h.onPlan?.(p)),
+    onBytes: (n) => hs.forEach((h) => h.onBytes?.(n)),
+    onPhase: (phase, ms) => hs.forEach((h) => h.onPhase?.(phase, ms)),
+  };
+}
+
+async function reportServed(m: Monitor, metrics: Metrics): Promise<void> {
+  const s = await m.status();
+  metrics.served(s.served?.version ?? null, s.served?.record.appliedAt ?? null, s.backups.length);
+}
 
 const VERSION = '0.1.0';
 
@@ -88,12 +106,31 @@ function shutdownSignal(log: Logger | null): { signal: AbortSignal; dispose: () 
 
 async function runWatch(c: MonitorConfig): Promise<number> {
   return withMonitor(c, async (m, log) => {
+    const metrics = createMetrics();
+    const progress = createProgress({ enabled: c.progress, stream: process.stderr });
+    const hooks = allHooks(metrics.hooks, progress);
+    await reportServed(m, metrics);
+    // Before the signal handlers: a busy port exits 2 and leaves nothing behind.
+    const server = c.metricsPort === null ? null : await startServer({ host: c.metricsHost, port: c.metricsPort, metrics, log: log.child({ component: 'server' }) });
+    const cycle = async (s: AbortSignal): Promise<CycleOutcome> => {
+      try {
+        const o = await m.cycle(s, hooks);
+        metrics.outcome(o);
+        return o;
+      } catch (err) {
+        if (!s.aborted) metrics.outcome({ kind: 'failed', err });
+        throw err;
+      } finally {
+        progress.stop();
+        await reportServed(m, metrics).catch(() => {});
+      }
+    };
     const { signal, dispose } = shutdownSignal(log);
     const waker = createWaker();
     const onHup = () => waker.wake();
     process.on('SIGHUP', onHup);
     try {
-      return await watchLoop((s) => m.cycle(s), waker, {
+      return await watchLoop(cycle, waker, {
         intervalMs: c.intervalMs, maxFailures: c.maxFailures, log: log.child({ component: 'watch' }), shutdown: signal,
         onOutcome: (o) => {
           if (o.kind === 'updated') log.info({ event: 'updated', version: o.version, previous: o.previous, bytes: o.bytes, fetchedBytes: o.fetchedBytes, files: o.files }, `now serving ${o.version}`);
@@ -102,6 +139,7 @@ async function runWatch(c: MonitorConfig): Promise<number> {
     } finally {
       process.off('SIGHUP', onHup);
       dispose();
+      await server?.close();
     }
   });
 }
@@ -109,8 +147,9 @@ async function runWatch(c: MonitorConfig): Promise<number> {
 async function runSync(c: MonitorConfig): Promise<number> {
   return withMonitor(c, async (m, log) => {
     const { signal, dispose } = shutdownSignal(log);
+    const progress = createProgress({ enabled: c.progress, stream: process.stderr });
     try {
-      const o = await m.cycle(signal);
+      const o = await m.cycle(signal, progress);
       if (o.kind === 'updated') log.info({ event: 'updated', version: o.version, previous: o.previous, bytes: o.bytes, fetchedBytes: o.fetchedBytes, files: o.files }, `now serving ${o.version}`);
       else if (o.kind === 'current') log.info({ event: 'current', version: o.version }, 'served model is current');
       else if (o.kind === 'no-donefile') log.error({ event: 'no-donefile' }, `no donefile at ${c.displayUrl}/${c.remoteDonefile}`);
@@ -120,6 +159,7 @@ async function runSync(c: MonitorConfig): Promise<number> {
       log.error({ event: 'sync-failed', err }, `sync failed; the served model is unchanged: ${(err as Error).message}`);
       return 1;
     } finally {
+      progress.stop();
       dispose();
     }
   });
@@ -173,7 +213,7 @@ function reportError(err: unknown, io: CliIo): number {
   const e = err as { code?: string; exitCode?: number; message?: string };
   if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-    io.err(`model-monitor: ${String(e.message).replace(/^error: /, '')}\n`);
+    io.err(`model-monitor: ${String(e.message).replace(/^error: /, '').replace(/\s*\n\s*\((Did you mean .+\?)\)\s*$/, ' ($1)')}\n`);
     return 2;
   }
   if (err instanceof ConfigError || err instanceof LockedError) {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { run, start, updated } from '../helpers/cli.js';
 import { modelFiles, publish } from '../helpers/producer.js';
-import { removeRoot, startFtpSrv, worldReadableTempDir, type FtpSrvHandle } from '../servers/ftp-srv.js';
+import { removeRoot, startFtpSrv, worldReadableTempDir } from '../servers/ftp-srv.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

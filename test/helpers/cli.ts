@@ -55,7 +55,11 @@ export function start(args: readonly string[], o: { cwd?: string; env?: NodeJS.P
         l = { level: 30, msg: raw };
       }
       lines.push(l);
-      for (const w of [...waiters]) if (w.pred(l)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(l));
+      for (const w of [...waiters]) {
+        if (!w.pred(l)) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(l);
+      }
     }
   });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));

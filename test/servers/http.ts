@@ -4,8 +4,9 @@
  * fault injection (cut a download, fail with a status, stall, ignore Range,
  * require a header). And a forward proxy that records what it carried.
  */
-import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
@@ -19,6 +20,8 @@ export interface HttpFileServer {
   failNext(rel: string, status: number, times?: number): void;
   /** The next request for `rel` never gets an answer. */
   stallNext(rel: string): void;
+  /** How many requests are being stalled right now. */
+  stalled(): number;
   /** Off: Range headers are ignored (200 with the whole file), as some servers do. */
   setRanges(on: boolean): void;
   /** Requests without this header value get 401. null turns it off. */
@@ -50,6 +53,7 @@ interface Faults {
   drops: Map<string, number>;
   fails: Map<string, { status: number; times: number }>;
   stalls: Set<string>;
+  stalled: number;
   ranges: boolean;
   header: { name: string; value: string } | null;
 }
@@ -83,11 +87,32 @@ async function serveFile(req: IncomingMessage, res: ServerResponse, abs: string,
   res.writeHead(range ? 206 : 200, headers);
   if (req.method === 'HEAD' || st.size === 0) return void res.end();
   const cut = f.drops.get(rel);
-  if (cut === undefined) return void createReadStream(abs, { start, end }).pipe(res);
   f.drops.delete(rel);
-  const partial = createReadStream(abs, { start, end: Math.min(end, start + cut - 1) });
-  partial.pipe(res, { end: false });
-  partial.on('end', () => res.socket?.destroy());
+  await sendBytes(res, abs, start, cut === undefined ? end : Math.min(end, start + cut - 1));
+  if (cut === undefined) res.end();
+  else res.socket?.destroy();
+}
+
+/**
+ * Streams bytes [start, last] through one reused buffer, each write awaited: the
+ * server, which shares the test process with the client, adds no garbage of its
+ * own to the client's memory measurement.
+ */
+async function sendBytes(res: ServerResponse, abs: string, start: number, last: number): Promise<void> {
+  const fh = await open(abs, 'r');
+  const buf = Buffer.allocUnsafe(256 * 1024);
+  try {
+    for (let pos = start; pos <= last && !res.destroyed; ) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, last - pos + 1), pos);
+      if (bytesRead === 0) break;
+      await new Promise<void>((resolve, reject) =>
+        res.write(buf.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve())),
+      );
+      pos += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 async function handle(root: string, req: IncomingMessage, res: ServerResponse, f: Faults): Promise<void> {
@@ -103,7 +128,11 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse, f
     if (--fail.times <= 0) f.fails.delete(rel);
     return void res.writeHead(fail.status, { 'content-type': 'text/plain' }).end(`injected ${fail.status}\n`);
   }
-  if (f.stalls.delete(rel)) return; // never answered; closeAllConnections() ends it
+  if (f.stalls.delete(rel)) {
+    f.stalled++;
+    req.once('close', () => f.stalled--);
+    return; // never answered; closeAllConnections() ends it
+  }
   const abs = path.join(root, ...rel.split('/'));
   const st = await stat(abs).catch(() => null);
   if (!st) return void res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>404 Not Found</h1>');
@@ -127,7 +156,7 @@ async function shut(server: Server): Promise<void> {
 }
 
 export async function startHttpFileServer(root: string): Promise<HttpFileServer> {
-  const f: Faults = { drops: new Map(), fails: new Map(), stalls: new Set(), ranges: true, header: null };
+  const f: Faults = { drops: new Map(), fails: new Map(), stalls: new Set(), stalled: 0, ranges: true, header: null };
   const server = createServer((req, res) => {
     handle(root, req, res, f).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
@@ -140,6 +169,7 @@ export async function startHttpFileServer(root: string): Promise<HttpFileServer>
     dropNextDownload: (rel, afterBytes) => void f.drops.set(rel, afterBytes),
     failNext: (rel, status, times = 1) => void f.fails.set(rel, { status, times }),
     stallNext: (rel) => void f.stalls.add(rel),
+    stalled: () => f.stalled,
     setRanges: (on) => void (f.ranges = on),
     requireHeader: (name, value) => void (f.header = value === null ? null : { name: name.toLowerCase(), value }),
     close: () => shut(server),
@@ -168,4 +198,39 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
   });
   const port = await listen(server);
   return { url: `http://127.0.0.1:${port}`, carried, close: () => shut(server) };
+}
+
+export interface DirFiles {
+  put(p: string, data: Buffer | string): Promise<void>;
+  /** `size` bytes of 7s, streamed to disk; returns their md5. */
+  putLarge(p: string, size: number): Promise<string>;
+  remove(p: string): Promise<void>;
+}
+
+/** The harness side of a served directory: files written straight under `root/prefix`. */
+export function dirFiles(root: string, prefix: string): DirFiles {
+  const abs = (p: string) => path.join(root, prefix, ...p.split('/'));
+  return {
+    async put(p, data) {
+      await mkdir(path.dirname(abs(p)), { recursive: true });
+      await writeFile(abs(p), data);
+    },
+    async putLarge(p, size) {
+      await mkdir(path.dirname(abs(p)), { recursive: true });
+      const h = createHash('md5');
+      const out = createWriteStream(abs(p));
+      const chunk = Buffer.alloc(1024 * 1024, 7);
+      for (let left = size; left > 0; left -= chunk.length) {
+        const c = left >= chunk.length ? chunk : chunk.subarray(0, left);
+        h.update(c);
+        if (!out.write(c)) await once(out, 'drain');
+      }
+      out.end();
+      await once(out, 'finish');
+      return h.digest('hex');
+    },
+    async remove(p) {
+      await rm(abs(p), { force: true });
+    },
+  };
 }
