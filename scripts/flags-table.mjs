@@ -12,7 +12,8 @@ for (const [g, opts] of groups) {
   console.log(`\n### ${g}\n\n| flag | default | meaning |\n|---|---|---|`);
   for (const o of opts) {
     const names = [`--${o.name}`, ...(o.aliases ?? []).map((a) => `--${a}`)];
-    if (o.name.includes('-') && !o.aliases?.length) names.push(`--${o.name.replace(/-/g, '_')}`);
+    const underscore = `--${o.name.replace(/-/g, '_')}`;
+    if (o.name.includes('-') && !names.includes(underscore)) names.splice(1, 0, underscore);
     const flag = names.map((n) => `\`${n}${o.kind === 'bool' ? '' : ` ${o.metavar ?? (o.choices ? o.choices.join('\\|') : 'VALUE')}`}\``).join(', ');
     const def = o.default === undefined ? '' : `\`${String(o.default)}\``;
     console.log(`| ${flag} | ${def} | ${o.help.replace(/\|/g, '\\|')}${o.secret ? ' (secret: masked, never logged)' : ''} |`);
