@@ -1,16 +1,15 @@
 import { Readable } from 'node:stream';
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-  type HeadObjectCommandOutput,
-  type _Object,
-} from '@aws-sdk/client-s3';
+import type { HeadObjectCommandOutput, S3Client, S3ClientConfig, _Object } from '@aws-sdk/client-s3';
+
+/** The AWS SDK is loaded on first use: its import costs ~0.7 s, which no other source should pay. */
+type Sdk = typeof import('@aws-sdk/client-s3');
+const loadSdk = (): Promise<Sdk> => import('@aws-sdk/client-s3');
 import {
   abortReason, AuthError, ConfigError, isTransientNetworkError,
   MonitorError, NotFoundError, RemoteError, TransientError,
 } from '../errors.js';
+import { redactUrl } from '../options.js';
+import { agentsFor } from './proxy.js';
 import type { Logger } from '../log.js';
 import type { OptionSpec, RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
@@ -111,7 +110,7 @@ function regionFromChain(): () => Promise<string> {
   let cached: Promise<string> | undefined;
   return () =>
     (cached ??= (async () => {
-      const probe = new S3Client({});
+      const probe = new (await loadSdk()).S3Client({});
       try {
         return await probe.config.region();
       } catch {
@@ -202,7 +201,8 @@ class S3Source implements Source {
   readonly kind = 's3';
   readonly features = { md5: true, etag: true, ranges: true, mtimeResolutionMs: 1000 } as const;
   readonly displayUrl: string;
-  private readonly client: S3Client;
+  private readonly clientConfig: S3ClientConfig;
+  private sdk: Promise<{ sdk: Sdk; client: S3Client }> | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -212,9 +212,12 @@ class S3Source implements Source {
     this.displayUrl = `s3://${opts.bucket}/${opts.prefix}`;
     this.log = deps.log.child({ component: 'source', source: 's3' });
     const t = deps.timeoutMs;
-    const agent = { keepAlive: true, maxSockets: Math.max(deps.concurrency * 2, 8) };
-    this.client = new S3Client({
-      region: opts.region ?? regionFromChain(),
+    const region = opts.region ?? regionFromChain();
+    const target = opts.endpoint ?? 'https://s3.amazonaws.com';
+    const { httpAgent, httpsAgent, proxy } = agentsFor(target, { keepAlive: true, maxSockets: Math.max(deps.concurrency * 2, 8) });
+    if (proxy) this.log.info({ event: 'proxy', proxy: redactUrl(proxy) }, 'S3 requests go through the proxy from the environment');
+    this.clientConfig = {
+      region,
       endpoint: opts.endpoint,
       forcePathStyle: opts.forcePathStyle,
       maxAttempts: 1, // withRetry() retries, with backoff and logging
@@ -226,10 +229,14 @@ class S3Source implements Source {
         requestTimeout: t, // until the response headers
         throwOnRequestTimeout: true,
         socketTimeout: t, // idle socket, including mid-body stalls
-        httpAgent: agent,
-        httpsAgent: agent,
+        httpAgent,
+        httpsAgent,
       },
-    });
+    };
+  }
+
+  private ready(): Promise<{ sdk: Sdk; client: S3Client }> {
+    return (this.sdk ??= loadSdk().then((sdk) => ({ sdk, client: new sdk.S3Client(this.clientConfig) })));
   }
 
   private key(p: string): string {
@@ -251,8 +258,9 @@ class S3Source implements Source {
     const Key = this.key(p);
     if (Key !== '') {
       try {
+        const { sdk, client } = await this.ready();
         const h = await this.call(`stat ${Key}`, o.signal, (s) =>
-          this.client.send(new HeadObjectCommand({ Bucket, Key }), { abortSignal: s }),
+          client.send(new sdk.HeadObjectCommand({ Bucket, Key }), { abortSignal: s }),
         );
         return headEntry(p, h);
       } catch (err) {
@@ -262,8 +270,9 @@ class S3Source implements Source {
     // absent as a key: a "directory" when anything lives under key/ (and NoSuchBucket surfaces here:
     // a HEAD answer has no body, so a missing bucket looks like a missing key)
     const Prefix = Key === '' ? '' : `${Key}/`;
+    const { sdk, client } = await this.ready();
     const page = await this.call(`stat ${Prefix}`, o.signal, (s) =>
-      this.client.send(new ListObjectsV2Command({ Bucket, Prefix, MaxKeys: 1 }), { abortSignal: s }),
+      client.send(new sdk.ListObjectsV2Command({ Bucket, Prefix, MaxKeys: 1 }), { abortSignal: s }),
     );
     return (page.KeyCount ?? page.Contents?.length ?? 0) > 0 ? { path: p, size: 0, isDirectory: true } : null;
   }
@@ -274,10 +283,11 @@ class S3Source implements Source {
     const Prefix = base === '' ? '' : `${base}/`;
     let token: string | undefined;
     let pages = 0;
+    const { sdk, client } = await this.ready();
     do {
       const ContinuationToken = token;
       const page = await this.call(`list ${Prefix}`, o.signal, (s) =>
-        this.client.send(new ListObjectsV2Command({ Bucket, Prefix, ContinuationToken }), { abortSignal: s }),
+        client.send(new sdk.ListObjectsV2Command({ Bucket, Prefix, ContinuationToken }), { abortSignal: s }),
       );
       if (pages++ === 0 && !page.Contents?.length && !page.IsTruncated) {
         throw new NotFoundError(`no such directory: ${this.displayUrl}/${dir}`);
@@ -300,8 +310,9 @@ class S3Source implements Source {
     // the deadline covers the answer's headers (requestTimeout) and idle stalls (socketTimeout),
     // not the whole body: a 10 GB file may take longer than --timeout and still be healthy
     const mapError = (err: unknown) => mapS3Error(err, what, this.opts.bucket, o.signal);
-    const get = new GetObjectCommand({ Bucket: this.opts.bucket, Key, Range });
-    const res = await this.client.send(get, { abortSignal: o.signal }).catch((err: unknown) => {
+    const { sdk, client } = await this.ready();
+    const get = new sdk.GetObjectCommand({ Bucket: this.opts.bucket, Key, Range });
+    const res = await client.send(get, { abortSignal: o.signal }).catch((err: unknown) => {
       throw mapError(err);
     });
     if (!(res.Body instanceof Readable)) throw new RemoteError(`${what}: the S3 client returned no Node stream`);
@@ -309,6 +320,6 @@ class S3Source implements Source {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    if (this.sdk) (await this.sdk).client.destroy();
   }
 }
