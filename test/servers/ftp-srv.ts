@@ -5,9 +5,8 @@
  * writes straight into a server's root dir.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { once, type EventEmitter } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +18,7 @@ import { silentLogger } from '../../src/log.js';
 import { ftp } from '../../src/sources/ftp.js';
 import type { RemoteEntry, Source } from '../../src/sources/types.js';
 import type { SourceHarness } from '../conformance/source.suite.js';
+import { writeLargeFile } from '../helpers/large.js';
 import { freePort, waitFor } from './ports.js';
 
 /** A running FTP server whose `/` is `root` on disk. */
@@ -89,18 +89,9 @@ export async function ftpHarness(srv: FtpTestServer, extra: Partial<SourceHarnes
     },
     async putLarge(p, size) {
       const file = await prepare(p);
-      const h = createHash('md5');
-      const out = createWriteStream(file);
-      const chunk = Buffer.alloc(1024 * 1024, 7);
-      for (let left = size; left > 0; left -= chunk.length) {
-        const c = left >= chunk.length ? chunk : chunk.subarray(0, left);
-        h.update(c);
-        if (!out.write(c)) await once(out, 'drain');
-      }
-      out.end();
-      await once(out, 'finish');
+      const md5 = await writeLargeFile(file, size);
       await chmod(file, 0o644);
-      return h.digest('hex');
+      return md5;
     },
     async remove(p) {
       await rm(path.join(base, p), { force: true });

@@ -1,11 +1,10 @@
+import { writeLargeFile } from '../helpers/large.js';
 /**
  * A node http server publishing a directory as `python3 -m http.server` does
  * (autoindex page, 301 `dir` → `dir/`), plus Last-Modified, ETag, Range and
  * fault injection (cut a download, fail with a status, stall, ignore Range,
  * require a header). And a forward proxy that records what it carried.
  */
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -216,18 +215,7 @@ export function dirFiles(root: string, prefix: string): DirFiles {
       await writeFile(abs(p), data);
     },
     async putLarge(p, size) {
-      await mkdir(path.dirname(abs(p)), { recursive: true });
-      const h = createHash('md5');
-      const out = createWriteStream(abs(p));
-      const chunk = Buffer.alloc(1024 * 1024, 7);
-      for (let left = size; left > 0; left -= chunk.length) {
-        const c = left >= chunk.length ? chunk : chunk.subarray(0, left);
-        h.update(c);
-        if (!out.write(c)) await once(out, 'drain');
-      }
-      out.end();
-      await once(out, 'finish');
-      return h.digest('hex');
+      return writeLargeFile(abs(p), size);
     },
     async remove(p) {
       await rm(abs(p), { force: true });

@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { writeLargeFile } from '../helpers/large.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
 import { file } from '../../src/sources/file.js';
 import { silentLogger } from '../../src/log.js';
 import { runSourceSuite, type SourceHarness } from '../conformance/source.suite.js';
@@ -16,20 +14,7 @@ async function harness(): Promise<SourceHarness> {
       await mkdir(path.dirname(path.join(root, p)), { recursive: true });
       await writeFile(path.join(root, p), data);
     },
-    async putLarge(p, size) {
-      await mkdir(path.dirname(path.join(root, p)), { recursive: true });
-      const h = createHash('md5');
-      const out = createWriteStream(path.join(root, p));
-      const chunk = Buffer.alloc(1024 * 1024, 7);
-      for (let left = size; left > 0; left -= chunk.length) {
-        const c = left >= chunk.length ? chunk : chunk.subarray(0, left);
-        h.update(c);
-        if (!out.write(c)) await once(out, 'drain');
-      }
-      out.end();
-      await once(out, 'finish');
-      return h.digest('hex');
-    },
+    putLarge: (p, size) => writeLargeFile(path.join(root, p), size),
     async remove(p) {
       await rm(path.join(root, p), { force: true });
     },

@@ -1,6 +1,6 @@
+import { writeLargeFile } from '../helpers/large.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -67,20 +67,7 @@ async function cluster(): Promise<Cluster> {
   return c;
 }
 
-async function putLarge(file: string, size: number): Promise<string> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const h = createHash('md5');
-  const out = createWriteStream(file);
-  const chunk = Buffer.alloc(1024 * 1024, 7);
-  for (let left = size; left > 0; left -= chunk.length) {
-    const c = left >= chunk.length ? chunk : chunk.subarray(0, left);
-    h.update(c);
-    if (!out.write(c)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-  return h.digest('hex');
-}
+const putLarge = writeLargeFile;
 
 async function harness(): Promise<SourceHarness> {
   const c = await cluster();

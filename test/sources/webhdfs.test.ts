@@ -1,6 +1,5 @@
+import { writeLargeFile } from '../helpers/large.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -32,20 +31,7 @@ async function put(root: string, p: string, data: Buffer | string): Promise<void
   await writeFile(path.join(root, p), data);
 }
 
-async function putLarge(root: string, p: string, size: number): Promise<string> {
-  await mkdir(path.dirname(path.join(root, p)), { recursive: true });
-  const h = createHash('md5');
-  const out = createWriteStream(path.join(root, p));
-  const chunk = Buffer.alloc(1024 * 1024, 7);
-  for (let left = size; left > 0; left -= chunk.length) {
-    const c = left >= chunk.length ? chunk : chunk.subarray(0, left);
-    h.update(c);
-    if (!out.write(c)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-  return h.digest('hex');
-}
+const putLarge = (root: string, p: string, size: number) => writeLargeFile(path.join(root, p), size);
 
 async function collect(src: Source, dir: string): Promise<RemoteEntry[]> {
   const out: RemoteEntry[] = [];
