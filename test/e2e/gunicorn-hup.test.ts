@@ -28,9 +28,11 @@ async function publish(remote: string, k: number): Promise<void> {
   await fsp.writeFile(path.join(model, 'VERSION'), `v${k}\n`);
   await fsp.writeFile(path.join(model, 'weights.bin'), Buffer.alloc(64 * 1024 + k, k));
   const done = path.join(remote, 'donefile');
-  await fsp.writeFile(done, `v${k}\n`);
+  // The donefile appears whole, with its final mtime, in one rename (a careful producer's way).
+  await fsp.writeFile(`${done}.tmp`, `v${k}\n`);
   const t = Math.floor(Date.now() / 1000) - 10_000 + k * 10; // a distinct mtime per model
-  await fsp.utimes(done, t, t);
+  await fsp.utimes(`${done}.tmp`, t, t);
+  await fsp.rename(`${done}.tmp`, done);
 }
 
 /** One GET on a fresh connection: the body, or throws. */

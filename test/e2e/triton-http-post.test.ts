@@ -25,9 +25,11 @@ async function publish(remote: string, k: number): Promise<void> {
   await fsp.writeFile(path.join(model, 'VERSION'), `v${k}`);
   await fsp.writeFile(path.join(model, 'model.onnx'), Buffer.alloc(100_000 + k, k));
   const done = path.join(remote, 'donefile');
-  await fsp.writeFile(done, `v${k}\n`);
+  // The donefile appears whole, with its final mtime, in one rename (a careful producer's way).
+  await fsp.writeFile(`${done}.tmp`, `v${k}\n`);
   const t = Math.floor(Date.now() / 1000) - 10_000 + k * 10;
-  await fsp.utimes(done, t, t);
+  await fsp.utimes(`${done}.tmp`, t, t);
+  await fsp.rename(`${done}.tmp`, done);
 }
 
 /** What Triton would load: the highest numeric dir's model. */

@@ -26,9 +26,11 @@ async function publish(remote: string, k: number): Promise<void> {
   await fsp.writeFile(path.join(model, 'VERSION'), `v${k}`);
   await fsp.writeFile(path.join(model, 'manifest.json'), JSON.stringify({ version: `v${k}`, files: { ...files, VERSION: `v${k}`.length } }));
   const done = path.join(remote, 'donefile');
-  await fsp.writeFile(done, `v${k}\n`);
+  // The donefile appears whole, with its final mtime, in one rename (a careful producer's way).
+  await fsp.writeFile(`${done}.tmp`, `v${k}\n`);
   const t = Math.floor(Date.now() / 1000) - 10_000 + k * 10;
-  await fsp.utimes(done, t, t);
+  await fsp.utimes(`${done}.tmp`, t, t);
+  await fsp.rename(`${done}.tmp`, done);
 }
 
 const gone = async (p: string) => !(await fsp.stat(p).then(() => true, () => false));

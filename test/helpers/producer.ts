@@ -41,9 +41,12 @@ export async function publish(root: string, name: string, files: ModelFiles, o: 
 /** A donefile with an mtime no earlier donefile of this process had (whole seconds apart). */
 export async function touchDonefile(root: string, name = 'donefile', content?: string): Promise<void> {
   const f = path.join(root, name);
-  await writeFile(f, content ?? `${Date.now()}\n`);
+  // Written beside, stamped, then renamed in: a poll never sees it half-written or with a passing mtime.
+  await mkdir(root, { recursive: true });
+  await writeFile(`${f}.tmp`, content ?? `${Date.now()}\n`);
   const t = Math.floor(Date.now() / 1000) + 10 * ++seq;
-  await utimes(f, t, t);
+  await utimes(`${f}.tmp`, t, t);
+  await rename(`${f}.tmp`, f);
 }
 
 /** Every file under dir, relative path → content (sorted). */
