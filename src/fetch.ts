@@ -82,9 +82,10 @@ async function downloadOne(source: Source, f: PlannedFile, dest: string, bucket:
         const input = await source.open(f.remote, { signal: ctx.signal, ...(start > 0 ? { start } : {}) });
         // The stall timer starts with the stream, not before open() (which has its own timeout).
         meter = new Meter({ hash, idleMs: o.timeoutMs, onBytes: o.onBytes, what: f.remote });
-        await pipeline(input, throttle(bucket, ctx.signal), meter, createWriteStream(dest, { flags: start > 0 ? 'a' : 'w' }), {
-          signal: ctx.signal,
-        });
+        const out = createWriteStream(dest, { flags: start > 0 ? 'a' : 'w' });
+        // No throttle stage at all without --bwlimit: every stage costs per chunk.
+        if (bucket) await pipeline(input, throttle(bucket, ctx.signal), meter, out, { signal: ctx.signal });
+        else await pipeline(input, meter, out, { signal: ctx.signal });
       } catch (err) {
         if (ctx.signal.aborted) throw abortReason(ctx.signal);
         throw asFetchError(mapLocalWriteError(err, dest), f.remote);

@@ -10,6 +10,7 @@ import { TransientError } from './errors.js';
 export class Meter extends Transform {
   bytes = 0;
   private timer: NodeJS.Timeout | null = null;
+  private last = Date.now();
 
   constructor(
     private readonly o: { hash: Hash | null; idleMs: number; onBytes?: (n: number) => void; what: string },
@@ -22,30 +23,30 @@ export class Meter extends Transform {
     return this.o.hash;
   }
 
+  /** One timer per stream, not one per chunk: it checks when the last byte came. */
   private arm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(
-      () => this.destroy(new TransientError(`${this.o.what}: no data for ${this.o.idleMs} ms`)),
-      this.o.idleMs,
-    );
+    const check = Math.max(10, Math.floor(this.o.idleMs / 4));
+    this.timer = setInterval(() => {
+      if (Date.now() - this.last >= this.o.idleMs) this.destroy(new TransientError(`${this.o.what}: no data for ${this.o.idleMs} ms`));
+    }, check);
     this.timer.unref();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
+    this.last = Date.now();
     this.o.hash?.update(chunk);
     this.o.onBytes?.(chunk.length);
-    this.arm();
     cb(null, chunk);
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) clearInterval(this.timer);
     cb();
   }
 
   override _destroy(err: Error | null, cb: (e: Error | null) => void): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) clearInterval(this.timer);
     cb(err);
   }
 }

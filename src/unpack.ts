@@ -79,7 +79,8 @@ async function extractOnce(source: Source, f: PlannedFile, into: string, o: Unpa
       meter.destroy();
       throw err;
     });
-    await pipeline(input, throttle(o.bucket, ctx.signal), meter, sink, { signal: ctx.signal });
+    if (o.bucket) await pipeline(input, throttle(o.bucket, ctx.signal), meter, sink, { signal: ctx.signal });
+    else await pipeline(input, meter, sink, { signal: ctx.signal });
   } catch (err) {
     if (ctx.signal.aborted) throw abortReason(ctx.signal);
     if (unsafe) throw unsafe;
