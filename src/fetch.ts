@@ -7,6 +7,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import type { Hash } from 'node:crypto';
 import { copyFile, link, mkdir, stat, truncate } from 'node:fs/promises';
+import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { TokenBucket, throttle } from './bwlimit.js';
@@ -46,6 +47,8 @@ interface Ctx {
 async function pool<T, R>(items: readonly T[], n: number, signal: AbortSignal, worker: (item: T, s: AbortSignal) => Promise<R>): Promise<R[]> {
   const ac = new AbortController();
   const s = AbortSignal.any([signal, ac.signal]);
+  // Each in-flight transfer listens for abort on this one signal.
+  setMaxListeners(Math.max(10, n * 4), s);
   const out: R[] = new Array<R>(items.length);
   let next = 0;
   const run = async () => {

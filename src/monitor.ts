@@ -89,17 +89,25 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
     log.info({ event: 'start', remote: config.displayUrl, served: config.servedPath, version: cur?.version ?? null, recover: outcome }, 'model-monitor started');
   }
 
+  /** The last outcome written to the status file: an idle poll that changes nothing writes nothing. */
+  let recorded = '';
+  async function record(patch: Partial<SyncStatus>): Promise<void> {
+    const key = JSON.stringify([patch.lastOutcome, patch.lastError]);
+    if (key === recorded) return;
+    await updateStatus(config.workDir, config.modelName, patch);
+    recorded = key;
+  }
+
   async function cycle(signal: AbortSignal, hooks?: CycleHooks): Promise<CycleOutcome> {
-    await updateStatus(config.workDir, config.modelName, { lastAttemptAt: new Date().toISOString() });
     try {
       const out = await runCycle({ source, swap, triggers, config, log: cycleLog, force, ...(hooks ? { hooks } : {}) }, signal);
       if (out.kind === 'updated') force = false;
-      if (out.kind !== 'updated') await updateStatus(config.workDir, config.modelName, { lastOutcome: out.kind === 'skipped-rejected' ? 'rejected' : out.kind, lastError: undefined });
-      else await updateStatus(config.workDir, config.modelName, { lastError: undefined });
+      // runCycle has recorded an update itself (lastSuccessAt); other outcomes are recorded when they change.
+      await record({ lastOutcome: out.kind === 'skipped-rejected' ? 'rejected' : out.kind === 'updated' ? 'updated' : out.kind, lastError: undefined });
       return out;
     } catch (err) {
       const e = err as { code?: string; message?: string };
-      await updateStatus(config.workDir, config.modelName, { lastOutcome: 'failed', lastError: { code: e.code ?? 'E_UNKNOWN', message: String(e.message) } }).catch(() => {});
+      await record({ lastOutcome: 'failed', lastError: { code: e.code ?? 'E_UNKNOWN', message: String(e.message) } }).catch(() => {});
       throw err;
     }
   }

@@ -9,7 +9,6 @@ import { LockedError } from './errors.js';
 import { readJson, writeJsonAtomic } from './swap/disk.js';
 
 export interface SyncStatus {
-  readonly lastAttemptAt?: string;
   readonly lastSuccessAt?: string;
   readonly lastOutcome?: 'updated' | 'current' | 'no-donefile' | 'failed' | 'rejected' | 'rolled-back';
   readonly lastError?: { readonly code: string; readonly message: string };
