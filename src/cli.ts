@@ -11,9 +11,12 @@ import { LIST_SEPARATOR, type OptionSpec } from './options.js';
 import { printStatus } from './status.js';
 import { createWaker, watchLoop } from './watch.js';
 import type { CycleHooks, CycleOutcome } from './cycle.js';
-import { createMetrics, type Metrics } from './metrics.js';
-import { createProgress } from './progress.js';
-import { startServer } from './server.js';
+import type { Metrics } from './metrics.js';
+
+/** Loaded when a command needs them (prom-client, cli-progress): a `status` or a bad flag should not pay for them. */
+const metricsModule = () => import('./metrics.js');
+const progressModule = () => import('./progress.js');
+const serverModule = () => import('./server.js');
 
 /** Calls each hook of each set in turn. */
 function allHooks(...hs: CycleHooks[]): CycleHooks {
@@ -106,12 +109,12 @@ function shutdownSignal(log: Logger | null): { signal: AbortSignal; dispose: () 
 
 async function runWatch(c: MonitorConfig): Promise<number> {
   return withMonitor(c, async (m, log) => {
-    const metrics = createMetrics();
-    const progress = createProgress({ enabled: c.progress, stream: process.stderr });
+    const metrics = (await metricsModule()).createMetrics();
+    const progress = (await progressModule()).createProgress({ enabled: c.progress, stream: process.stderr });
     const hooks = allHooks(metrics.hooks, progress);
     await reportServed(m, metrics);
     // Before the signal handlers: a busy port exits 2 and leaves nothing behind.
-    const server = c.metricsPort === null ? null : await startServer({ host: c.metricsHost, port: c.metricsPort, metrics, log: log.child({ component: 'server' }) });
+    const server = c.metricsPort === null ? null : await (await serverModule()).startServer({ host: c.metricsHost, port: c.metricsPort, metrics, log: log.child({ component: 'server' }) });
     const cycle = async (s: AbortSignal): Promise<CycleOutcome> => {
       try {
         const o = await m.cycle(s, hooks);
@@ -147,7 +150,7 @@ async function runWatch(c: MonitorConfig): Promise<number> {
 async function runSync(c: MonitorConfig): Promise<number> {
   return withMonitor(c, async (m, log) => {
     const { signal, dispose } = shutdownSignal(log);
-    const progress = createProgress({ enabled: c.progress, stream: process.stderr });
+    const progress = (await progressModule()).createProgress({ enabled: c.progress, stream: process.stderr });
     try {
       const o = await m.cycle(signal, progress);
       if (o.kind === 'updated') log.info({ event: 'updated', version: o.version, previous: o.previous, bytes: o.bytes, fetchedBytes: o.fetchedBytes, files: o.files }, `now serving ${o.version}`);

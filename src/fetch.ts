@@ -20,7 +20,6 @@ import type { FetchPlan, PlannedFile } from './plan.js';
 import { withRetry } from './retry.js';
 import type { Source } from './sources/types.js';
 import { openStaging } from './staging.js';
-import { unpackArchive } from './unpack.js';
 
 export interface FetchOptions {
   /** `<workDir>/<name>.staging`: one dir per donefile version under it (see staging.ts). */
@@ -141,6 +140,8 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
   const bucket = o.bwlimit > 0 ? new TokenBucket(o.bwlimit) : null;
   if (plan.archive) {
     const f = plan.files[0]!;
+    // tar is loaded only for archive models.
+    const { unpackArchive } = await import('./unpack.js');
     const r = await unpackArchive(source, f, area.dir, { ...o, bucket }, ctx);
     return { dir: r.modelDir, aspired: plan.aspired, files: r.files, archive: r.archive };
   }

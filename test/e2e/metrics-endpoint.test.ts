@@ -5,16 +5,13 @@
  * ready again after the next good one; counters move with each cycle.
  * Needs `npx tsc -p tsconfig.build.json` first.
  */
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, start, type Running } from '../helpers/cli.js';
+import { start, type Running } from '../helpers/cli.js';
 import { freePort, waitFor } from '../servers/ports.js';
 
-// TODO(lead): runs by itself once src/cli.ts starts the server (startServer from src/server.ts) for `watch --metrics-port`.
-const wired = readFileSync(path.join(ROOT, 'src', 'cli.ts'), 'utf8').includes('startServer');
 
 type Samples = Map<string, number>;
 
@@ -71,7 +68,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!wired)('watch --metrics-port', () => {
+describe('watch --metrics-port', () => {
   it('serves /healthz, /readyz and /metrics that follow each cycle', async () => {
     mm = start([
       'watch', '--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile',
