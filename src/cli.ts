@@ -184,7 +184,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} })
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    .addHelpText('after', "\nwatch, sync, rollback and status take the same flags: see 'model-monitor sync --help'.\nPaddle Serving's spellings work too (--ftp_ip, --local_tmp_dir, --local_donefile_name).");
   const commands: [Cmd, string, (c: MonitorConfig) => Promise<number>][] = [
     ['watch', 'poll forever; sync on every donefile change (the default)', runWatch],
     ['sync', 'one cycle: pull if the donefile differs from what is served, then exit (0 current, 1 failed)', runSync],
