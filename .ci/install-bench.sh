@@ -9,27 +9,7 @@
 #   curl    -Z --parallel-max 8             (HTTP, WebHDFS)
 #   time    GNU /usr/bin/time -f %M         (peak RSS of every tool, model-monitor included)
 set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
-
-updated=0
-apt_update_once() {
-  if [ "$updated" = 0 ]; then
-    apt-get update -qq
-    updated=1
-  fi
-}
-
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-
-ensure() {
-  local missing=() p
-  for p in "$@"; do installed "$p" || missing+=("$p"); done
-  [ "${#missing[@]}" -eq 0 ] && return 0
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" || {
-    apt_update_once
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  }
-}
+. "$(dirname "$0")/apt-lib.sh"
 
 ensure lftp rclone curl time nginx-light
 # Debian 12 packages awscli 2.x; an aws already on PATH (pip's v1, the official v2) is used as is.

@@ -9,22 +9,14 @@ import { parse as parseYaml } from 'yaml';
 import { coreOptions } from './core-options.js';
 import { ConfigError } from './errors.js';
 import { envName, kebab, LIST_SEPARATOR, MASK, redactUrl, type OptionSpec, type RawOptions } from './options.js';
-import { buildRemote } from './remote.js';
+import { buildRemote, type RemoteChoice } from './remote.js';
 import { sources } from './sources/index.js';
-import type { SourceFactory } from './sources/types.js';
 import { parseValues, type CoreValues } from './values.js';
 
 export type Command = 'watch' | 'sync' | 'rollback' | 'status' | 'demo';
 
-export interface MonitorConfig extends CoreValues {
+export interface MonitorConfig extends CoreValues, RemoteChoice {
   readonly command: Command;
-  readonly factory: SourceFactory<object>;
-  readonly sourceOptions: object;
-  readonly remoteUrl: URL;
-  readonly displayUrl: string;
-  /** Remote model and donefile, relative to the source root. */
-  readonly remoteModel: string;
-  readonly remoteDonefile: string;
   readonly servedPath: string;
   readonly workDir: string;
   readonly modelName: string;
