@@ -116,16 +116,20 @@ async function runWatch(c: MonitorConfig): Promise<number> {
     // Before the signal handlers: a busy port exits 2 and leaves nothing behind.
     const server = c.metricsPort === null ? null : await (await serverModule()).startServer({ host: c.metricsHost, port: c.metricsPort, metrics, log: log.child({ component: 'server' }) });
     const cycle = async (s: AbortSignal): Promise<CycleOutcome> => {
+      // What is served changes only with an update or a failed cycle (a reload failure can roll back):
+      // an idle poll does not re-read the served record and the backups.
+      let changed = true;
       try {
         const o = await m.cycle(s, hooks);
         metrics.outcome(o);
+        changed = o.kind === 'updated';
         return o;
       } catch (err) {
         if (!s.aborted) metrics.outcome({ kind: 'failed', err });
         throw err;
       } finally {
         progress.stop();
-        await reportServed(m, metrics).catch(() => {});
+        if (changed) await reportServed(m, metrics).catch(() => {});
       }
     };
     const { signal, dispose } = shutdownSignal(log);

@@ -1,5 +1,5 @@
 import pRetry, { AbortError } from 'p-retry';
-import { isRetryable, MonitorError } from './errors.js';
+import { isRetryable } from './errors.js';
 import type { Logger } from './log.js';
 
 export interface RetryOptions {
@@ -44,11 +44,7 @@ export async function withRetry<T>(op: (attempt: number) => Promise<T>, o: Retry
         }
       },
     },
-  ).catch((err: unknown) => {
-    // p-retry rethrows the AbortError's original error; keep MonitorErrors as they are.
-    if (err instanceof MonitorError) throw err;
-    throw err;
-  });
+  ); // p-retry rethrows an AbortError's original error, so callers see our MonitorErrors as they are
 }
 
 /** The cycle signal combined with a per-operation deadline. */
