@@ -5,12 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { coreOptions } from './core-options.js';
 import { ConfigError } from './errors.js';
 import { envName, kebab, LIST_SEPARATOR, MASK, redactUrl, type OptionSpec, type RawOptions } from './options.js';
 import { buildRemote, type RemoteChoice } from './remote.js';
 import { sources } from './sources/index.js';
+import { yaml } from './lazy.js';
 import { parseValues, type CoreValues } from './values.js';
 
 export type Command = 'watch' | 'sync' | 'rollback' | 'status' | 'demo';
@@ -85,7 +85,7 @@ export function readConfigFile(file: string, specs: readonly OptionSpec[]): Reco
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text); // YAML is a superset of JSON
+    doc = yaml().parse(text); // YAML is a superset of JSON
   } catch (err) {
     throw new ConfigError('config', `${file} is not valid YAML or JSON: ${(err as Error).message}`, { cause: err });
   }

@@ -42,6 +42,7 @@ export const coreOptions: readonly OptionSpec[] = [
   { name: 'fsync', kind: 'bool', group: W, default: false, help: 'flush staged files and dirs before the swap (power-loss safety)' },
   { name: 'verify-on-start', kind: 'bool', group: W, default: false, help: 'hash the served model against its record on start; re-pull on mismatch' },
   { name: 'concurrency', kind: 'int', metavar: 'N', group: T, default: '4', help: 'parallel transfers' },
+  { name: 'part-size', kind: 'bytes', metavar: 'SIZE', group: T, default: '64M', help: 'files larger than this are fetched as parallel ranged parts of this size; 0 = whole files only' },
   { name: 'bwlimit', kind: 'bytes', metavar: 'RATE', group: T, help: 'bandwidth limit over all streams, bytes/s (50M, 1.5G, 800k)' },
   { name: 'incremental', kind: 'bool', group: T, default: false, help: 'reuse files unchanged since the served version' },
   { name: 'timeout', kind: 'number', metavar: 'SECONDS', group: T, default: '60', help: 'per-request timeout' },

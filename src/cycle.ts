@@ -97,7 +97,7 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
   try {
     const staged: Staged = await timed(d, 'fetch', () =>
       fetchModel(d.source, p, {
-        stagingRoot: stagingRoot(c), concurrency: c.concurrency, bwlimit: c.bwlimit, timeoutMs: c.timeoutMs, retries: c.retries,
+        stagingRoot: stagingRoot(c), concurrency: c.concurrency, partSize: c.partSize, bwlimit: c.bwlimit, timeoutMs: c.timeoutMs, retries: c.retries,
         md5: c.verify === 'md5' || (c.verify === 'auto' && (p.manifest !== null || p.files.some((f) => f.md5))),
         servedDir: served ? path.join(served.servedPath) : null, unpackedFilename: c.unpackedFilename, onBytes: d.hooks?.onBytes,
       }, ctx),

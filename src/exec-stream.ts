@@ -1,7 +1,7 @@
 // The streaming twin of src/exec.ts (execa with `buffer: false` for stdout): the second execa call site.
-import { execa } from 'execa';
 import { Transform, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { execaModule } from './exec.js';
 import type { Logger } from './log.js';
 
 /** How a streamed child failed: enough to classify it, nothing that holds its argv. */
@@ -38,8 +38,9 @@ export interface StreamingRun {
  * Runs `file args` (argv, never a shell) with stdout streamed instead of buffered.
  * Destroying `stdout` kills the child (SIGTERM, then SIGKILL after 2 s).
  */
-export function runStreaming(file: string, args: readonly string[], o: StreamRunOptions): StreamingRun {
+export async function runStreaming(file: string, args: readonly string[], o: StreamRunOptions): Promise<StreamingRun> {
   o.log.debug({ event: 'exec', file, argc: args.length }, 'run (streaming)');
+  const { execa } = await execaModule();
   const idle = new AbortController();
   const sub = execa(file, args, {
     cancelSignal: AbortSignal.any([o.signal, idle.signal]),

@@ -1,5 +1,13 @@
-import { execa, ExecaError } from 'execa';
+import type { ExecaError } from 'execa';
 import type { Logger } from './log.js';
+
+/** execa costs ~0.2 s to import: loaded by the first command run, never by a pull that runs none. */
+export const execaModule = () => import('execa');
+
+/** Whether `err` is execa's error for a failed run (without loading execa to ask). */
+export function isExecaError(err: unknown): err is ExecaError {
+  return err instanceof Error && err.name === 'ExecaError';
+}
 
 export interface RunOptions {
   /** Required: every child process has a deadline. */
@@ -21,8 +29,6 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-export { ExecaError };
-
 /**
  * The only execa call site. argv, never a shell unless asked; a timeout and a
  * cancel signal always; SIGKILL 2 s after SIGTERM. Throws ExecaError (with
@@ -31,6 +37,7 @@ export { ExecaError };
  */
 export async function run(file: string, args: readonly string[], o: RunOptions): Promise<RunResult> {
   o.log.debug({ event: 'exec', file, argc: args.length }, 'run');
+  const { execa } = await execaModule();
   const r = await execa(file, args, {
     timeout: o.timeoutMs,
     cancelSignal: o.signal,

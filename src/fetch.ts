@@ -1,30 +1,34 @@
 /**
  * fetch: runs a FetchPlan into a fresh staging directory. Bounded parallel
- * streams, a shared bandwidth limit, md5 while streaming, resume of a dropped
- * file from the bytes already written (where the source has ranges). Only
- * fetch/verify write under staging; the served path is never touched here.
+ * streams, big files as parallel ranged parts (--part-size), a shared
+ * bandwidth limit, md5 while streaming, resume of a dropped file or part from
+ * the bytes already written (where the source has ranges). Only fetch/verify
+ * write under staging; the served path is never touched here.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import type { Hash } from 'node:crypto';
-import { copyFile, link, mkdir, stat, truncate } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { copyFile, link, mkdir, rename, stat, truncate, writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { TokenBucket, throttle } from './bwlimit.js';
-import { abortReason, IntegrityError, mapLocalWriteError, MonitorError, TransientError } from './errors.js';
+import { abortReason, mapLocalWriteError, MonitorError, NotFoundError, TransientError } from './errors.js';
 import type { Logger } from './log.js';
-import { md5Hash, Meter } from './meter.js';
+import { md5Hash } from './meter.js';
+import { FileSink } from './sink.js';
 import type { FileRecord, Staged } from './model.js';
 import { resolveInside } from './paths.js';
 import type { FetchPlan, PlannedFile } from './plan.js';
 import { withRetry } from './retry.js';
 import type { Source } from './sources/types.js';
-import { openStaging } from './staging.js';
+import { openStaging, type StagingArea } from './staging.js';
 
 export interface FetchOptions {
   /** `<workDir>/<name>.staging`: one dir per donefile version under it (see staging.ts). */
   readonly stagingRoot: string;
   readonly concurrency: number;
+  /** Files larger than this are fetched as parallel ranged parts of this size (0 = never). */
+  readonly partSize: number;
   /** bytes/s over all streams; 0 = unlimited. */
   readonly bwlimit: number;
   readonly timeoutMs: number;
@@ -69,52 +73,89 @@ async function pool<T, R>(items: readonly T[], n: number, signal: AbortSignal, w
   return out;
 }
 
-async function downloadOne(source: Source, f: PlannedFile, dest: string, bucket: TokenBucket | null, o: FetchOptions, ctx: Ctx): Promise<FileRecord> {
-  await mkdir(path.dirname(dest), { recursive: true });
-  let hash = o.md5 ? md5Hash() : null;
-  let written = 0;
-  // A partial file left by an interrupted sync of this same version is a resume point too.
-  let attempt = (await stat(dest).catch(() => null)) ? 1 : 0;
-  await withRetry(
-    async () => {
-      if (attempt++ > 0) ({ written, hash } = await resumePoint(dest, source.features.ranges, o.md5));
-      const start = written;
-      let meter: Meter | null = null;
-      try {
-        const input = await source.open(f.remote, { signal: ctx.signal, ...(start > 0 ? { start } : {}) });
-        // The stall timer starts with the stream, not before open() (which has its own timeout).
-        meter = new Meter({ hash, idleMs: o.timeoutMs, onBytes: o.onBytes, what: f.remote });
-        const out = createWriteStream(dest, { flags: start > 0 ? 'a' : 'w' });
-        // No throttle stage at all without --bwlimit: every stage costs per chunk.
-        if (bucket) await pipeline(input, throttle(bucket, ctx.signal), meter, out, { signal: ctx.signal });
-        else await pipeline(input, meter, out, { signal: ctx.signal });
-      } catch (err) {
-        if (ctx.signal.aborted) throw abortReason(ctx.signal);
-        throw asFetchError(mapLocalWriteError(err, dest), f.remote);
-      }
-      written = start + (meter?.bytes ?? 0);
-      if (written < f.size) throw new TransientError(`${f.remote}: connection ended after ${written} of ${f.size} bytes`);
-    },
-    { signal: ctx.signal, log: ctx.log, retries: o.retries, what: `download ${f.remote}` },
-  );
-  if (written !== f.size) throw new IntegrityError(`${f.remote}: got ${written} bytes, the listing said ${f.size}`);
-  return { ...remoteMeta(f), size: written, ...(hash ? { md5: hash.digest('hex') } : {}) };
+/** A byte range of a remote file and where it goes on disk. */
+interface Range {
+  readonly remote: string;
+  readonly file: string;
+  readonly start: number;
+  readonly length: number;
+  /** A part asks the source for `length` bytes; a whole file reads to the end. */
+  readonly part: boolean;
 }
 
 /**
- * Where a retry starts: the bytes really on disk (a failed pipeline may have
- * counted bytes it never wrote), or 0 when the source cannot range-read. The
- * md5 is rebuilt from the partial file: a rare second read of a prefix only.
+ * Streams one range into its file with retries. A retry goes on from the
+ * bytes really on disk (FileSink counts only written bytes), with a range
+ * read where the source has them. `done` is where a resumed range starts.
  */
-async function resumePoint(dest: string, ranges: boolean, md5: boolean): Promise<{ written: number; hash: Hash | null }> {
-  const size = ranges ? await stat(dest).then((s) => s.size, () => 0) : 0;
-  if (size === 0) {
-    await truncate(dest, 0).catch(() => {});
-    return { written: 0, hash: md5 ? md5Hash() : null };
+async function transfer(source: Source, r: Range, done: number, first: Hash | null, bucket: TokenBucket | null, o: FetchOptions, ctx: Ctx): Promise<Hash | null> {
+  let hash = first;
+  let written = done;
+  let fresh = done === 0 && !r.part;
+  await withRetry(
+    async (attempt) => {
+      if (attempt > 1 && written > 0 && !source.features.ranges) {
+        written = 0;
+        fresh = true;
+      }
+      // md5 on a retry: rebuild it from what is on disk (the dropped stream may have fed bytes it never wrote)
+      if (attempt > 1 && hash) hash = await hashPrefix(r.file, written, o.md5);
+      const at = r.start + written;
+      const want = r.length - written;
+      let sink: FileSink | null = null;
+      try {
+        const input = await source.open(r.remote, { signal: ctx.signal, ...(at > 0 ? { start: at } : {}), ...(r.part ? { length: want } : {}) });
+        // The stall timer starts with the stream, not before open() (which has its own timeout).
+        sink = new FileSink({ file: r.file, create: fresh, position: at, limit: want, hash, idleMs: o.timeoutMs, onBytes: o.onBytes, what: r.remote });
+        fresh = false;
+        // No throttle stage at all without --bwlimit: every stage costs per chunk.
+        if (bucket) await pipeline(input, throttle(bucket, ctx.signal), sink, { signal: ctx.signal });
+        else await pipeline(input, sink, { signal: ctx.signal });
+      } catch (err) {
+        written += sink?.bytes ?? 0;
+        if (ctx.signal.aborted) throw abortReason(ctx.signal);
+        throw asFetchError(mapLocalWriteError(err, r.file), r.remote);
+      }
+      written += sink.bytes;
+      if (written < r.length) throw new TransientError(`${r.remote}: connection ended after ${written} of ${r.length} bytes`);
+    },
+    { signal: ctx.signal, log: ctx.log, retries: o.retries, what: `download ${r.remote}${r.part ? ` bytes ${r.start}-${r.start + r.length - 1}` : ''}` },
+  );
+  return hash;
+}
+
+async function downloadOne(source: Source, f: PlannedFile, dest: string, bucket: TokenBucket | null, o: FetchOptions, ctx: Ctx): Promise<FileRecord> {
+  await mkdir(path.dirname(dest), { recursive: true });
+  // A partial file left by an interrupted sync of this same version is a resume point.
+  const onDisk = await stat(dest).then((s) => s.size, () => 0);
+  const done = source.features.ranges && onDisk <= f.size ? onDisk : 0;
+  if (source.localPath && !o.md5 && !bucket) return copyLocal(source.localPath(f.remote), f, dest, o);
+  let md5 = await hashPrefix(dest, done, o.md5);
+  const r: Range = { remote: f.remote, file: dest, start: 0, length: f.size, part: false };
+  if (done < f.size || f.size === 0) md5 = await transfer(source, r, done, md5, bucket, o, ctx);
+  return { ...remoteMeta(f), ...(md5 ? { md5: md5.digest('hex') } : {}) };
+}
+
+/** file:// without md5 or --bwlimit: one copyFile (sendfile or copy_file_range in the kernel), no bytes through JS. */
+async function copyLocal(from: string, f: PlannedFile, dest: string, o: FetchOptions): Promise<FileRecord> {
+  try {
+    await copyFile(from, dest);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`${f.remote}: gone since it was listed`, { cause: err });
+    throw asFetchError(mapLocalWriteError(err, dest), f.remote);
   }
-  const hash = md5 ? md5Hash() : null;
-  if (hash) for await (const c of createReadStream(dest, { end: size - 1 })) hash.update(c as Buffer);
-  return { written: size, hash };
+  const size = (await stat(dest)).size;
+  if (size !== f.size) throw new TransientError(`${f.remote}: copied ${size} bytes, the listing said ${f.size}`);
+  o.onBytes?.(size);
+  return remoteMeta(f);
+}
+
+/** An md5 fed with the first `size` bytes of `file` (a resume point), or null when md5 is off. */
+async function hashPrefix(file: string, size: number, md5: boolean): Promise<Hash | null> {
+  if (!md5) return null;
+  const hash = md5Hash();
+  if (size > 0) for await (const c of createReadStream(file, { end: size - 1, highWaterMark: 1024 * 1024 })) hash.update(c as Buffer);
+  return hash;
 }
 
 function remoteMeta(f: PlannedFile): FileRecord {
@@ -134,6 +175,54 @@ async function reuseOne(f: PlannedFile, served: string, dest: string): Promise<F
   return remoteMeta(f);
 }
 
+/** Part size for `f`, or 0 when it is fetched as one stream. */
+function partSizeFor(source: Source, f: PlannedFile, o: FetchOptions): number {
+  if (source.localPath && !o.md5) return 0; // one copyFile beats any number of streams
+  return source.features.ranges && o.partSize > 0 && o.concurrency > 1 && f.size > o.partSize && !f.reuseFrom ? o.partSize : 0;
+}
+
+type Task = (signal: AbortSignal) => Promise<void>;
+
+/**
+ * The tasks of one file fetched as ranged parts: each part streams into its
+ * place in one file under `parts/`, is journalled when complete, and the task
+ * that completes the last part hashes the file (when md5 is asked; parallel
+ * parts cannot feed one md5 in order) and renames it into the model.
+ */
+async function partTasks(source: Source, f: PlannedFile, partSize: number, area: StagingArea, bucket: TokenBucket | null, o: FetchOptions, ctx: Ctx, done: (r: FileRecord, resumed: number) => void): Promise<Task[]> {
+  const tmp = path.join(area.partsDir, createHash('sha1').update(f.path).digest('hex'));
+  let kept = area.completedParts(f.path, f.size);
+  if (kept.size === 0 || (await stat(tmp).then((s) => s.size, () => -1)) !== f.size) {
+    // The whole file's size up front: each part writes at its own offset.
+    await mkdir(area.partsDir, { recursive: true });
+    await writeFile(tmp, '');
+    await truncate(tmp, f.size);
+    await area.resetParts(f.path, f.size);
+    kept = new Set();
+  }
+  const parts: { start: number; length: number }[] = [];
+  for (let start = 0; start < f.size; start += partSize) parts.push({ start, length: Math.min(partSize, f.size - start) });
+  const todo = parts.filter((p) => !kept.has(p.start));
+  const resumed = f.size - todo.reduce((n, p) => n + p.length, 0);
+  let left = todo.length;
+  const finish = async () => {
+    const md5 = await hashPrefix(tmp, f.size, o.md5);
+    const dest = resolveInside(area.modelDir, f.path);
+    await mkdir(path.dirname(dest), { recursive: true });
+    await rename(tmp, dest);
+    const r = { ...remoteMeta(f), ...(md5 ? { md5: md5.digest('hex') } : {}) };
+    await area.markDone(r);
+    done(r, resumed);
+  };
+  if (left === 0) return [finish];
+  return todo.map((p) => async (signal) => {
+    const range: Range = { remote: f.remote, file: tmp, start: p.start, length: p.length, part: true };
+    await transfer(source, range, 0, null, bucket, o, { signal, log: ctx.log });
+    await area.markPart(f.path, f.size, p.start);
+    if (--left === 0) await finish();
+  });
+}
+
 export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOptions, ctx: Ctx): Promise<Staged> {
   // An archive cannot resume mid-stream: it always starts fresh.
   const area = await openStaging(o.stagingRoot, plan.aspired.fingerprint, plan.archive);
@@ -146,18 +235,34 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
     return { dir: r.modelDir, aspired: plan.aspired, files: r.files, archive: r.archive };
   }
   let resumed = 0;
-  const files = await pool(plan.files, o.concurrency, ctx.signal, async (f, signal) => {
-    const dest = resolveInside(area.modelDir, f.path);
+  const records = new Map<string, FileRecord>();
+  const done = (r: FileRecord, kept: number) => {
+    records.set(r.path, r);
+    resumed += kept;
+  };
+  // Parts of big files first: they are the long pole, and small files fill the gaps around them.
+  const parted: Task[] = [];
+  const whole: Task[] = [];
+  for (const f of plan.files) {
     const earlier = await area.completed(f.path, f.size);
     if (earlier && (!o.md5 || earlier.md5)) {
-      resumed += f.size;
-      return earlier;
+      done(earlier, f.size);
+      continue;
     }
-    const c = { signal, log: ctx.log };
-    const r = f.reuseFrom && o.servedDir ? await reuseOne(f, o.servedDir, dest) : await downloadOne(source, f, dest, bucket, o, c);
-    await area.markDone(r);
-    return r;
-  });
+    const partSize = partSizeFor(source, f, o);
+    if (partSize > 0) {
+      parted.push(...(await partTasks(source, f, partSize, area, bucket, o, ctx, done)));
+      continue;
+    }
+    whole.push(async (signal) => {
+      const dest = resolveInside(area.modelDir, f.path);
+      const c = { signal, log: ctx.log };
+      const r = f.reuseFrom && o.servedDir ? await reuseOne(f, o.servedDir, dest) : await downloadOne(source, f, dest, bucket, o, c);
+      await area.markDone(r);
+      done(r, 0);
+    });
+  }
+  await pool([...parted, ...whole], o.concurrency, ctx.signal, (task, signal) => task(signal));
   if (resumed > 0) ctx.log.info({ event: 'resumed', bytes: resumed }, 'kept files completed by an interrupted sync of this version');
-  return { dir: area.modelDir, aspired: plan.aspired, files };
+  return { dir: area.modelDir, aspired: plan.aspired, files: plan.files.map((f) => records.get(f.path)!) };
 }

@@ -14,6 +14,7 @@ import { createTriggers } from './reload/index.js';
 import type { Source } from './sources/types.js';
 import { acquireLock, readStatus, updateStatus, type Lock, type SyncStatus } from './state.js';
 import { createSwap } from './swap/index.js';
+import { settleDiscards } from './swap/disk.js';
 import type { BackupInfo, SwapResult, SwapStrategy } from './swap/types.js';
 
 export interface Monitor {
@@ -133,6 +134,7 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
   async function close(): Promise<void> {
     await source.close().catch(() => {});
     await rm(stagingRoot(config), { recursive: true, force: true }).catch(() => {});
+    await settleDiscards();
     await lock?.release();
   }
 

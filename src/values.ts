@@ -24,6 +24,7 @@ export interface CoreValues {
   readonly fsync: boolean;
   readonly verifyOnStart: boolean;
   readonly concurrency: number;
+  readonly partSize: number;
   readonly bwlimit: number;
   readonly incremental: boolean;
   readonly timeoutMs: number;
@@ -83,6 +84,15 @@ export function parseBytes(flag: string, v: string): number {
   return Math.floor(n);
 }
 
+/** --part-size: 0 turns parts off; anything else is at least 1 MiB (smaller parts cost more requests than they save). */
+function partSize(v: string | undefined): number {
+  if (v === undefined || v === '') return 64 * 1024 * 1024;
+  if (/^0+$/.test(v.trim())) return 0;
+  const n = parseBytes('part-size', v);
+  if (n < 1024 * 1024) throw new ConfigError('part-size', `must be 0 (off) or at least 1M, got "${v}"`);
+  return n;
+}
+
 function str(raw: RawOptions, flag: string): string | null {
   const v = raw[flag];
   return v === undefined || v === '' ? null : v;
@@ -128,6 +138,7 @@ export function parseValues(raw: RawOptions): CoreValues {
     fsync: bool(raw, 'fsync'),
     verifyOnStart: bool(raw, 'verify-on-start'),
     concurrency: num(raw, 'concurrency', { int: true, min: 1, max: 256 }) ?? 4,
+    partSize: partSize(raw['part-size']),
     bwlimit: raw['bwlimit'] ? parseBytes('bwlimit', raw['bwlimit']) : 0,
     incremental: bool(raw, 'incremental'),
     timeoutMs: ms(num(raw, 'timeout', { min: 0.1 }) ?? 60),

@@ -7,7 +7,7 @@
  * timeout or a cancel becomes a ReloadError with the ExecaError as `cause`.
  */
 import { ReloadError } from '../errors.js';
-import { ExecaError, runShell } from '../exec.js';
+import { isExecaError, runShell } from '../exec.js';
 import type { ReloadEvent, ReloadTrigger } from './types.js';
 
 export interface ExecTriggerOptions {
@@ -25,7 +25,7 @@ function tail(s: string | undefined): string {
 
 /** One line saying how the command ended: exit code, signal, timeout or cancel. */
 export function describeExecFailure(err: unknown, timeoutMs: number): string {
-  if (!(err instanceof ExecaError)) return `could not run: ${(err as Error)?.message ?? String(err)}`;
+  if (!isExecaError(err)) return `could not run: ${(err as Error)?.message ?? String(err)}`;
   const why = err.timedOut
     ? `timed out after ${timeoutMs / 1000}s`
     : err.isCanceled
@@ -52,7 +52,7 @@ export function createExecTrigger(o: ExecTriggerOptions): ReloadTrigger {
         log.debug({ event: 'exec-done', exitCode: r.exitCode, version: e.version }, 'exec reload command succeeded');
       } catch (err) {
         const msg = `--exec command ${describeExecFailure(err, o.timeoutMs)}`;
-        log.warn({ event: 'exec-failed', version: e.version, exitCode: err instanceof ExecaError ? (err.exitCode ?? null) : null }, msg);
+        log.warn({ event: 'exec-failed', version: e.version, exitCode: isExecaError(err) ? (err.exitCode ?? null) : null }, msg);
         throw new ReloadError(msg, { cause: err });
       }
     },

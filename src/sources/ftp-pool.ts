@@ -5,7 +5,8 @@
  * their control connection is alive and dropped (and later replaced) once it
  * is not. Every basic-ftp error becomes a MonitorError here.
  */
-import { Client, FTPError } from 'basic-ftp';
+import type { Client } from 'basic-ftp';
+import { basicFtp } from '../lazy.js';
 import { abortReason, AbortedError, AuthError, isTransientNetworkError, MonitorError } from '../errors.js';
 import { NotFoundError, RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -65,7 +66,7 @@ export function mapFtpError(
     return reason instanceof TransientError ? new TransientError(`${what}: timed out (${ep.address})`, { cause: reason }) : reason;
   }
   if (err instanceof MonitorError) return err;
-  if (err instanceof FTPError) {
+  if (err instanceof basicFtp().FTPError) {
     const reply = `${err.code} ${err.message.replace(/^\d{3}[ -]/, '').trim()}`;
     if (err.code === 530) {
       return new AuthError(`${what}: ${ep.address} refused the login of user "${ep.user}" (${reply})`, { cause: err });
@@ -148,7 +149,7 @@ export class FtpPool {
         return { lease, result: await guarded(lease.client, s, () => fn(lease)) };
       } catch (err) {
         const lost = lease.client.closed;
-        const replied = err instanceof FTPError || err instanceof MonitorError;
+        const replied = err instanceof basicFtp().FTPError || err instanceof MonitorError;
         // Only a server reply leaves the session in a known state; after anything else the
         // connection may still owe us a late reply, so it is not reused.
         lease.release(lost || !replied);
@@ -171,7 +172,7 @@ export class FtpPool {
 
   private async open(signal: AbortSignal): Promise<Client> {
     this.count++;
-    const client = new Client(this.o.timeoutMs);
+    const client = new (basicFtp().Client)(this.o.timeoutMs);
     try {
       await guarded(client, signal, () => this.o.connect(client));
       this.mlst.set(client, client.availableListCommands.includes('MLSD'));
@@ -289,5 +290,5 @@ async function sizeFromListing(client: Client, abs: string): Promise<number> {
 }
 
 function isFtpCode(err: unknown, lo: number, hi: number): boolean {
-  return err instanceof FTPError && err.code >= lo && err.code <= hi;
+  return err instanceof basicFtp().FTPError && err.code >= lo && err.code <= hi;
 }

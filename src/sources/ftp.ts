@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { PassThrough, Writable, type Readable } from 'node:stream';
-import { FileType, FTPError, type Client } from 'basic-ftp';
+import type { Client } from 'basic-ftp';
+import { basicFtp } from '../lazy.js';
 import { abortReason, AbortedError, ConfigError, NotFoundError, TransientError, UnsafePathError } from '../errors.js';
 import type { OptionSpec, RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
@@ -208,12 +209,12 @@ class FtpSource implements Source {
       const childAbs = joinRemote(abs, name);
       const childRel = rel === '' ? name : `${rel}/${name}`;
       // A symlink counts as what it points at; a dangling one has nothing to fetch and is skipped.
-      const target = e.type === FileType.SymbolicLink ? await this.statAbs(childAbs, signal) : undefined;
-      const isDir = target ? target.isDirectory === true : e.type === FileType.Directory;
+      const target = e.type === basicFtp().FileType.SymbolicLink ? await this.statAbs(childAbs, signal) : undefined;
+      const isDir = target ? target.isDirectory === true : e.type === basicFtp().FileType.Directory;
       if (isDir && depth >= MAX_DEPTH) throw new UnsafePathError(`nested deeper than ${MAX_DEPTH} dirs: ${childAbs}`);
       if (isDir) yield* this.walk(childAbs, childRel, signal, depth + 1);
       else if (target) yield entry(safeRelative(childRel), target.size, target.mtimeMs);
-      else if (e.type === FileType.File) yield entry(safeRelative(childRel), e.size, e.modifiedAt?.getTime());
+      else if (e.type === basicFtp().FileType.File) yield entry(safeRelative(childRel), e.size, e.modifiedAt?.getTime());
     }
   }
 
@@ -223,17 +224,28 @@ class FtpSource implements Source {
     // SIZE first: an absent file is a NotFoundError from open() itself, and the size
     // tells a transfer cut short (some servers still answer 226) from a complete one.
     const { lease, result: size } = await this.pool.checkout(what, o.signal, (l) => sizeOf(l.client, abs));
-    const want = size === undefined ? 0 : Math.max(0, size - (o.start ?? 0));
-    return this.transfer(lease, what, abs, want, o);
+    const rest = size === undefined ? 0 : Math.max(0, size - (o.start ?? 0));
+    // A range that reaches the end of the file is read as a whole transfer (the connection is kept).
+    const limit = o.length !== undefined && o.length < rest ? o.length : undefined;
+    return this.transfer(lease, what, abs, limit ?? rest, limit !== undefined, o);
   }
 
-  /** RETR (after REST) into a PassThrough; the lease is held until the transfer ends, then dropped on error. */
-  private transfer(lease: Lease, what: string, abs: string, want: number, o: OpenOptions): Readable {
+  /**
+   * RETR (after REST) into a PassThrough; the lease is held until the transfer ends, then
+   * dropped on error. A ranged read (`o.length`) ends the stream after its bytes and drops
+   * the connection: FTP has no end offset, and ABOR is answered too unevenly to reuse it.
+   */
+  private transfer(lease: Lease, what: string, abs: string, want: number, ranged: boolean, o: OpenOptions): Readable {
     const { client } = lease;
     const out = new PassThrough({ highWaterMark: 256 * 1024 });
-    const sink = forwardTo(out);
     let done = false;
+    let cut = false;
     const stop = (err: Error) => done || client.ftp.closeWithError(err);
+    const sink = forwardTo(out, ranged ? want : Infinity, () => {
+      cut = true;
+      out.end();
+      stop(new AbortedError(`${what}: ranged read complete`));
+    });
     const onAbort = () => stop(abortReason(o.signal));
     const onReaderGone = () => stop(new AbortedError(`${what}: the reader closed the stream`));
     const settle = () => {
@@ -246,16 +258,17 @@ class FtpSource implements Source {
     client.downloadTo(sink.writable, abs, o.start ?? 0).then(
       () => {
         settle();
-        lease.release();
+        lease.release(cut);
+        if (cut) return;
         if (sink.bytes() >= want) out.end();
         else out.destroy(new TransientError(`${what}: transfer ended after ${sink.bytes()} of ${want} bytes`));
       },
       (err: unknown) => {
         settle();
         // A failed transfer may still owe a late reply on the control connection: never reuse it.
-        const lost = client.closed || !(err instanceof FTPError);
+        const lost = client.closed || !(err instanceof basicFtp().FTPError);
         lease.release(true);
-        out.destroy(mapFtpError(err, what, this.endpoint, { signal: o.signal, lost }));
+        if (!cut) out.destroy(mapFtpError(err, what, this.endpoint, { signal: o.signal, lost }));
       },
     );
     if (o.signal.aborted) onAbort();
@@ -277,11 +290,18 @@ function entry(path: string, size: number, mtimeMs: number | undefined): RemoteE
  * ends it: basic-ftp ends its destination even after a failed transfer, and a
  * cleanly ended stream would pass a truncated file off as complete.
  */
-function forwardTo(out: PassThrough): { writable: Writable; bytes: () => number } {
+function forwardTo(out: PassThrough, limit: number, onLimit: () => void): { writable: Writable; bytes: () => number } {
   let bytes = 0;
   const writable = new Writable({
     highWaterMark: 64 * 1024,
     write(chunk: Buffer, _enc, cb) {
+      if (bytes >= limit) return cb();
+      if (bytes + chunk.length >= limit) {
+        out.write(chunk.subarray(0, limit - bytes));
+        bytes = limit;
+        onLimit();
+        return cb();
+      }
       bytes += chunk.length;
       if (out.write(chunk)) return cb();
       const onDrain = () => {

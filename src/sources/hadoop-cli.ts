@@ -136,7 +136,7 @@ class HadoopCliSource implements Source {
   async open(p: string, o: OpenOptions): Promise<Readable> {
     if (o.start) throw new HadoopCliError('the Hadoop CLI source cannot start mid-file (features.ranges is false)', { retryable: false });
     const path = this.abs(p);
-    const child = runStreaming(this.opts.bin, this.argv('-cat', escapeGlob(path)), {
+    const child = await runStreaming(this.opts.bin, this.argv('-cat', escapeGlob(path)), {
       idleTimeoutMs: this.deps.timeoutMs,
       signal: o.signal,
       log: this.log,

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import type { Dispatcher, EnvHttpProxyAgent } from 'undici';
+import { undici } from '../lazy.js';
 import {
   abortReason, AuthError, ConfigError, isTransientNetworkError,
   MonitorError, NotFoundError, RemoteError, TransientError,
@@ -156,7 +157,7 @@ class HttpSource implements Source {
     // proxyTunnel: false sends http:// requests to the proxy in absolute form, as curl and wget do
     // (undici's default CONNECT-tunnels them, and loops forever on a proxy that drops CONNECT: undici#3897)
     const timeouts = { connect: { timeout: t }, headersTimeout: t, bodyTimeout: t };
-    this.agent = new EnvHttpProxyAgent({ ...timeouts, proxyTunnel: false });
+    this.agent = new (undici().EnvHttpProxyAgent)({ ...timeouts, proxyTunnel: false });
   }
 
   /** The URL of a path under the root, each segment %-encoded; `dir` adds the trailing `/`. */
@@ -173,7 +174,7 @@ class HttpSource implements Source {
     let at = url;
     for (let hop = 0; ; hop++) {
       const own = at.origin === this.root.origin ? this.opts.headers : {};
-      const res = await request(at, {
+      const res = await undici().request(at, {
         method,
         signal,
         dispatcher: this.agent,
@@ -290,22 +291,24 @@ class HttpSource implements Source {
   async open(p: string, o: OpenOptions): Promise<Readable> {
     const url = this.url(p);
     const start = o.start ?? 0;
+    const ranged = start > 0 || o.length !== undefined;
+    const range = `bytes=${start}-${o.length !== undefined ? start + o.length - 1 : ''}`;
     const what = `GET ${url.pathname}`;
     let a: Answer;
     try {
       // o.signal only: headersTimeout bounds the wait for the answer, bodyTimeout an idle body
-      a = await this.send('GET', url, o.signal, start > 0 ? { range: `bytes=${start}-` } : {});
+      a = await this.send('GET', url, o.signal, ranged ? { range } : {});
     } catch (err) {
       throw mapHttpError(err, what, o.signal);
     }
     const isDir = a.url.pathname.endsWith('/') && !url.pathname.endsWith('/');
-    if (a.status !== (start > 0 ? 206 : 200) || isDir) {
+    if (a.status !== (ranged ? 206 : 200) || isDir) {
       await a.body.dump().catch(() => undefined);
       if (isDir) throw new NotFoundError(`${what}: is a directory`);
-      if (a.status === 200) throw new RemoteError(`${what}: the server ignored Range: bytes=${start}-`);
+      if (a.status === 200) throw new RemoteError(`${what}: the server ignored Range: ${range}`);
       throw statusError(a.status, what);
     }
-    if (start > 0 && !header(a, 'content-range')?.startsWith(`bytes ${start}-`)) {
+    if (ranged && !header(a, 'content-range')?.startsWith(`bytes ${start}-`)) {
       a.body.destroy();
       throw new RemoteError(`${what}: unexpected Content-Range ${header(a, 'content-range')}`);
     }

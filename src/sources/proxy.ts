@@ -5,9 +5,7 @@
  * replica hitting the bucket.
  */
 import type { Agent } from 'node:http';
-import { HttpProxyAgent } from 'http-proxy-agent';
-import { HttpsProxyAgent } from 'https-proxy-agent';
-import { getProxyForUrl } from 'proxy-from-env';
+import { httpProxyAgent, httpsProxyAgent, proxyFromEnv } from '../lazy.js';
 
 export interface AgentOptions {
   readonly keepAlive: boolean;
@@ -16,13 +14,13 @@ export interface AgentOptions {
 
 /** Agents for requests to `target`: through the environment's proxy, or plain options when none applies. */
 export function agentsFor(target: string, o: AgentOptions): { httpAgent: Agent | AgentOptions; httpsAgent: Agent | AgentOptions; proxy: string | null } {
-  const proxy = getProxyForUrl(target);
+  const proxy = proxyFromEnv().getProxyForUrl(target);
   if (!proxy) return { httpAgent: o, httpsAgent: o, proxy: null };
   return {
     // Plain-HTTP proxies often close the client connection after each answer (tinyproxy does after
     // a HEAD): a reused keep-alive socket then hangs up mid-request. One connection per request.
-    httpAgent: new HttpProxyAgent(proxy, { ...o, keepAlive: false }),
-    httpsAgent: new HttpsProxyAgent(proxy, { ...o }),
+    httpAgent: new (httpProxyAgent().HttpProxyAgent)(proxy, { ...o, keepAlive: false }),
+    httpsAgent: new (httpsProxyAgent().HttpsProxyAgent)(proxy, { ...o }),
     proxy,
   };
 }

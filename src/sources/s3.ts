@@ -305,7 +305,7 @@ class S3Source implements Source {
   async open(p: string, o: OpenOptions): Promise<Readable> {
     const Key = this.key(p);
     const start = o.start ?? 0;
-    const Range = start > 0 ? `bytes=${start}-` : undefined;
+    const Range = start > 0 || o.length !== undefined ? `bytes=${start}-${o.length !== undefined ? start + o.length - 1 : ''}` : undefined;
     const what = `get ${Key}`;
     // the deadline covers the answer's headers (requestTimeout) and idle stalls (socketTimeout),
     // not the whole body: a 10 GB file may take longer than --timeout and still be healthy

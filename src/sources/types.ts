@@ -8,7 +8,7 @@ export interface SourceFeatures {
   readonly md5: boolean;
   /** stat/list return an `etag`. */
   readonly etag: boolean;
-  /** open() honours `start` (resume / ranged reads). */
+  /** open() honours `start` and `length` (resume, ranged parts). */
   readonly ranges: boolean;
   /** The granularity of `mtimeMs` (FTP MDTM: 1000; S3: 1000; local: 1). */
   readonly mtimeResolutionMs: number;
@@ -32,6 +32,11 @@ export interface IoOptions {
 export interface OpenOptions extends IoOptions {
   /** Byte offset to start at (only when features.ranges). */
   readonly start?: number;
+  /**
+   * Read only this many bytes from `start` (only when features.ranges): the
+   * stream ends after exactly `length` bytes. A ranged part of a file.
+   */
+  readonly length?: number;
 }
 
 export interface Source {
@@ -45,6 +50,11 @@ export interface Source {
   list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry>;
   /** A stream of the file's bytes from `start`. Errors mid-stream are MonitorErrors (TransientError for drops). */
   open(path: string, o: OpenOptions): Promise<Readable>;
+  /**
+   * A source whose files are local (file://) names the file on disk, so a
+   * transfer that needs no md5 and no --bwlimit can be one kernel-side copy.
+   */
+  localPath?(path: string): string;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { undici } from '../lazy.js';
 import { abortReason, AuthError, isTransientNetworkError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -132,12 +133,13 @@ export class WebHdfsClient {
   }
 
   /**
-   * OPEN from `offset`: a 307 or a `noredirect` JSON Location is followed by hand to the
+   * OPEN from `offset` (`length` bytes, or to the end): a 307 or a `noredirect` JSON Location is followed by hand to the
    * datanode; HttpFS answers with the data itself. `signal` also governs the body, so
    * bound the wait for headers with headerDeadline() and clear it once this resolves.
    */
-  async open(path: string, offset: number, signal: AbortSignal): Promise<Readable> {
+  async open(path: string, offset: number, length: number | undefined, signal: AbortSignal): Promise<Readable> {
     const params: Record<string, string> = { offset: String(offset) };
+    if (length !== undefined) params.length = String(length);
     if (this.o.noRedirect) params.noredirect = 'true';
     const res = await this.namenode(path, 'OPEN', params, signal);
     const location = await datanodeLocation(res, path);
@@ -231,7 +233,7 @@ export class WebHdfsClient {
    */
   private send(url: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
     const t = this.o.timeoutMs;
-    const p = request(url, { method: 'GET', dispatcher: this.o.dispatcher(), signal, headersTimeout: t, bodyTimeout: t });
+    const p = undici().request(url, { method: 'GET', dispatcher: this.o.dispatcher(), signal, headersTimeout: t, bodyTimeout: t });
     return new Promise((resolve, reject) => {
       let stuck: NodeJS.Timeout | undefined;
       const onAbort = () => (reject(signal.reason as Error), (stuck = setTimeout(this.o.onUnsettled, 1000)));

@@ -1,7 +1,8 @@
 import { userInfo } from 'node:os';
 import { Readable } from 'node:stream';
 import { setTimeout } from 'node:timers/promises';
-import { EnvHttpProxyAgent } from 'undici';
+import type { EnvHttpProxyAgent } from 'undici';
+import { undici } from '../lazy.js';
 import { abortReason, ConfigError, isTransientNetworkError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LIST_SEPARATOR, type RawOptions } from '../options.js';
@@ -149,7 +150,7 @@ class WebHdfsSource implements Source {
   private newAgent(): EnvHttpProxyAgent {
     const t = this.deps.timeoutMs;
     const connections = Math.max(4, this.deps.concurrency * 2);
-    return new EnvHttpProxyAgent({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, connections, proxyTunnel: false });
+    return new (undici().EnvHttpProxyAgent)({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, connections, proxyTunnel: false });
   }
 
   private abs(p: string): string {
@@ -181,8 +182,10 @@ class WebHdfsSource implements Source {
 
   async open(p: string, o: OpenOptions): Promise<Readable> {
     const path = this.abs(p);
-    const first = await this.openAt(path, o.start ?? 0, o.signal);
-    return Readable.from(this.resuming(path, first, o.start ?? 0, o.signal), { objectMode: false, highWaterMark: 256 * 1024 });
+    const start = o.start ?? 0;
+    const end = o.length !== undefined ? start + o.length : undefined;
+    const first = await this.openAt(path, start, end, o.signal);
+    return Readable.from(this.resuming(path, first, start, end, o.signal), { objectMode: false, highWaterMark: 256 * 1024 });
   }
 
   async close(): Promise<void> {
@@ -190,10 +193,10 @@ class WebHdfsSource implements Source {
   }
 
   /** One OPEN; the timeout bounds the wait for headers (namenode and datanode), the body has its idle timeout. */
-  private async openAt(path: string, offset: number, signal: AbortSignal): Promise<Readable> {
+  private async openAt(path: string, offset: number, end: number | undefined, signal: AbortSignal): Promise<Readable> {
     const d = headerDeadline(signal, this.deps.timeoutMs);
     try {
-      return await this.client.open(path, offset, d.signal);
+      return await this.client.open(path, offset, end !== undefined ? end - offset : undefined, d.signal);
     } catch (err) {
       if (err instanceof NotFoundError) throw new NotFoundError(`no such file: ${this.displayUrl}${path.slice(this.opts.root.length)}`, { cause: err });
       throw err;
@@ -203,10 +206,10 @@ class WebHdfsSource implements Source {
   }
 
   /**
-   * The bytes of `path` from `start` as one stream: a connection dropped mid-file is
-   * resumed with OPEN offset = bytes delivered so far, up to maxResumes times.
+   * The bytes of `path` from `start` (up to `end`) as one stream: a connection dropped
+   * mid-file is resumed with OPEN offset = bytes delivered so far, up to maxResumes times.
    */
-  private async *resuming(path: string, first: Readable, start: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+  private async *resuming(path: string, first: Readable, start: number, end: number | undefined, signal: AbortSignal): AsyncGenerator<Buffer> {
     let offset = start;
     let body: Readable | null = first;
     for (let resumes = 0, progressAt = start; ; resumes++) {
@@ -214,7 +217,7 @@ class WebHdfsSource implements Source {
         // a resume that got no byte further waits a little before the next OPEN
         if (body === null && offset === progressAt) await setTimeout(Math.min(25 * 2 ** resumes, 500), undefined, { signal });
         progressAt = offset;
-        body ??= await this.openAt(path, offset, signal);
+        body ??= await this.openAt(path, offset, end, signal);
         for await (const chunk of body as AsyncIterable<Buffer>) {
           offset += chunk.length;
           yield chunk;

@@ -110,12 +110,54 @@ export async function nextBackupSeq(dir: string): Promise<number> {
   return seqs.length ? Math.max(...seqs) + 1 : 1;
 }
 
+const discarding = new Map<string, Promise<void>>();
+
+/**
+ * Takes `p` out of the way at once (one rename into `<dir>.trash/`) and deletes it in
+ * the background: unlinking a 1 GiB backup takes most of a second, which a swap
+ * (and the reload after it) should not wait for. The trash is on the same
+ * filesystem, so the rename is as cheap as any other step of the swap.
+ */
+async function discard(p: string, dir: string): Promise<void> {
+  const trash = `${dir}.trash`;
+  await mkdir(trash, { recursive: true });
+  const to = path.join(trash, `${path.basename(p)}-${randomBytes(4).toString('hex')}`);
+  try {
+    await rename(p, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  sweep(to);
+}
+
+/** Deletes `p` in the background (see discard()); settleDiscards() waits for it. */
+export function sweep(p: string): void {
+  if (discarding.has(p)) return;
+  const job = rm(p, { recursive: true, force: true })
+    .catch(() => {})
+    .finally(() => discarding.delete(p));
+  discarding.set(p, job);
+}
+
+/** Sweeps every entry of `dir` (a trash dir), leaving the dir itself. */
+export async function sweepEntries(dir: string): Promise<void> {
+  for (const n of await readdir(dir).catch(() => [] as string[])) sweep(path.join(dir, n));
+}
+
+/** Waits for background deletions (before exit, and in tests). */
+export async function settleDiscards(): Promise<void> {
+  while (discarding.size > 0) await Promise.all([...discarding.values()]);
+}
+
 /** Removes backups beyond `keep`, oldest first; also dirs or records left without their pair. */
 export async function pruneBackups(dir: string, keep: number): Promise<void> {
+  // Whatever a crash left in the trash goes too.
+  await sweepEntries(`${dir}.trash`);
   const all = await listBackups(dir);
   for (const b of all.slice(keep)) {
     await rm(b.recordPath, { force: true });
-    await rm(b.path, { recursive: true, force: true });
+    await discard(b.path, dir);
   }
   const kept = new Set(all.slice(0, keep).map((b) => String(b.seq)));
   let names: string[] = [];
@@ -126,6 +168,8 @@ export async function pruneBackups(dir: string, keep: number): Promise<void> {
   }
   for (const n of names) {
     const base = n.replace(/\.json$/, '');
-    if (!kept.has(base)) await rm(path.join(dir, n), { recursive: true, force: true });
+    if (kept.has(base)) continue;
+    if (n.endsWith('.json')) await rm(path.join(dir, n), { force: true });
+    else await discard(path.join(dir, n), dir);
   }
 }

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { NoBackupError } from '../errors.js';
 import type { ServedRecord, Verified } from '../model.js';
-import { exists, fsyncPath, fsyncTree, readJson, writeJsonAtomic } from './disk.js';
+import { exists, fsyncPath, fsyncTree, readJson, sweep, sweepEntries, writeJsonAtomic } from './disk.js';
 import type { BackupInfo, SwapContext, SwapLayout, SwapResult, SwapStrategy } from './types.js';
 
 type Journal = { readonly op: 'swap'; readonly n: number } | { readonly op: 'rollback'; readonly n: number };
@@ -98,7 +98,8 @@ export function createVersionedSwap(l: SwapLayout): SwapStrategy {
     for (const n of (await versions()).filter((v) => v < top).slice(l.keepBackups)) {
       const gone = await moveOut(n, 'pruned');
       // Crash after: the dir is out of NAME/; the trash is emptied by the next swap, the orphan record below.
-      await rm(gone, { recursive: true, force: true });
+      // Deleted in the background: unlinking a big model should not hold up the reload.
+      sweep(gone);
     }
     const live = new Set(await versions());
     for (const name of await names(p.records)) {
@@ -112,7 +113,7 @@ export function createVersionedSwap(l: SwapLayout): SwapStrategy {
     ctx.signal.throwIfAborted();
     if (l.fsync) await fsyncTree(model.dir);
     // Leftovers of the last prune or rollback (kept until now so reload triggers could read them).
-    await rm(p.trash, { recursive: true, force: true });
+    await sweepEntries(p.trash);
     const [prev] = await versions();
     if (prev !== undefined && !(await recordFor(prev))) await writeJsonAtomic(recordOf(prev), initialRecord(), l.fsync);
     const n = await nextVersion();

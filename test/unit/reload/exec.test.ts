@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReloadError } from '../../../src/errors.js';
-import { ExecaError } from '../../../src/exec.js';
+import { ExecaError } from 'execa';
 import { silentLogger } from '../../../src/log.js';
 import { createExecTrigger } from '../../../src/reload/exec.js';
 import type { ReloadEvent } from '../../../src/reload/types.js';
