@@ -53,8 +53,8 @@ async function writeFileFrom(file: string, size: number, pattern: Buffer, seed: 
   return h.digest('hex');
 }
 
-export async function buildDataset(root: string): Promise<Dataset> {
-  const total = modelMiB() * MiB;
+export async function buildDataset(root: string, mib = modelMiB()): Promise<Dataset> {
+  const total = mib * MiB;
   const big = total / 2;
   const shard = Math.floor(total / 2 / 256);
   const modelDir = path.join(root, 'models', 'model');

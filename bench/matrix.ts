@@ -38,8 +38,9 @@ interface Runner {
 /** `model-monitor sync` argv for `target` into `localPath`. */
 export function mmSync(target: Target, localPath: string, extra: readonly string[] = [], names = { model: 'model', donefile: 'donefile' }): Cmd {
   return {
-    file: process.execPath,
-    args: [BIN, 'sync', ...target.mmArgs, '--remote_model_name', names.model, '--remote_donefile_name', names.donefile, '--local_path', localPath, ...extra],
+    // Executed as users run it (npx, a global install, systemd): the bin's own start-up line applies.
+    file: BIN,
+    args: ['sync', ...target.mmArgs, '--remote_model_name', names.model, '--remote_donefile_name', names.donefile, '--local_path', localPath, ...extra],
     env: { ...target.mmEnv, MODEL_MONITOR_LOG_FORMAT: 'json' },
     cwd: ROOT,
   };

@@ -17,6 +17,8 @@ export const RESULTS = path.join(ROOT, 'bench', 'RESULTS.md');
 export interface Extras {
   fsync?: { protocol: string; wallMs: number; baselineMs: number; peakRss: number };
   md5Pull?: { protocol: string; wallMs: number; peakRss: number };
+  /** One pull of a model `factor` × the bench model's size (same shape), beside the 1× c4 median. */
+  scale?: { protocol: string; factor: number; bytes: number; wallMs: number; peakRss: number; basePeakRss: number };
   /** fetchedBytes is model files only; the md5 manifest donefile (manifestBytes) is read besides. */
   incremental?: { protocol: string; wallMs: number; fetchedBytes: number; changedBytes: number; manifestBytes: number; files: number };
 }
@@ -99,6 +101,13 @@ export function extrasTable(res: BenchResult): string {
   if (e.md5Pull) {
     lines.push(`| pull with an md5 manifest donefile (md5 of every file while streaming; ${e.md5Pull.protocol}, c4) | ${s(e.md5Pull.wallMs)} s = ${mbps(res.totalBytes, e.md5Pull.wallMs)} MB/s, ${mib(e.md5Pull.peakRss)} MiB RSS |`);
   }
+  if (e.scale) {
+    const x = e.scale;
+    lines.push(
+      `| pull of a ${x.factor} × model (${size(x.bytes)}; ${x.protocol}, c4) | ${s(x.wallMs)} s = ${mbps(x.bytes, x.wallMs)} MB/s, **${mib(x.peakRss)} MiB** peak RSS ` +
+        `(${mib(x.basePeakRss)} MiB at 1 ×) |`,
+    );
+  }
   if (e.incremental) {
     const i = e.incremental;
     const withManifest = ((i.fetchedBytes + i.manifestBytes) / i.changedBytes).toFixed(3);
@@ -125,6 +134,11 @@ export function targets(res: BenchResult): string {
       `- swap ≤ 5 ms (${w.label}): switch window ${w.window.toFixed(3)} ms → ${w.window <= 5 ? 'met' : 'MISSED'}; ` +
         `whole swap() call ${call.toFixed(2)} ms → ${call <= 5 ? 'met' : 'MISSED'}; with pruning ${w.withPrune.toFixed(2)} ms → ${w.withPrune <= 5 ? 'met' : 'MISSED'}`,
     );
+  }
+  const x = res.extras.scale;
+  if (x) {
+    const grew = x.peakRss - x.basePeakRss;
+    out.push(`- peak RSS not growing with the model: ${mib(x.basePeakRss)} MiB at 1 ×, ${mib(x.peakRss)} MiB at ${x.factor} × (${grew >= 0 ? '+' : ''}${mib(grew)} MiB) → ${grew <= 10 * MiB ? 'met' : 'MISSED'}`);
   }
   const i = res.extras.incremental;
   if (i) out.push(`- incremental ≤ 1.1 × changed bytes: ${(i.fetchedBytes / i.changedBytes).toFixed(3)} → ${i.fetchedBytes <= 1.1 * i.changedBytes ? 'met' : 'MISSED'}`);

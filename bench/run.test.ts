@@ -9,7 +9,8 @@
  * Knobs: MM_BENCH_MIB (model size, default 1024), MM_BENCH_ROUNDS (max
  * repeats, default 3), MM_BENCH_BUDGET_S (whole run, default 1080),
  * MM_BENCH_ONLY=webhdfs (protocols whose name contains it), MM_BENCH_NO_WRITE=1
- * (print only).
+ * (print only), MM_BENCH_SCALE (the large-model pull: its size over the bench
+ * model's, default 4; 0 skips it).
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -25,15 +26,38 @@ import { measureSwaps, tinyModel, type SwapFigures } from './swap.js';
 const envNum = (k: string, d: number) => (Number.isFinite(Number(process.env[k])) && process.env[k] ? Number(process.env[k]) : d);
 const BUDGET_MS = envNum('MM_BENCH_BUDGET_S', 1080) * 1000;
 const ROUNDS = envNum('MM_BENCH_ROUNDS', 3);
-/** Kept for the --fsync / md5 / --incremental step and the report. */
-const RESERVE_MS = 120_000;
+const SCALE = envNum('MM_BENCH_SCALE', 4);
+/** Kept for the --fsync / md5 / --incremental / scale steps and the report. */
+const RESERVE_MS = 180_000;
 const log = (s: string) => console.log(s);
 
 /** null when the CLI has a source for `p`'s scheme, else why not ("no source for s3://"). */
 async function unregistered(p: Protocol, work: string): Promise<string | null> {
   const args = ['sync', '--remote', p.probeUrl, '--remote_model_name', 'm', '--remote_donefile_name', 'd', '--local_path', path.join(work, 'probe'), '--print-config'];
-  const m = await measure({ file: process.execPath, args: [BIN, ...args], cwd: ROOT }, { timeoutMs: 60_000 });
+  const m = await measure({ file: BIN, args, cwd: ROOT }, { timeoutMs: 60_000 });
   return m.code === 0 ? null : m.stderr.trim().replace(/^model-monitor: /, '') || `exit ${m.code}`;
+}
+
+/** One pull of a model SCALE × the bench model (same shape, built in the server's root): does peak RSS grow with it? */
+async function scaled(protocol: string, target: Target, data: Dataset, rows: readonly Row[], work: string): Promise<Extras['scale']> {
+  const c4 = rows.find((r) => r.mm && r.label.endsWith('--concurrency 4'));
+  if (!target.diskRoot || SCALE < 2 || !c4?.samples.length) return undefined;
+  const mib = Math.round((data.totalBytes / (1024 * 1024)) * SCALE);
+  const root = path.join(target.diskRoot, 'models', 'scaled');
+  const local = await mkdtemp(path.join(work, 'scaled-'));
+  try {
+    log(`  building a ${mib} MiB model for the scale pull …`);
+    const big = await buildDataset(root, mib);
+    syncDisks();
+    const m = await measure(mmSync(target, local, ['--concurrency', '4'], { model: 'scaled/models/model', donefile: 'scaled/models/donefile' }), { timeoutMs: 600_000 });
+    if (m.code !== 0) throw new Error(`scaled pull failed: ${m.stderr}`);
+    const basePeakRss = median(c4.samples.map((x) => x.peakRss));
+    log(`  ${SCALE} × pull: ${(m.wallMs / 1000).toFixed(2)} s, ${(m.peakRss / 1048576).toFixed(0)} MiB peak RSS`);
+    return { protocol, factor: SCALE, bytes: big.totalBytes, wallMs: m.wallMs, peakRss: m.peakRss, basePeakRss };
+  } finally {
+    await rm(local, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true });
+  }
 }
 
 /** --fsync pull, md5-manifest pull, then one changed file with --incremental: all on `target`. */
@@ -113,7 +137,10 @@ it('bench: model-monitor vs the peer tools', async () => {
         rows.push(...got);
         const f = await fixedCost(p.name, target, work);
         if (f) fixed.push(f);
-        if (!ext.incremental && target.diskRoot) ext = await extras(p.name, target, data, got, work);
+        if (!ext.incremental && target.diskRoot) {
+          ext = await extras(p.name, target, data, got, work);
+          ext.scale = await scaled(p.name, target, data, got, work);
+        }
       } catch (err) {
         log(`  ${p.name} failed: ${(err as Error).stack ?? String(err)}`);
         skipped.push({ protocol: p.name, reason: `server failed: ${(err as Error).message.split('\n')[0]}` });
