@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import type { Dispatcher, EnvHttpProxyAgent } from 'undici';
 import { undici } from '../lazy.js';
 import {
@@ -76,30 +76,32 @@ interface GuardOptions {
 /**
  * A response body as a Readable whose errors are MonitorErrors: a mid-body drop
  * or a short read is a TransientError, an abort is the signal's reason.
- * Streamed with backpressure, never buffered. (Shared with s3.ts.)
+ * Streamed with backpressure, never buffered. (Shared with s3.ts.) A piped
+ * Transform passes each chunk on as it came: iterating the body with `for
+ * await` would concatenate whatever had queued (one more copy of the bytes).
  */
 export function guardedBody(body: Readable, o: GuardOptions): Readable {
-  async function* chunks(): AsyncGenerator<Buffer> {
-    let got = 0;
-    const onAbort = () => body.destroy(abortReason(o.signal));
-    if (o.signal.aborted) onAbort();
-    o.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      for await (const c of body) {
-        got += (c as Buffer).length;
-        yield c as Buffer;
-      }
-    } catch (err) {
-      throw o.mapError(err);
-    } finally {
-      o.signal.removeEventListener('abort', onAbort);
-      body.destroy();
-    }
-    if (o.expected !== undefined && got !== o.expected) {
-      throw new TransientError(`${o.what}: connection closed after ${got} of ${o.expected} bytes`);
-    }
-  }
-  return Readable.from(chunks(), { objectMode: false, highWaterMark: 64 * 1024 });
+  let got = 0;
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      got += chunk.length;
+      cb(null, chunk);
+    },
+    flush(cb) {
+      if (o.expected !== undefined && got !== o.expected) cb(new TransientError(`${o.what}: connection closed after ${got} of ${o.expected} bytes`));
+      else cb();
+    },
+  });
+  const onAbort = () => body.destroy(abortReason(o.signal));
+  body.once('error', (err) => out.destroy(o.mapError(err)));
+  out.once('close', () => {
+    o.signal.removeEventListener('abort', onAbort);
+    body.destroy();
+  });
+  o.signal.addEventListener('abort', onAbort, { once: true });
+  if (o.signal.aborted) onAbort();
+  body.pipe(out);
+  return out;
 }
 
 /** An HTTP status that is not success → the shared error set. */

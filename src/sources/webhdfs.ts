@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout } from 'node:timers/promises';
 import type { EnvHttpProxyAgent } from 'undici';
 import { undici } from '../lazy.js';
@@ -185,7 +185,9 @@ class WebHdfsSource implements Source {
     const start = o.start ?? 0;
     const end = o.length !== undefined ? start + o.length : undefined;
     const first = await this.openAt(path, start, end, o.signal);
-    return Readable.from(this.resuming(path, first, start, end, o.signal), { objectMode: false, highWaterMark: 256 * 1024 });
+    const out = new PassThrough({ highWaterMark: 256 * 1024 });
+    void this.pump(path, first, start, end, o.signal, out);
+    return out;
   }
 
   async close(): Promise<void> {
@@ -206,10 +208,12 @@ class WebHdfsSource implements Source {
   }
 
   /**
-   * The bytes of `path` from `start` (up to `end`) as one stream: a connection dropped
-   * mid-file is resumed with OPEN offset = bytes delivered so far, up to maxResumes times.
+   * The bytes of `path` from `start` (up to `end`) into `out`: a connection dropped
+   * mid-file is resumed with OPEN offset = bytes delivered so far, up to maxResumes
+   * times. Chunks are forwarded as they come (no `for await`, which would concatenate
+   * whatever had queued); a reader that goes away stops it.
    */
-  private async *resuming(path: string, first: Readable, start: number, end: number | undefined, signal: AbortSignal): AsyncGenerator<Buffer> {
+  private async pump(path: string, first: Readable, start: number, end: number | undefined, signal: AbortSignal, out: PassThrough): Promise<void> {
     let offset = start;
     let body: Readable | null = first;
     for (let resumes = 0, progressAt = start; ; resumes++) {
@@ -218,24 +222,47 @@ class WebHdfsSource implements Source {
         if (body === null && offset === progressAt) await setTimeout(Math.min(25 * 2 ** resumes, 500), undefined, { signal });
         progressAt = offset;
         body ??= await this.openAt(path, offset, end, signal);
-        for await (const chunk of body as AsyncIterable<Buffer>) {
-          offset += chunk.length;
-          yield chunk;
-        }
+        if (out.destroyed) throw new Error('the reader closed the stream');
+        await forward(body, out, (n) => (offset += n));
+        out.end();
         return;
       } catch (err) {
         body?.destroy();
         body = null;
-        if (signal.aborted) throw abortReason(signal);
-        if (err instanceof MonitorError && !err.retryable) throw err;
-        if (!resumable(err)) throw new RemoteError(`${this.displayUrl}: reading ${path} failed`, { cause: err });
+        if (out.destroyed) return; // the reader is gone (done, failed or aborted): nothing to deliver
+        const fail = (e: Error) => void out.destroy(e);
+        if (signal.aborted) return fail(abortReason(signal));
+        if (err instanceof MonitorError && !err.retryable) return fail(err);
+        if (!resumable(err)) return fail(new RemoteError(`${this.displayUrl}: reading ${path} failed`, { cause: err }));
         if (resumes >= this.opts.maxResumes) {
-          throw new TransientError(`${this.displayUrl}: download of ${path} dropped ${resumes + 1} times`, { cause: err });
+          return fail(new TransientError(`${this.displayUrl}: download of ${path} dropped ${resumes + 1} times`, { cause: err }));
         }
         this.log.warn({ event: 'resume', offset, attempt: resumes + 1, err }, 'datanode connection dropped, resuming');
       }
     }
   }
+}
+
+/** Writes `body` into `out` with backpressure, leaving `out` open; resolves at the body's end. */
+function forward(body: Readable, out: PassThrough, onBytes: (n: number) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onData = (c: Buffer) => {
+      onBytes(c.length);
+      if (!out.write(c)) body.pause();
+    };
+    const onDrain = () => body.resume();
+    const onClose = () => finish(new Error('the reader closed the stream'));
+    const finish = (err?: Error) => {
+      body.off('data', onData).off('end', onEnd).off('error', onError);
+      out.off('drain', onDrain).off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onEnd = () => finish();
+    const onError = (err: Error) => finish(err);
+    body.on('data', onData).once('end', onEnd).once('error', onError);
+    out.on('drain', onDrain).once('close', onClose);
+  });
 }
 
 /** A body read error worth another OPEN: our own transient errors, socket errors, undici's (timeouts, short bodies). */
