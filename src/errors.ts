@@ -150,14 +150,10 @@ const TRANSIENT_ERRNO = new Set([
   'ENETUNREACH',
   'ENOTCONN',
   'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
-/** Node socket / undici error codes that mean "the network hiccuped". */
+/** Node socket error codes that mean "the network hiccuped". */
 export function isTransientNetworkError(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
     const code = (e as { code?: unknown }).code;

@@ -1,15 +1,13 @@
 /**
- * Libraries that cost a noticeable share of start-up (undici ~0.16 s and ~20 MiB,
- * basic-ftp ~0.05 s, yaml ~0.05 s, the proxy agents ~0.07 s) are loaded on first use, so a `file://` or FTP
- * run never pays for undici, and a run without --config never loads yaml. They
- * are CommonJS, so a synchronous require() serves constructors that cannot await.
+ * Libraries that cost a noticeable share of start-up (basic-ftp ~0.05 s, yaml
+ * ~0.05 s) are loaded on first use: an HTTP run never loads basic-ftp, a run
+ * without --config never loads yaml. They are CommonJS (proxy-from-env has a
+ * CommonJS build), so a synchronous require() serves code that cannot await.
+ * The AWS SDK, execa and the proxy agents are ES modules: import() where used.
  */
 import { createRequire } from 'node:module';
 import type * as BasicFtp from 'basic-ftp';
-import type * as HttpProxyAgent from 'http-proxy-agent';
-import type * as HttpsProxyAgent from 'https-proxy-agent';
 import type * as ProxyFromEnv from 'proxy-from-env';
-import type * as Undici from 'undici';
 import type * as Yaml from 'yaml';
 
 const require = createRequire(import.meta.url);
@@ -19,9 +17,6 @@ function once<T>(id: string): () => T {
   return () => (m ??= require(id) as T);
 }
 
-export const undici = once<typeof Undici>('undici');
 export const basicFtp = once<typeof BasicFtp>('basic-ftp');
 export const yaml = once<typeof Yaml>('yaml');
-export const httpProxyAgent = once<typeof HttpProxyAgent>('http-proxy-agent');
-export const httpsProxyAgent = once<typeof HttpsProxyAgent>('https-proxy-agent');
 export const proxyFromEnv = once<typeof ProxyFromEnv>('proxy-from-env');

@@ -1,6 +1,6 @@
 import { Transform, type Readable } from 'node:stream';
-import type { Dispatcher, EnvHttpProxyAgent } from 'undici';
-import { undici } from '../lazy.js';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { dump, HttpClient } from './http-client.js';
 import {
   abortReason, AuthError, ConfigError, isTransientNetworkError,
   MonitorError, NotFoundError, RemoteError, TransientError,
@@ -124,8 +124,8 @@ function mapHttpError(err: unknown, what: string, signal: AbortSignal): MonitorE
 
 interface Answer {
   readonly status: number;
-  readonly headers: Dispatcher.ResponseData['headers'];
-  readonly body: Dispatcher.ResponseData['body'];
+  readonly headers: IncomingHttpHeaders;
+  readonly body: IncomingMessage;
   /** After redirects. */
   readonly url: URL;
 }
@@ -144,7 +144,7 @@ class HttpSource implements Source {
   readonly features = { md5: false, etag: true, ranges: true, mtimeResolutionMs: 1000 } as const;
   readonly displayUrl: string;
   private readonly root: URL;
-  private readonly agent: EnvHttpProxyAgent;
+  private readonly http: HttpClient;
   private readonly log: Logger;
 
   constructor(
@@ -154,12 +154,8 @@ class HttpSource implements Source {
     this.root = new URL(opts.root);
     this.displayUrl = opts.root;
     this.log = deps.log.child({ component: 'source', source: 'http' });
-    const t = deps.timeoutMs;
-    // HTTP_PROXY / HTTPS_PROXY / NO_PROXY; headersTimeout = until the answer, bodyTimeout = idle mid-body.
-    // proxyTunnel: false sends http:// requests to the proxy in absolute form, as curl and wget do
-    // (undici's default CONNECT-tunnels them, and loops forever on a proxy that drops CONNECT: undici#3897)
-    const timeouts = { connect: { timeout: t }, headersTimeout: t, bodyTimeout: t };
-    this.agent = new (undici().EnvHttpProxyAgent)({ ...timeouts, proxyTunnel: false });
+    // HTTP_PROXY / HTTPS_PROXY / NO_PROXY; --timeout bounds the wait for the answer and an idle body.
+    this.http = new HttpClient({ timeoutMs: deps.timeoutMs, maxSockets: Math.max(4, deps.concurrency * 2) });
   }
 
   /** The URL of a path under the root, each segment %-encoded; `dir` adds the trailing `/`. */
@@ -176,16 +172,15 @@ class HttpSource implements Source {
     let at = url;
     for (let hop = 0; ; hop++) {
       const own = at.origin === this.root.origin ? this.opts.headers : {};
-      const res = await undici().request(at, {
+      const res = await this.http.request(at, {
         method,
         signal,
-        dispatcher: this.agent,
         headers: { 'accept-encoding': 'identity', 'user-agent': 'model-monitor', ...own, ...extra },
       });
       const a: Answer = { status: res.statusCode, headers: res.headers, body: res.body, url: at };
       const location = header(a, 'location');
       if (![301, 302, 303, 307, 308].includes(a.status) || !location) return a;
-      await res.body.dump();
+      await dump(res.body);
       if (hop >= MAX_REDIRECTS) throw new RemoteError(`${method} ${url.pathname}: too many redirects`);
       at = new URL(location, at);
     }
@@ -204,11 +199,11 @@ class HttpSource implements Source {
   async stat(p: string, o: IoOptions): Promise<RemoteEntry | null> {
     const asked = this.url(p);
     let a = await this.exchange('HEAD', asked, o.signal);
-    await a.body.dump();
+    await dump(a.body);
     if (a.status === 404 || a.status === 410) {
       // some servers list `dir/` without redirecting `dir` to it
       a = await this.exchange('HEAD', this.url(p, true), o.signal);
-      await a.body.dump();
+      await dump(a.body);
       if (a.status === 404 || a.status === 410) return null;
       if (a.status === 200 && /^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
         return { path: p, size: 0, isDirectory: true };
@@ -263,7 +258,7 @@ class HttpSource implements Source {
   /** HEAD one listed file: its size (the index's size column is rounded), mtime and ETag. */
   private async headFile(url: URL, signal: AbortSignal): Promise<RemoteEntry> {
     const a = await this.exchange('HEAD', url, signal);
-    await a.body.dump();
+    await dump(a.body);
     if (a.status !== 200) throw statusError(a.status, `HEAD ${url.pathname}`);
     if (a.url.pathname.endsWith('/')) return { path: '', size: 0, isDirectory: true };
     return this.entry('', a);
@@ -276,12 +271,12 @@ class HttpSource implements Source {
     try {
       const a = await this.send('GET', dirUrl, signal);
       if (a.status !== 200) {
-        await a.body.dump();
+        await dump(a.body);
         if (a.status === 404 || a.status === 410) throw new NotFoundError(`no such directory: ${dirUrl.href}`);
         throw statusError(a.status, what);
       }
       if (!/^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
-        await a.body.dump();
+        await dump(a.body);
         throw new RemoteError(`${what}: not an HTML directory index (${header(a, 'content-type') ?? 'no type'})`);
       }
       return parseIndex(await readCapped(a.body, MAX_INDEX_BYTES, what), dirUrl);
@@ -305,7 +300,7 @@ class HttpSource implements Source {
     }
     const isDir = a.url.pathname.endsWith('/') && !url.pathname.endsWith('/');
     if (a.status !== (ranged ? 206 : 200) || isDir) {
-      await a.body.dump().catch(() => undefined);
+      await dump(a.body);
       if (isDir) throw new NotFoundError(`${what}: is a directory`);
       if (a.status === 200) throw new RemoteError(`${what}: the server ignored Range: ${range}`);
       throw statusError(a.status, what);
@@ -321,7 +316,7 @@ class HttpSource implements Source {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    this.http.close();
   }
 }
 

@@ -213,9 +213,6 @@ class S3Source implements Source {
     this.log = deps.log.child({ component: 'source', source: 's3' });
     const t = deps.timeoutMs;
     const region = opts.region ?? regionFromChain();
-    const target = opts.endpoint ?? 'https://s3.amazonaws.com';
-    const { httpAgent, httpsAgent, proxy } = agentsFor(target, { keepAlive: true, maxSockets: Math.max(deps.concurrency * 2, 8) });
-    if (proxy) this.log.info({ event: 'proxy', proxy: redactUrl(proxy) }, 'S3 requests go through the proxy from the environment');
     this.clientConfig = {
       region,
       endpoint: opts.endpoint,
@@ -229,14 +226,20 @@ class S3Source implements Source {
         requestTimeout: t, // until the response headers
         throwOnRequestTimeout: true,
         socketTimeout: t, // idle socket, including mid-body stalls
-        httpAgent,
-        httpsAgent,
       },
     };
   }
 
+  /** The client config with agents for the environment's proxy, if one applies to the endpoint. */
+  private async withAgents(): Promise<S3ClientConfig> {
+    const target = this.opts.endpoint ?? 'https://s3.amazonaws.com';
+    const { httpAgent, httpsAgent, proxy } = await agentsFor(target, { keepAlive: true, maxSockets: Math.max(this.deps.concurrency * 2, 8) });
+    if (proxy) this.log.info({ event: 'proxy', proxy: redactUrl(proxy) }, 'S3 requests go through the proxy from the environment');
+    return { ...this.clientConfig, requestHandler: { ...(this.clientConfig.requestHandler as object), httpAgent, httpsAgent } };
+  }
+
   private ready(): Promise<{ sdk: Sdk; client: S3Client }> {
-    return (this.sdk ??= loadSdk().then((sdk) => ({ sdk, client: new sdk.S3Client(this.clientConfig) })));
+    return (this.sdk ??= Promise.all([loadSdk(), this.withAgents()]).then(([sdk, config]) => ({ sdk, client: new sdk.S3Client(config) })));
   }
 
   private key(p: string): string {

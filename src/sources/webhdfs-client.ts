@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
-import { undici } from '../lazy.js';
+import { dump, readJson, readText, type HttpClient, type HttpResponse } from './http-client.js';
 import { abortReason, AuthError, isTransientNetworkError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -21,10 +20,8 @@ export interface WebHdfsClientOptions {
   /** Ask for the datanode URL as JSON (`noredirect=true`) instead of a 307. */
   readonly noRedirect: boolean;
   readonly timeoutMs: number;
-  /** The current dispatcher (EnvHttpProxyAgent). */
-  readonly dispatcher: () => Dispatcher;
-  /** Called when undici leaves an aborted request unsettled: replace the dispatcher (see send()). */
-  readonly onUnsettled: () => void;
+  /** Requests go through this (keep-alive agents, the environment's proxy). */
+  readonly http: HttpClient;
   readonly log: Logger;
 }
 
@@ -71,8 +68,8 @@ export function remoteToMonitorError(kind: RemoteKind, what: string, cause: WebH
 }
 
 /** Reads an error body (small) into a WebHdfsRemoteException; tolerates non-JSON bodies from proxies. */
-export async function readRemoteException(res: Dispatcher.ResponseData): Promise<WebHdfsRemoteException> {
-  const text = (await res.body.text().catch(() => '')).slice(0, 64 * 1024);
+export async function readRemoteException(res: HttpResponse): Promise<WebHdfsRemoteException> {
+  const text = await readText(res.body, 64 * 1024).catch(() => '');
   try {
     const re = (JSON.parse(text) as { RemoteException?: { exception?: unknown; message?: unknown } }).RemoteException;
     if (re && typeof re.exception === 'string') {
@@ -91,7 +88,7 @@ export function encodeHdfsPath(p: string): string {
 
 const DEMOTE_MS = 60_000;
 
-/** A small typed WebHDFS / HttpFS client on undici: failover, manual redirects, typed errors. */
+/** A small typed WebHDFS / HttpFS client on node:http: failover, manual redirects, typed errors. */
 export class WebHdfsClient {
   private turn = 0;
   private readonly demotedUntil = new Map<string, number>();
@@ -145,7 +142,7 @@ export class WebHdfsClient {
     const location = await datanodeLocation(res, path);
     if (location === null) return res.body;
     const what = `OPEN ${path} (datanode)`;
-    let dn: Dispatcher.ResponseData;
+    let dn: HttpResponse;
     try {
       dn = await this.send(this.withUser(location), signal);
     } catch (err) {
@@ -159,7 +156,7 @@ export class WebHdfsClient {
   private async json(path: string, op: string, params: Record<string, string>, signal: AbortSignal): Promise<unknown> {
     const res = await this.namenode(path, op, params, signal);
     try {
-      return await res.body.json();
+      return await readJson(res.body);
     } catch (err) {
       throw networkError(err, signal, `${op} ${path}`);
     }
@@ -181,7 +178,7 @@ export class WebHdfsClient {
 
   /** A response, or the TransientError that says "try the next endpoint"; throws anything else. */
   private async attempt(ep: string, path: string, op: string, params: Record<string, string>, signal: AbortSignal) {
-    let res: Dispatcher.ResponseData;
+    let res: HttpResponse;
     try {
       res = await this.send(this.url(ep, path, op, params), signal);
     } catch (err) {
@@ -226,24 +223,11 @@ export class WebHdfsClient {
     return u.toString();
   }
 
-  /**
-   * One GET, redirects not followed. Raced against `signal`: undici 7 (nodejs/undici#3897)
-   * leaves a request through a proxy that drops the CONNECT unsettled, deaf to its signal,
-   * reconnecting in a loop; still unsettled 1 s after the abort, its dispatcher is replaced.
-   */
-  private send(url: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    const t = this.o.timeoutMs;
-    const p = undici().request(url, { method: 'GET', dispatcher: this.o.dispatcher(), signal, headersTimeout: t, bodyTimeout: t });
-    return new Promise((resolve, reject) => {
-      let stuck: NodeJS.Timeout | undefined;
-      const onAbort = () => (reject(signal.reason as Error), (stuck = setTimeout(this.o.onUnsettled, 1000)));
-      signal.addEventListener('abort', onAbort, { once: true });
-      p.then((res) => (signal.aborted ? res.body.destroy() : resolve(res)), reject).finally(() => {
-        clearTimeout(stuck);
-        signal.removeEventListener('abort', onAbort);
-      });
-    });
+  /** One GET, redirects not followed; --timeout bounds the wait for the answer and an idle body. */
+  private send(url: string, signal: AbortSignal): Promise<HttpResponse> {
+    return this.o.http.request(new URL(url), { method: 'GET', signal });
   }
+
 }
 
 function isUnsupported(err: unknown): boolean {
@@ -260,13 +244,13 @@ function networkError(err: unknown, signal: AbortSignal, what: string): MonitorE
 }
 
 /** The datanode URL of an OPEN answer, or null when the answer is the data itself (HttpFS). */
-async function datanodeLocation(res: Dispatcher.ResponseData, path: string): Promise<string | null> {
+async function datanodeLocation(res: HttpResponse, path: string): Promise<string | null> {
   let location: unknown = null;
   if (res.statusCode >= 300 && res.statusCode < 400) {
     location = res.headers.location;
-    await res.body.dump();
+    await dump(res.body);
   } else if (String(res.headers['content-type'] ?? '').startsWith('application/json')) {
-    location = ((await res.body.json()) as { Location?: unknown }).Location;
+    location = ((await readJson(res.body)) as { Location?: unknown }).Location;
   } else {
     return null;
   }

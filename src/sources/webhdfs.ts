@@ -1,8 +1,7 @@
 import { userInfo } from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout } from 'node:timers/promises';
-import type { EnvHttpProxyAgent } from 'undici';
-import { undici } from '../lazy.js';
+import { HttpClient } from './http-client.js';
 import { abortReason, ConfigError, isTransientNetworkError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LIST_SEPARATOR, type RawOptions } from '../options.js';
@@ -86,7 +85,7 @@ function nonEmpty(raw: RawOptions, name: string): string | undefined {
   return v;
 }
 
-/** HDFS over WebHDFS (namenode + datanodes) or HttpFS, over undici. */
+/** HDFS over WebHDFS (namenode + datanodes) or HttpFS, over node:http (http-client.ts). */
 export const webhdfs = {
   kind: 'webhdfs',
   schemes: ['webhdfs', 'swebhdfs'],
@@ -127,7 +126,7 @@ class WebHdfsSource implements Source {
   readonly kind = 'webhdfs';
   readonly features = { md5: false, etag: false, ranges: true, mtimeResolutionMs: 1 } as const;
   readonly displayUrl: string;
-  private agent: EnvHttpProxyAgent;
+  private readonly http: HttpClient;
   private readonly client: WebHdfsClient;
   private readonly log: Logger;
 
@@ -137,20 +136,9 @@ class WebHdfsSource implements Source {
   ) {
     this.displayUrl = opts.displayUrl;
     this.log = deps.log.child({ component: 'source', source: 'webhdfs' });
-    this.agent = this.newAgent();
-    const onUnsettled = () => {
-      this.log.warn({ event: 'dispatcher-reset' }, 'an aborted request did not settle (proxy CONNECT?); new connection pool');
-      void this.agent.destroy();
-      this.agent = this.newAgent();
-    };
-    this.client = new WebHdfsClient({ ...opts, timeoutMs: deps.timeoutMs, dispatcher: () => this.agent, onUnsettled, log: this.log });
-  }
-
-  /** Honours HTTP(S)_PROXY / NO_PROXY. proxyTunnel false: http:// is forwarded, as curl does (proxies often refuse CONNECT to ports other than 443). */
-  private newAgent(): EnvHttpProxyAgent {
-    const t = this.deps.timeoutMs;
-    const connections = Math.max(4, this.deps.concurrency * 2);
-    return new (undici().EnvHttpProxyAgent)({ connect: { timeout: t }, headersTimeout: t, bodyTimeout: t, connections, proxyTunnel: false });
+    // Honours HTTP(S)_PROXY / NO_PROXY: http:// goes to the proxy in absolute form, as curl sends it.
+    this.http = new HttpClient({ timeoutMs: deps.timeoutMs, maxSockets: Math.max(4, deps.concurrency * 2) });
+    this.client = new WebHdfsClient({ ...opts, timeoutMs: deps.timeoutMs, http: this.http, log: this.log });
   }
 
   private abs(p: string): string {
@@ -191,7 +179,7 @@ class WebHdfsSource implements Source {
   }
 
   async close(): Promise<void> {
-    await this.agent.destroy(); // close() would wait for requests that undici may never settle (see send())
+    this.http.close();
   }
 
   /** One OPEN; the timeout bounds the wait for headers (namenode and datanode), the body has its idle timeout. */
@@ -265,9 +253,8 @@ function forward(body: Readable, out: PassThrough, onBytes: (n: number) => void)
   });
 }
 
-/** A body read error worth another OPEN: our own transient errors, socket errors, undici's (timeouts, short bodies). */
+/** A body read error worth another OPEN: our own transient errors, socket errors (resets, timeouts, a body cut short). */
 function resumable(err: unknown): boolean {
   if (err instanceof MonitorError) return err.retryable;
-  const code = (err as { code?: unknown }).code;
-  return isTransientNetworkError(err) || (typeof code === 'string' && code.startsWith('UND_ERR'));
+  return isTransientNetworkError(err);
 }
