@@ -93,14 +93,18 @@ export async function dump(body: IncomingMessage): Promise<void> {
   await finished(body).catch(() => {});
 }
 
-/** A small body as text, at most `max` bytes (the rest is dropped with the connection). */
-export async function readText(body: IncomingMessage, max = 1024 * 1024): Promise<string> {
+/**
+ * A small body as text, at most `max` bytes: past that the connection is
+ * dropped and the text cut there, or `tooLarge()` is thrown when given.
+ */
+export async function readText(body: IncomingMessage, max = 1024 * 1024, tooLarge?: () => Error): Promise<string> {
   const parts: Buffer[] = [];
   let n = 0;
   for await (const c of body) {
     n += (c as Buffer).length;
     if (n > max) {
       body.destroy();
+      if (tooLarge) throw tooLarge();
       break;
     }
     parts.push(c as Buffer);

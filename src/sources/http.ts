@@ -1,6 +1,6 @@
 import { Transform, type Readable } from 'node:stream';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { dump, HttpClient } from './http-client.js';
+import { dump, HttpClient, readText } from './http-client.js';
 import {
   abortReason, AuthError, ConfigError, isTransientNetworkError,
   MonitorError, NotFoundError, RemoteError, TransientError,
@@ -279,7 +279,8 @@ class HttpSource implements Source {
         await dump(a.body);
         throw new RemoteError(`${what}: not an HTML directory index (${header(a, 'content-type') ?? 'no type'})`);
       }
-      return parseIndex(await readCapped(a.body, MAX_INDEX_BYTES, what), dirUrl);
+      const page = await readText(a.body, MAX_INDEX_BYTES, () => new RemoteError(`${what}: directory index larger than ${MAX_INDEX_BYTES} bytes`));
+      return parseIndex(page, dirUrl);
     } catch (err) {
       throw mapHttpError(err, what, signal);
     }
@@ -321,17 +322,3 @@ class HttpSource implements Source {
 }
 
 const join = (a: string, b: string) => (a === '' ? b : `${a}/${b}`);
-
-async function readCapped(body: Readable, max: number, what: string): Promise<string> {
-  const parts: Buffer[] = [];
-  let n = 0;
-  for await (const c of body) {
-    n += (c as Buffer).length;
-    if (n > max) {
-      body.destroy();
-      throw new RemoteError(`${what}: directory index larger than ${max} bytes`);
-    }
-    parts.push(c as Buffer);
-  }
-  return Buffer.concat(parts).toString('utf8');
-}
