@@ -205,8 +205,25 @@ async function partTasks(source: Source, f: PlannedFile, partSize: number, area:
   const todo = parts.filter((p) => !kept.has(p.start));
   const resumed = f.size - todo.reduce((n, p) => n + p.length, 0);
   let left = todo.length;
+  // The md5 follows the parts in file order: each part is hashed (from the page cache) as soon as
+  // every part before it has landed, while later parts still stream, not all at the end.
+  const landed = new Set(kept);
+  const md5 = o.md5 ? md5Hash() : null;
+  let hashed = 0;
+  let hashing = Promise.resolve();
+  let hashFailed: unknown = null;
+  const advance = () =>
+    (hashing = hashing
+      .then(async () => {
+        for (let p = parts.find((x) => x.start === hashed); md5 && p && landed.has(p.start); p = parts.find((x) => x.start === hashed)) {
+          for await (const c of createReadStream(tmp, { start: p.start, end: p.start + p.length - 1, highWaterMark: 1024 * 1024 })) md5.update(c as Buffer);
+          hashed += p.length;
+        }
+      })
+      .catch((err: unknown) => void (hashFailed ??= err)));
   const finish = async () => {
-    const md5 = await hashPrefix(tmp, f.size, o.md5);
+    await advance();
+    if (hashFailed) throw hashFailed;
     const dest = resolveInside(area.modelDir, f.path);
     await mkdir(path.dirname(dest), { recursive: true });
     await rename(tmp, dest);
@@ -219,7 +236,10 @@ async function partTasks(source: Source, f: PlannedFile, partSize: number, area:
     const range: Range = { remote: f.remote, file: tmp, start: p.start, length: p.length, part: true };
     await transfer(source, range, 0, null, bucket, o, { signal, log: ctx.log });
     await area.markPart(f.path, f.size, p.start);
+    landed.add(p.start);
+    // Not awaited: the pool slot goes on to the next part while this one is hashed.
     if (--left === 0) await finish();
+    else void advance();
   });
 }
 

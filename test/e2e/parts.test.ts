@@ -84,9 +84,9 @@ it('an md5 manifest is checked against the whole parted file', async () => {
   expect(md5(await readFile(path.join(local, 'model', 'big.bin')))).toBe(md5(big));
 });
 
-it('kill -9 mid-pull: the parts already journalled are not fetched again', async () => {
+it('kill -9 mid-pull: the parts already journalled are not fetched again, and the md5 still covers them', async () => {
   const big = randomBytes(12 * MiB);
-  await publishBig(big);
+  await publishBig(big, `${md5(big)}  big.bin\n${md5('small')}  small.txt\n`);
   nn.throttleBytesPerSec = 6 * MiB;
   const staging = path.join(local, '_serving_monitor_tmp', 'model.staging');
   const partsDone = async (): Promise<number[]> => {
