@@ -113,3 +113,16 @@ it('kill -9 mid-pull: the parts already journalled are not fetched again, and th
   expect(r.lines.find((l) => l.event === 'resumed')?.bytes).toBeGreaterThanOrEqual(kept.length * MiB);
   expect(r.lines.some(updated)).toBe(true);
 });
+
+it('--bwlimit is one budget for all parts together', async () => {
+  const big = randomBytes(8 * MiB);
+  await publishBig(big);
+  const t0 = performance.now();
+  const r = await run(args('--part-size', '1M', '--concurrency', '4', '--bwlimit', '2M'));
+  const elapsed = performance.now() - t0;
+  expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0);
+  expect(md5(await readFile(path.join(local, 'model', 'big.bin')))).toBe(md5(big));
+  expect(ranges(bigOpens())).toHaveLength(8);
+  // one second of burst (2 MiB), then 2 MiB/s for the other 6 MiB: four streams at 2 MiB/s each would take 1 s
+  expect(elapsed).toBeGreaterThan(2_500);
+});
