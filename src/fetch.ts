@@ -5,9 +5,8 @@
  * the bytes already written (where the source has ranges). Only fetch/verify
  * write under staging; the served path is never touched here.
  */
-import { createReadStream } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
-import { copyFile, link, mkdir, rename, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, rename, stat, truncate, writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -154,8 +153,29 @@ async function copyLocal(from: string, f: PlannedFile, dest: string, o: FetchOpt
 async function hashPrefix(file: string, size: number, md5: boolean): Promise<Hash | null> {
   if (!md5) return null;
   const hash = md5Hash();
-  if (size > 0) for await (const c of createReadStream(file, { end: size - 1, highWaterMark: 1024 * 1024 })) hash.update(c as Buffer);
+  await hashRange(hash, file, 0, size);
   return hash;
+}
+
+/**
+ * Feeds bytes [start, end) of `file` to `hash` through one reused 1 MiB buffer:
+ * a read stream would allocate a fresh buffer per read, hundreds of MiB of
+ * garbage for the GC when a big parted file is hashed from the page cache.
+ */
+async function hashRange(hash: Hash, file: string, start: number, end: number): Promise<void> {
+  if (end <= start) return;
+  const fh = await open(file, 'r');
+  const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, end - start));
+  try {
+    for (let pos = start; pos < end; ) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
+      if (bytesRead === 0) throw new TransientError(`${file}: ended at ${pos} of ${end} bytes while hashing`);
+      hash.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 function remoteMeta(f: PlannedFile): FileRecord {
@@ -216,7 +236,7 @@ async function partTasks(source: Source, f: PlannedFile, partSize: number, area:
     (hashing = hashing
       .then(async () => {
         for (let p = parts.find((x) => x.start === hashed); md5 && p && landed.has(p.start); p = parts.find((x) => x.start === hashed)) {
-          for await (const c of createReadStream(tmp, { start: p.start, end: p.start + p.length - 1, highWaterMark: 1024 * 1024 })) md5.update(c as Buffer);
+          await hashRange(md5, tmp, p.start, p.start + p.length);
           hashed += p.length;
         }
       })
