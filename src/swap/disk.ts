@@ -150,22 +150,23 @@ export async function settleDiscards(): Promise<void> {
   while (discarding.size > 0) await Promise.all([...discarding.values()]);
 }
 
-/** Removes backups beyond `keep`, oldest first; also dirs or records left without their pair. */
+/**
+ * Removes backups beyond `keep`, oldest first; also dirs or records left without
+ * their pair. Decided from one readdir (a backup is `<seq>/` with `<seq>.json`),
+ * without reading the records: this runs inside every swap.
+ */
 export async function pruneBackups(dir: string, keep: number): Promise<void> {
   // Whatever a crash left in the trash goes too.
   await sweepEntries(`${dir}.trash`);
-  const all = await listBackups(dir);
-  for (const b of all.slice(keep)) {
-    await rm(b.recordPath, { force: true });
-    await discard(b.path, dir);
-  }
-  const kept = new Set(all.slice(0, keep).map((b) => String(b.seq)));
   let names: string[] = [];
   try {
     names = await readdir(dir);
   } catch {
     return;
   }
+  const present = new Set(names);
+  const paired = names.filter((n) => /^\d+$/.test(n) && present.has(`${n}.json`)).sort((a, b) => Number(b) - Number(a));
+  const kept = new Set(paired.slice(0, keep));
   for (const n of names) {
     const base = n.replace(/\.json$/, '');
     if (kept.has(base)) continue;
