@@ -199,7 +199,7 @@ export class WebHdfsTestServer {
       this.dataBytes += chunk.length;
       r.write(chunk);
       if (this.throttleBytesPerSec > 0) await delay((chunk.length / this.throttleBytesPerSec) * 1000);
-      if (r.writableNeedDrain && !r.destroyed) await new Promise((res) => r.once('drain', res).once('close', res));
+      if (r.writableNeedDrain && !r.destroyed) await drainOrClose(r);
     }
     input.destroy();
     if (drop === undefined) return void r.end();
@@ -210,6 +210,17 @@ export class WebHdfsTestServer {
 
 function byteCmp(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** Waits for 'drain' or 'close', whichever comes first, leaving no listener behind. */
+function drainOrClose(r: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      r.off('drain', done).off('close', done);
+      resolve();
+    };
+    r.once('drain', done).once('close', done);
+  });
 }
 
 function delay(ms: number): Promise<void> {
