@@ -125,10 +125,10 @@ async function transfer(source: Source, r: Range, done: number, first: Hash | nu
 
 async function downloadOne(source: Source, f: PlannedFile, dest: string, bucket: TokenBucket | null, o: FetchOptions, ctx: Ctx): Promise<FileRecord> {
   await mkdir(path.dirname(dest), { recursive: true });
+  if (source.localPath && !o.md5 && !bucket) return copyLocal(source.localPath(f.remote), f, dest, o);
   // A partial file left by an interrupted sync of this same version is a resume point.
   const onDisk = await stat(dest).then((s) => s.size, () => 0);
   const done = source.features.ranges && onDisk <= f.size ? onDisk : 0;
-  if (source.localPath && !o.md5 && !bucket) return copyLocal(source.localPath(f.remote), f, dest, o);
   let md5 = await hashPrefix(dest, done, o.md5);
   const r: Range = { remote: f.remote, file: dest, start: 0, length: f.size, part: false };
   if (done < f.size || f.size === 0) md5 = await transfer(source, r, done, md5, bucket, o, ctx);
@@ -205,9 +205,10 @@ type Task = (signal: AbortSignal) => Promise<void>;
 
 /**
  * The tasks of one file fetched as ranged parts: each part streams into its
- * place in one file under `parts/`, is journalled when complete, and the task
- * that completes the last part hashes the file (when md5 is asked; parallel
- * parts cannot feed one md5 in order) and renames it into the model.
+ * place in one file under `parts/` and is journalled when complete; the md5
+ * (when asked) follows the landed parts in file order, read back from the page
+ * cache, since parallel parts cannot feed one md5 in order; the task that
+ * completes the last part renames the file into the model.
  */
 async function partTasks(source: Source, f: PlannedFile, partSize: number, area: StagingArea, bucket: TokenBucket | null, o: FetchOptions, ctx: Ctx, done: (r: FileRecord, resumed: number) => void): Promise<Task[]> {
   const tmp = path.join(area.partsDir, createHash('sha1').update(f.path).digest('hex'));
@@ -229,15 +230,14 @@ async function partTasks(source: Source, f: PlannedFile, partSize: number, area:
   // every part before it has landed, while later parts still stream, not all at the end.
   const landed = new Set(kept);
   const md5 = o.md5 ? md5Hash() : null;
-  let hashed = 0;
+  let next = 0; // parts[0..next) are in the md5
   let hashing = Promise.resolve();
   let hashFailed: unknown = null;
   const advance = () =>
     (hashing = hashing
       .then(async () => {
-        for (let p = parts.find((x) => x.start === hashed); md5 && p && landed.has(p.start); p = parts.find((x) => x.start === hashed)) {
-          await hashRange(md5, tmp, p.start, p.start + p.length);
-          hashed += p.length;
+        for (; md5 && next < parts.length && landed.has(parts[next]!.start); next++) {
+          await hashRange(md5, tmp, parts[next]!.start, parts[next]!.start + parts[next]!.length);
         }
       })
       .catch((err: unknown) => void (hashFailed ??= err)));

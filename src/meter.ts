@@ -9,46 +9,58 @@ import { TransientError } from './errors.js';
  */
 export class Meter extends Transform {
   bytes = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private last = Date.now();
+  private readonly stall: StallTimer;
 
   constructor(
     private readonly o: { hash: Hash | null; idleMs: number; onBytes?: (n: number) => void; what: string },
   ) {
     super();
-    this.arm();
+    this.stall = stallTimer(o.idleMs, o.what, (err) => this.destroy(err));
   }
 
   get hash(): Hash | null {
     return this.o.hash;
   }
 
-  /** One timer per stream, not one per chunk: it checks when the last byte came. */
-  private arm(): void {
-    const check = Math.max(10, Math.floor(this.o.idleMs / 4));
-    this.timer = setInterval(() => {
-      if (Date.now() - this.last >= this.o.idleMs) this.destroy(new TransientError(`${this.o.what}: no data for ${this.o.idleMs} ms`));
-    }, check);
-    this.timer.unref();
-  }
-
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
-    this.last = Date.now();
+    this.stall.touch();
     this.o.hash?.update(chunk);
     this.o.onBytes?.(chunk.length);
     cb(null, chunk);
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stall.stop();
     cb();
   }
 
   override _destroy(err: Error | null, cb: (e: Error | null) => void): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stall.stop();
     cb(err);
   }
+}
+
+export interface StallTimer {
+  /** A byte came. */
+  touch(): void;
+  stop(): void;
+}
+
+/**
+ * Fails a stream (through `fail`) when no byte came for `idleMs`: one interval
+ * timer per stream checking when the last byte came, not a timer per chunk.
+ */
+export function stallTimer(idleMs: number, what: string, fail: (err: TransientError) => void): StallTimer {
+  let last = Date.now();
+  const timer = setInterval(() => {
+    if (Date.now() - last >= idleMs) fail(new TransientError(`${what}: no data for ${idleMs} ms`));
+  }, Math.max(10, Math.floor(idleMs / 4)));
+  timer.unref();
+  return {
+    touch: () => void (last = Date.now()),
+    stop: () => clearInterval(timer),
+  };
 }
 
 export const md5Hash = (): Hash => createHash('md5');

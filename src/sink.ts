@@ -1,7 +1,8 @@
 import type { Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { RemoteError, TransientError } from './errors.js';
+import { RemoteError } from './errors.js';
+import { stallTimer, type StallTimer } from './meter.js';
 
 export interface SinkOptions {
   /** The file to write; opened 'w' when `create`, else 'r+' (it must exist). */
@@ -47,17 +48,11 @@ export class FileSink extends Writable {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private received = 0;
-  private last = Date.now();
-  private readonly timer: NodeJS.Timeout;
+  private readonly stall: StallTimer;
 
   constructor(private readonly o: SinkOptions) {
     super({ highWaterMark: HIGH_WATER });
-    const every = Math.max(10, Math.floor(o.idleMs / 4));
-    // One timer per stream, not one per chunk: it checks when the last byte came.
-    this.timer = setInterval(() => {
-      if (Date.now() - this.last >= o.idleMs) this.destroy(new TransientError(`${o.what}: no data for ${o.idleMs} ms`));
-    }, every);
-    this.timer.unref();
+    this.stall = stallTimer(o.idleMs, o.what, (err) => this.destroy(err));
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
@@ -84,7 +79,7 @@ export class FileSink extends Writable {
   private put(bufs: Buffer[], cb: (err?: Error | null) => void): void {
     let n = 0;
     for (const b of bufs) n += b.length;
-    this.last = Date.now();
+    this.stall.touch();
     if (this.received + n > this.o.limit) {
       cb(new RemoteError(`${this.o.what}: the server sent more than the ${this.o.limit} bytes asked for`));
       return;
@@ -117,7 +112,7 @@ export class FileSink extends Writable {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    clearInterval(this.timer);
+    this.stall.stop();
     this.flush((err) => {
       if (err) return cb(err);
       const fh = this.fh;
@@ -127,7 +122,7 @@ export class FileSink extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    clearInterval(this.timer);
+    this.stall.stop();
     const fh = this.fh;
     this.fh = null;
     if (!fh) return cb(err);

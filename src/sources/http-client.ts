@@ -35,34 +35,40 @@ export interface HttpClientOptions {
   readonly maxSockets: number;
 }
 
+interface Route {
+  readonly agent: http.Agent;
+  /** Through a proxy from the environment. */
+  readonly proxied: boolean;
+}
+
 export class HttpClient {
-  private readonly direct: { http: http.Agent; https: https.Agent };
-  private readonly proxied = new Map<string, Promise<http.Agent>>();
+  /** How each origin is reached, decided at its first request (NO_PROXY is per host). */
+  private readonly routes = new Map<string, Promise<Route>>();
+  private readonly agents: http.Agent[] = [];
 
-  constructor(private readonly o: HttpClientOptions) {
-    const a = { keepAlive: true, maxSockets: o.maxSockets };
-    this.direct = { http: new http.Agent(a), https: new https.Agent(a) };
+  constructor(private readonly o: HttpClientOptions) {}
+
+  private route(url: URL): Promise<Route> {
+    let r = this.routes.get(url.origin);
+    if (!r) {
+      r = this.newRoute(url);
+      this.routes.set(url.origin, r);
+    }
+    return r;
   }
 
-  /** The proxy that applies to `url` (from the environment), or null. */
-  proxyFor(url: URL): string | null {
-    return proxyFor(url.href);
-  }
-
-  private agent(url: URL): Promise<http.Agent> | http.Agent {
+  private async newRoute(url: URL): Promise<Route> {
     const secure = url.protocol === 'https:';
+    const a = { keepAlive: true, maxSockets: this.o.maxSockets };
     const proxy = proxyFor(url.href);
-    if (!proxy) return secure ? this.direct.https : this.direct.http;
-    const key = `${secure ? 'https' : 'http'} ${proxy}`;
-    let a = this.proxied.get(key);
-    if (!a) this.proxied.set(key, (a = proxyAgent(proxy, secure, { keepAlive: true, maxSockets: this.o.maxSockets })));
-    return a;
+    const agent = proxy ? await proxyAgent(proxy, secure, a) : secure ? new https.Agent(a) : new http.Agent(a);
+    this.agents.push(agent);
+    return { agent, proxied: proxy !== null };
   }
 
   async request(url: URL, o: RequestOptions): Promise<HttpResponse> {
     o.signal.throwIfAborted();
-    const agent = await this.agent(url);
-    const proxied = agent !== this.direct.http && agent !== this.direct.https;
+    const { agent, proxied } = await this.route(url);
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise<HttpResponse>((resolve, reject) => {
       const req = mod.request(url, { method: o.method ?? 'GET', headers: o.headers, agent, signal: o.signal, timeout: this.o.timeoutMs }, (res) => {
@@ -80,10 +86,8 @@ export class HttpClient {
   }
 
   close(): void {
-    this.direct.http.destroy();
-    this.direct.https.destroy();
-    for (const a of this.proxied.values()) void a.then((x) => x.destroy(), () => {});
-    this.proxied.clear();
+    for (const a of this.agents.splice(0)) a.destroy();
+    this.routes.clear();
   }
 }
 

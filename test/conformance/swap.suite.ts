@@ -86,6 +86,22 @@ export async function readModel(dir: string): Promise<string> {
   return fsp.readFile(path.join(dir, 'VERSION'), 'utf8');
 }
 
+/** A one-file model `v` written into staging, verified, with its record. */
+export async function staged(l: SwapLayout, v: string): Promise<{ model: Verified; record: ServedRecord }> {
+  const dir = path.join(l.workDir, 'model.staging', `sync-${v}`, 'model');
+  await writeModel(dir, v);
+  const files = [{ path: 'VERSION', size: Buffer.byteLength(v) }];
+  const aspired = { version: v, fingerprint: `fp-${v}`, remoteModel: 'model' };
+  const record = { version: v, fingerprint: `fp-${v}`, remote: 'test', appliedAt: new Date().toISOString(), files };
+  return { model: brandVerified({ dir, aspired, files }), record };
+}
+
+/** Stages model `v` and swaps it in with `s`. */
+export async function swapIn(s: SwapStrategy, l: SwapLayout, v: string) {
+  const { model, record } = await staged(l, v);
+  return s.swap(model, record, ctx());
+}
+
 export function runSwapSuite(name: string, make: Make, o: SwapSuiteOptions): void {
   const roots: string[] = [];
   afterEach(async () => {
@@ -99,20 +115,6 @@ export function runSwapSuite(name: string, make: Make, o: SwapSuiteOptions): voi
     const local = path.join(root, 'local');
     await fsp.mkdir(local);
     return { servedPath: path.join(local, 'model'), workDir: path.join(local, '_serving_monitor_tmp'), name: 'model', keepBackups, fsync: false };
-  }
-
-  async function staged(l: SwapLayout, v: string): Promise<{ model: Verified; record: ServedRecord }> {
-    const dir = path.join(l.workDir, 'model.staging', `sync-${v}`, 'model');
-    await writeModel(dir, v);
-    const files = [{ path: 'VERSION', size: Buffer.byteLength(v) }];
-    const aspired = { version: v, fingerprint: `fp-${v}`, remoteModel: 'model' };
-    const record = { version: v, fingerprint: `fp-${v}`, remote: 'test', appliedAt: new Date().toISOString(), files };
-    return { model: brandVerified({ dir, aspired, files }), record };
-  }
-
-  async function swapIn(s: SwapStrategy, l: SwapLayout, v: string) {
-    const { model, record } = await staged(l, v);
-    return s.swap(model, record, ctx());
   }
 
   async function engine(l: SwapLayout): Promise<string | null> {

@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/log.js';
 import { hadoopCli } from '../../src/sources/hadoop-cli.js';
 import type { RemoteEntry, Source } from '../../src/sources/types.js';
 import { digest, runSourceSuite, type SourceHarness } from '../conformance/source.suite.js';
+import { isAlive } from '../helpers/checks.js';
 import { freePort, waitFor } from '../servers/ports.js';
 
 const FAKE_HADOOP = fileURLToPath(new URL('../servers/hadoop', import.meta.url));
@@ -174,14 +175,6 @@ describe('hadoop CLI: Paddle flags, argv, failures', () => {
     expect(first.length).toBeGreaterThan(0);
     stream.destroy();
     const pid = Number((await readFile(pidLog, 'utf8')).trim());
-    const alive = () => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    await waitFor(() => !alive(), 'the hadoop child to exit', 20_000);
+    await waitFor(() => !isAlive(pid), 'the hadoop child to exit', 20_000);
   });
 });

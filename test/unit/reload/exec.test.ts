@@ -7,6 +7,7 @@ import { ExecaError } from 'execa';
 import { silentLogger } from '../../../src/log.js';
 import { createExecTrigger } from '../../../src/reload/exec.js';
 import type { ReloadEvent } from '../../../src/reload/types.js';
+import { isAlive } from '../../helpers/checks.js';
 import { waitFor } from '../../servers/ports.js';
 
 const event: ReloadEvent = { servedPath: '/srv/model', modelDir: '/srv/model/3', version: 'v3', previousVersion: 'v2', previousDir: '/srv/model/2' };
@@ -56,15 +57,7 @@ describe('--exec trigger', () => {
     const err = await createExecTrigger({ command: `sleep 30 & echo $! > '${pidfile}'; wait`, timeoutMs: 500 }).fire(event, ctx()).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/timed out/);
     const pid = Number(await fsp.readFile(pidfile, 'utf8'));
-    const alive = () => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    await waitFor(() => !alive(), `grandchild ${pid} gone`, 10_000);
+    await waitFor(() => !isAlive(pid), `grandchild ${pid} gone`, 10_000);
   });
 
   it('the cycle signal cancels it', async () => {

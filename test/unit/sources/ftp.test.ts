@@ -1,21 +1,13 @@
 import { FTPError } from 'basic-ftp';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { AbortedError, AuthError, ConfigError, NotFoundError, RemoteError, TransientError, UnsafePathError } from '../../../src/errors.js';
+import { AbortedError, AuthError, NotFoundError, RemoteError, TransientError, UnsafePathError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import { mapFtpError, parseFtpTime, parseMlstFacts } from '../../../src/sources/ftp-pool.js';
 import { checkEntryName, ftp, type FtpOptions } from '../../../src/sources/ftp.js';
 import type { SourceFactory } from '../../../src/sources/types.js';
+import { configError } from '../../helpers/checks.js';
 
 const parse = (url: string, raw: Record<string, string> = {}) => ftp.parse(new URL(url), raw);
-const configError = (fn: () => unknown): ConfigError => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-};
 const deps = { log: silentLogger(), timeoutMs: 1000, concurrency: 2 };
 
 describe('ftp factory', () => {

@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, MonitorError, NotFoundError } from '../../../src/errors.js';
+import { MonitorError, NotFoundError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import { mapS3Error, s3 } from '../../../src/sources/s3.js';
+import { configError } from '../../helpers/checks.js';
 
 const parse = (url: string, raw: Record<string, string | undefined> = {}) => s3.parse(new URL(url), raw);
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('s3 factory: declared options', () => {
   it('declares its flags once, none of them a key or secret', () => {

@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../../src/log.js';
-import { brandVerified } from '../../../src/model.js';
 import { createRenameSwap } from '../../../src/swap/rename.js';
 import { createSymlinkSwap, symlinkPaths } from '../../../src/swap/symlink.js';
-import type { SwapLayout, SwapStrategy } from '../../../src/swap/types.js';
-import { readModel, runSwapSuite, writeModel, type CrashControl } from '../../conformance/swap.suite.js';
+import type { SwapLayout } from '../../../src/swap/types.js';
+import { readModel, runSwapSuite, swapIn, writeModel, type CrashControl } from '../../conformance/swap.suite.js';
 
 const crash = vi.hoisted((): CrashControl => ({ crashAfter: null, mutations: 0, crashed: false }));
 vi.mock('node:fs/promises', async (orig) => (await import('../../conformance/swap.suite.js')).crashableFs(await orig(), crash));
@@ -30,14 +29,6 @@ async function layout(): Promise<SwapLayout> {
   const root = await fsp.mkdtemp(path.join(tmpdir(), 'mm-symlink-'));
   roots.push(root);
   return { servedPath: path.join(root, 'model'), workDir: path.join(root, '_serving_monitor_tmp'), name: 'model', keepBackups: 2, fsync: false };
-}
-
-async function swapIn(s: SwapStrategy, l: SwapLayout, v: string) {
-  const dir = path.join(l.workDir, 'model.staging', `sync-${v}`, 'model');
-  await writeModel(dir, v);
-  const files = [{ path: 'VERSION', size: v.length }];
-  const record = { version: v, fingerprint: `fp-${v}`, remote: 'test', appliedAt: new Date().toISOString(), files };
-  return s.swap(brandVerified({ dir, aspired: { version: v, fingerprint: `fp-${v}`, remoteModel: 'model' }, files }), record, ctx());
 }
 
 describe('symlink swap specifics', () => {

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../../src/log.js';
-import { brandVerified } from '../../../src/model.js';
-import type { SwapLayout, SwapStrategy } from '../../../src/swap/types.js';
+import type { SwapLayout } from '../../../src/swap/types.js';
 import { createVersionedSwap } from '../../../src/swap/versioned.js';
-import { readModel, runSwapSuite, writeModel, type CrashControl } from '../../conformance/swap.suite.js';
+import { readModel, runSwapSuite, swapIn, type CrashControl } from '../../conformance/swap.suite.js';
 
 const crash = vi.hoisted((): CrashControl => ({ crashAfter: null, mutations: 0, crashed: false }));
 vi.mock('node:fs/promises', async (orig) => (await import('../../conformance/swap.suite.js')).crashableFs(await orig(), crash));
@@ -40,14 +39,6 @@ async function layout(keepBackups = 2): Promise<SwapLayout> {
   return { servedPath: path.join(root, 'model'), workDir: path.join(root, '_serving_monitor_tmp'), name: 'model', keepBackups, fsync: false };
 }
 
-async function swapIn(s: SwapStrategy, l: SwapLayout, v: string) {
-  const dir = path.join(l.workDir, 'model.staging', `sync-${v}`, 'model');
-  await writeModel(dir, v);
-  const files = [{ path: 'VERSION', size: v.length }];
-  const record = { version: v, fingerprint: `fp-${v}`, remote: 'test', appliedAt: new Date().toISOString(), files };
-  return s.swap(brandVerified({ dir, aspired: { version: v, fingerprint: `fp-${v}`, remoteModel: 'model' }, files }), record, ctx());
-}
-
 describe('versioned swap specifics', () => {
   it('adds NAME/<n+1>/ and returns it as servedPath; the previous version dir is the backup path', async () => {
     const l = await layout();
@@ -66,7 +57,7 @@ describe('versioned swap specifics', () => {
     for (const v of ['v1', 'v2', 'v3']) await swapIn(s, l, v);
     await s.rollback(ctx());
     expect(await versionNumbers(l)).toEqual([2, 1]);
-    const r = await createVersionedSwap(l).swap(...(await staged(l, 'v4')), ctx());
+    const r = await swapIn(createVersionedSwap(l), l, 'v4');
     expect(r.servedPath).toBe(path.join(l.servedPath, '4'));
     expect(await versionNumbers(l)).toEqual([4, 2, 1]);
   });
@@ -81,11 +72,3 @@ describe('versioned swap specifics', () => {
     expect(await readModel(path.join(l.servedPath, '3'))).toBe('v3');
   });
 });
-
-async function staged(l: SwapLayout, v: string) {
-  const dir = path.join(l.workDir, 'model.staging', `sync-${v}`, 'model');
-  await writeModel(dir, v);
-  const files = [{ path: 'VERSION', size: v.length }];
-  const record = { version: v, fingerprint: `fp-${v}`, remote: 'test', appliedAt: new Date().toISOString(), files };
-  return [brandVerified({ dir, aspired: { version: v, fingerprint: `fp-${v}`, remoteModel: 'model' }, files }), record] as const;
-}
