@@ -123,10 +123,19 @@ export function runSwapSuite(name: string, make: Make, o: SwapSuiteOptions): voi
   }
 
   /** Model copies anywhere under the local dir (outside staging), not following links. */
-  async function copies(l: SwapLayout, dir = path.dirname(l.servedPath)): Promise<number> {
+  async function copies(l: SwapLayout): Promise<number> {
+    // Pruned backups are deleted in the background: count once those deletions are done.
+    // (Imported here: the test files' vi.mock of node:fs/promises loads this module, so a
+    // top-level import of anything that imports node:fs/promises would wait on itself.)
+    const { settleDiscards } = await import('../../src/swap/disk.js');
+    await settleDiscards();
+    return countCopies(path.dirname(l.servedPath));
+  }
+
+  async function countCopies(dir: string): Promise<number> {
     let n = 0;
     for (const d of await fsp.readdir(dir, { withFileTypes: true })) {
-      if (d.isDirectory() && !d.name.endsWith('.staging')) n += await copies(l, path.join(dir, d.name));
+      if (d.isDirectory() && !d.name.endsWith('.staging')) n += await countCopies(path.join(dir, d.name));
       else if (d.isFile() && d.name === 'manifest.json') n++;
     }
     return n;
