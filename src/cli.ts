@@ -21,6 +21,7 @@ const serverModule = () => import('./server.js');
 /** Calls each hook of each set in turn. */
 function allHooks(...hs: CycleHooks[]): CycleHooks {
   return {
+    onAspired: (a) => hs.forEach((h) => h.onAspired?.(a)),
     onPlan: (p) => hs.forEach((h) => h.onPlan?.(p)),
     onBytes: (n) => hs.forEach((h) => h.onBytes?.(n)),
     onPhase: (phase, ms) => hs.forEach((h) => h.onPhase?.(phase, ms)),
@@ -29,7 +30,7 @@ function allHooks(...hs: CycleHooks[]): CycleHooks {
 
 async function reportServed(m: Monitor, metrics: Metrics): Promise<void> {
   const s = await m.status();
-  metrics.served(s.served?.version ?? null, s.served?.record.appliedAt ?? null, s.backups.length);
+  metrics.served(s.served?.version ?? null, s.served?.record.appliedAt ?? null, s.backups.length, s.served?.record.fingerprint ?? null);
 }
 
 const VERSION = '0.1.0';
@@ -109,7 +110,7 @@ function shutdownSignal(log: Logger | null): { signal: AbortSignal; dispose: () 
 
 async function runWatch(c: MonitorConfig): Promise<number> {
   return withMonitor(c, async (m, log) => {
-    const metrics = (await metricsModule()).createMetrics();
+    const metrics = (await metricsModule()).createMetrics({ freshness: () => m.freshness() });
     const progress = (await progressModule()).createProgress({ enabled: c.progress, stream: process.stderr });
     const hooks = allHooks(metrics.hooks, progress);
     await reportServed(m, metrics);
@@ -209,8 +210,15 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       result = printed ? 0 : await action(config);
     });
   }
+  const { preheatOptions } = await import('./preheat-cli.js');
+  const withPreheat = [...specs, ...preheatOptions];
+  const preheatCmd = program.command('preheat').argument('[urls...]', 'file URLs (default: the files of --remote, as replicas request them)')
+    .description('ask a cache tier (a proxy URL) or a Dragonfly manager to warm a new version before the replicas poll');
+  addOptions(preheatCmd, withPreheat).action(async (urls: string[]) => {
+    result = await (await import('./preheat-cli.js')).runPreheat(resolveRaw(typed(preheatCmd, withPreheat), io.env, withPreheat), urls, io);
+  });
   try {
-    await program.parseAsync(normalizeArgv(argv.slice(2), specs), { from: 'user' });
+    await program.parseAsync(normalizeArgv(argv.slice(2), withPreheat), { from: 'user' });
     return result;
   } catch (err) {
     return reportError(err, io);

@@ -13,7 +13,7 @@ import { sources } from './sources/index.js';
 import { yaml } from './lazy.js';
 import { parseValues, type CoreValues } from './values.js';
 
-export type Command = 'watch' | 'sync' | 'rollback' | 'status' | 'demo';
+export type Command = 'watch' | 'sync' | 'rollback' | 'status' | 'demo' | 'preheat';
 
 export interface MonitorConfig extends CoreValues, RemoteChoice {
   readonly command: Command;
@@ -129,6 +129,9 @@ export function buildConfig(command: Command, raw: RawOptions): MonitorConfig {
   const tmp = raw['local-tmp-path'] ?? '_serving_monitor_tmp';
   const cfg: MonitorConfig = {
     ...core,
+    // Through a proxy, whole files unless --part-size is given: a cache stores whole objects, and
+    // Squid forwards a ranged request past range_offset_limit without storing anything.
+    partSize: raw['part-size'] === undefined && remote.proxy !== null ? 0 : core.partSize,
     command,
     ...remote,
     servedPath: path.join(localPath, modelName),
@@ -147,7 +150,7 @@ export function printableConfig(raw: RawOptions, specs: readonly OptionSpec[]): 
     if (v === undefined) continue;
     if (s.secret) out[s.name] = MASK;
     else if (s.kind === 'list') out[s.name] = v.split(LIST_SEPARATOR);
-    else out[s.name] = s.name === 'remote' || s.name === 'general-host' ? redactUrl(v) : v;
+    else out[s.name] = ['remote', 'general-host', 'proxy'].includes(s.name) ? redactUrl(v) : v;
   }
   return out;
 }

@@ -15,6 +15,7 @@ import type { Aspired, ServedRecord, Staged } from './model.js';
 import { plan, type FetchPlan } from './plan.js';
 import type { ReloadEvent, ReloadTrigger } from './reload/types.js';
 import type { Source } from './sources/types.js';
+import { spreadBeforePull } from './spread.js';
 import { stagingDirFor } from './staging.js';
 import { readStatus, updateStatus } from './state.js';
 import type { SwapResult, SwapStrategy } from './swap/types.js';
@@ -32,6 +33,8 @@ export interface CycleDeps {
 }
 
 export interface CycleHooks {
+  /** The remote's newest version, as detect saw it (fleet metrics, staleness). */
+  onAspired?(a: Aspired): void;
   onPlan?(p: FetchPlan): void;
   onBytes?(n: number): void;
   onPhase?(phase: string, ms: number): void;
@@ -69,11 +72,13 @@ export async function runCycle(d: CycleDeps, signal: AbortSignal): Promise<Cycle
     detect(d.source, { donefile: c.remoteDonefile, remoteModel: c.remoteModel, mode: c.detect, timeoutMs: c.timeoutMs, retries: c.retries }, ctx),
   );
   if (!aspired) return { kind: 'no-donefile' };
+  d.hooks?.onAspired?.(aspired);
   const served = await d.swap.current();
   if (!d.force && served?.record.fingerprint === aspired.fingerprint) return { kind: 'current', version: served.version };
   const status = await readStatus(c.workDir, c.modelName);
   if (status.rejected?.fingerprint === aspired.fingerprint) return { kind: 'skipped-rejected', fingerprint: aspired.fingerprint };
   d.log.info({ event: 'change', version: aspired.version, fingerprint: aspired.fingerprint }, 'donefile changed, pulling the model');
+  await spreadBeforePull(c.spreadMs, ctx); // --spread: a fleet does not pull in the same second
   const { result, fetchedBytes } = await pullAndSwap(d, aspired, served, signal);
   await reload(d, result, served);
   await updateStatus(c.workDir, c.modelName, { lastSuccessAt: new Date().toISOString(), lastOutcome: 'updated' });

@@ -8,6 +8,7 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { MonitorConfig } from './config.js';
 import { fireTriggers, reloadEvent, runCycle, stagingRoot, type CycleHooks, type CycleOutcome } from './cycle.js';
+import { Freshness, type FreshnessView } from './freshness.js';
 import type { Logger } from './log.js';
 import type { ServedRecord } from './model.js';
 import { createTriggers } from './reload/index.js';
@@ -26,7 +27,17 @@ export interface Monitor {
   cycle(signal: AbortSignal, hooks?: CycleHooks): Promise<CycleOutcome>;
   rollback(): Promise<SwapResult>;
   status(): Promise<{ served: SwapResult | null; backups: BackupInfo[]; status: SyncStatus }>;
+  /** The remote's newest version and this replica's staleness (freshness.ts), for /metrics. */
+  freshness(): Freshness;
   close(): Promise<void>;
+}
+
+const isoOrNull = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+const msOrNull = (s: string | null | undefined) => (s ? Date.parse(s) || null : null);
+
+/** What the status file keeps of a FreshnessView (ISO times), for `status --json`. */
+function freshnessRecord(v: FreshnessView): Pick<SyncStatus, 'remote' | 'staleSince'> {
+  return { remote: v.remote && { version: v.remote.version, fingerprint: v.remote.fingerprint, seenAt: new Date(v.remote.seenAt).toISOString() }, staleSince: isoOrNull(v.staleSince) };
 }
 
 async function md5File(p: string): Promise<string> {
@@ -63,6 +74,7 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
   const cycleLog = log.child({ component: 'cycle' });
   let lock: Lock | null = null;
   let force = false;
+  let fresh = new Freshness({ servedFingerprint: null });
 
   async function start(): Promise<void> {
     lock = await acquireLock(config.workDir, config.modelName, config.servedPath);
@@ -87,27 +99,34 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
         force = true;
       }
     }
+    const st = await readStatus(config.workDir, config.modelName);
+    const remote = st.remote ? { ...st.remote, seenAt: msOrNull(st.remote.seenAt) ?? Date.now() } : null;
+    fresh = new Freshness({ servedFingerprint: cur?.record.fingerprint ?? null, staleSince: msOrNull(st.staleSince), remote });
     log.info({ event: 'start', remote: config.displayUrl, served: config.servedPath, version: cur?.version ?? null, recover: outcome }, 'model-monitor started');
   }
 
   /** The last outcome written to the status file: an idle poll that changes nothing writes nothing. */
   let recorded = '';
   async function record(patch: Partial<SyncStatus>): Promise<void> {
-    const key = JSON.stringify([patch.lastOutcome, patch.lastError]);
+    const full = { ...patch, ...freshnessRecord(fresh.view()) };
+    const key = JSON.stringify([full.lastOutcome, full.lastError, full.remote?.fingerprint, full.staleSince]);
     if (key === recorded) return;
-    await updateStatus(config.workDir, config.modelName, patch);
+    await updateStatus(config.workDir, config.modelName, full);
     recorded = key;
   }
 
   async function cycle(signal: AbortSignal, hooks?: CycleHooks): Promise<CycleOutcome> {
+    const withFreshness: CycleHooks = { ...hooks, onAspired: (a) => (fresh.aspired(a), hooks?.onAspired?.(a)) };
     try {
-      const out = await runCycle({ source, swap, triggers, config, log: cycleLog, force, ...(hooks ? { hooks } : {}) }, signal);
+      const out = await runCycle({ source, swap, triggers, config, log: cycleLog, force, hooks: withFreshness }, signal);
+      fresh.outcome(out.kind);
       if (out.kind === 'updated') force = false;
       // runCycle has recorded an update itself (lastSuccessAt); other outcomes are recorded when they change.
       await record({ lastOutcome: out.kind === 'skipped-rejected' ? 'rejected' : out.kind === 'updated' ? 'updated' : out.kind, lastError: undefined });
       return out;
     } catch (err) {
       const e = err as { code?: string; message?: string };
+      if (!signal.aborted) fresh.outcome('failed');
       await record({ lastOutcome: 'failed', lastError: { code: e.code ?? 'E_UNKNOWN', message: String(e.message) } }).catch(() => {});
       throw err;
     }
@@ -138,5 +157,5 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
     await lock?.release();
   }
 
-  return { config, source, swap, start, cycle, rollback, status, close };
+  return { config, source, swap, start, cycle, rollback, status, freshness: () => fresh, close };
 }

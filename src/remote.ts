@@ -15,6 +15,8 @@ export interface RemoteChoice {
   readonly displayUrl: string;
   readonly remoteModel: string;
   readonly remoteDonefile: string;
+  /** The proxy the remote's requests go through (--proxy, HTTP_PROXY…), or null. */
+  readonly proxy: string | null;
 }
 
 function need(raw: RawOptions, flag: string, why: string): string {
@@ -112,6 +114,7 @@ export function buildRemote(raw: RawOptions, all: readonly SourceFactory<never>[
     displayUrl: redactUrl(url.toString()),
     remoteModel: safeFlag('remote-model-name', modelRaw),
     remoteDonefile: safeFlag('remote-donefile-name', doneRaw),
+    proxy: factory.proxy?.(sourceOptions) ?? null,
   };
 }
 

@@ -14,6 +14,10 @@ export interface SyncStatus {
   readonly lastError?: { readonly code: string; readonly message: string };
   /** A donefile fingerprint not to pull again until the donefile changes. */
   readonly rejected?: { readonly fingerprint: string; readonly reason: string; readonly at: string };
+  /** The remote's newest version as the watch process last saw it (freshness.ts). */
+  readonly remote?: { readonly version: string; readonly fingerprint: string; readonly seenAt: string } | null;
+  /** Since when this replica is not confirmed to serve the remote's newest version; null while it is. */
+  readonly staleSince?: string | null;
 }
 
 export function statusPath(workDir: string, name: string): string {

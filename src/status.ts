@@ -17,6 +17,10 @@ export async function printStatus(c: MonitorConfig, out: (s: string) => void): P
     lastSuccessAt: status.lastSuccessAt ?? null,
     lastError: status.lastError ?? null,
     rejected: status.rejected ?? null,
+    // what `watch` last recorded (it writes on each change, not on every poll): the fleet's view
+    remoteNewest: status.remote ?? null,
+    staleSince: status.staleSince ?? null,
+    stalenessSeconds: status.staleSince ? Math.max(0, Math.round((Date.now() - Date.parse(status.staleSince)) / 1000)) : 0,
   };
   if (c.json) {
     out(JSON.stringify(doc, null, 2) + '\n');
@@ -32,6 +36,8 @@ export async function printStatus(c: MonitorConfig, out: (s: string) => void): P
     `last sync: ${doc.lastOutcome ?? 'never'}${doc.lastError ? ` — ${doc.lastError.message}` : ''}`,
   ];
   if (doc.rejected) lines.push(`rejected:  ${doc.rejected.fingerprint} (${doc.rejected.reason})`);
+  if (doc.remoteNewest) lines.push(`newest:    ${doc.remoteNewest.version} (seen ${doc.remoteNewest.seenAt})`);
+  lines.push(`staleness: ${doc.staleSince ? `${doc.stalenessSeconds} s (not confirmed fresh since ${doc.staleSince})` : '0 (serving the newest version seen)'}`);
   out(lines.join('\n') + '\n');
   return 0;
 }

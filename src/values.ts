@@ -37,6 +37,8 @@ export interface CoreValues {
   readonly progress: boolean;
   readonly json: boolean;
   readonly printConfig: boolean;
+  /** --spread: the longest random wait between seeing a change and pulling it (0 = none). */
+  readonly spreadMs: number;
 }
 
 export function num(raw: RawOptions, flag: string, o: { min?: number; max?: number; int?: boolean } = {}): number | null {
@@ -151,5 +153,6 @@ export function parseValues(raw: RawOptions): CoreValues {
     progress,
     json: bool(raw, 'json'),
     printConfig: bool(raw, 'print-config'),
+    spreadMs: ms(num(raw, 'spread', { min: 0, max: 86_400 }) ?? 0),
   };
 }

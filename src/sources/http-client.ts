@@ -13,7 +13,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { finished } from 'node:stream/promises';
-import { proxyFor, proxyAgent } from './proxy.js';
+import { proxyAgent, resolveProxy, type ProxySetting } from './proxy.js';
 
 export interface HttpResponse {
   readonly statusCode: number;
@@ -33,6 +33,8 @@ export interface HttpClientOptions {
   readonly timeoutMs: number;
   /** Connections per origin. */
   readonly maxSockets: number;
+  /** --proxy: one proxy for every origin, null = none; absent = the environment's, per origin. */
+  readonly proxy?: ProxySetting;
 }
 
 interface Route {
@@ -60,7 +62,7 @@ export class HttpClient {
   private async newRoute(url: URL): Promise<Route> {
     const secure = url.protocol === 'https:';
     const a = { keepAlive: true, maxSockets: this.o.maxSockets };
-    const proxy = proxyFor(url.href);
+    const proxy = resolveProxy(this.o.proxy, url.href);
     const agent = proxy ? await proxyAgent(proxy, secure, a) : secure ? new https.Agent(a) : new http.Agent(a);
     this.agents.push(agent);
     return { agent, proxied: proxy !== null };

@@ -9,7 +9,9 @@ import type { Logger } from '../log.js';
 import { LIST_SEPARATOR, type OptionSpec, type RawOptions } from '../options.js';
 import { joinRemote } from '../paths.js';
 import { opSignal } from '../retry.js';
+import { ContentKeys } from './content-key.js';
 import { parseIndex, type IndexLink } from './http-index.js';
+import { parseProxy, proxyOption, resolveProxy, type ProxySetting } from './proxy.js';
 import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
 
 export interface HttpOptions {
@@ -17,6 +19,8 @@ export interface HttpOptions {
   readonly root: string;
   /** Sent with every request to the root's origin (--http-header, URL user:password). */
   readonly headers: Readonly<Record<string, string>>;
+  /** --proxy (absent: the environment's). */
+  readonly proxy: ProxySetting;
 }
 
 const options: readonly OptionSpec[] = [
@@ -28,6 +32,7 @@ const options: readonly OptionSpec[] = [
     group: 'HTTP',
     help: "extra request header for http(s) remotes, e.g. 'Authorization: Bearer …' (repeatable; masked in logs)",
   },
+  proxyOption,
 ];
 
 /** `http(s)://host/path` (Paddle `--type general --general_host`): autoindex directories, or single files. */
@@ -58,8 +63,9 @@ export const http = {
     const root = new URL(remote.href);
     root.username = '';
     root.password = '';
-    return { root: root.href.replace(/\/+$/, ''), headers };
+    return { root: root.href.replace(/\/+$/, ''), headers, proxy: parseProxy(raw) };
   },
+  proxy: (opts: HttpOptions) => resolveProxy(opts.proxy, opts.root),
   create(opts: HttpOptions, deps: SourceDeps): Source {
     return new HttpSource(opts, deps);
   },
@@ -146,6 +152,8 @@ class HttpSource implements Source {
   private readonly root: URL;
   private readonly http: HttpClient;
   private readonly log: Logger;
+  /** Version keys for file GETs through a cache tier (content-key.ts). */
+  private readonly keys: ContentKeys;
 
   constructor(
     private readonly opts: HttpOptions,
@@ -154,8 +162,9 @@ class HttpSource implements Source {
     this.root = new URL(opts.root);
     this.displayUrl = opts.root;
     this.log = deps.log.child({ component: 'source', source: 'http' });
-    // HTTP_PROXY / HTTPS_PROXY / NO_PROXY; --timeout bounds the wait for the answer and an idle body.
-    this.http = new HttpClient({ timeoutMs: deps.timeoutMs, maxSockets: Math.max(4, deps.concurrency * 2) });
+    // --proxy, else HTTP_PROXY / HTTPS_PROXY / NO_PROXY; --timeout bounds the wait for the answer and an idle body.
+    this.http = new HttpClient({ timeoutMs: deps.timeoutMs, maxSockets: Math.max(4, deps.concurrency * 2), proxy: opts.proxy });
+    this.keys = new ContentKeys(resolveProxy(opts.proxy, opts.root) !== null);
   }
 
   /** The URL of a path under the root, each segment %-encoded; `dir` adds the trailing `/`. */
@@ -175,7 +184,8 @@ class HttpSource implements Source {
       const res = await this.http.request(at, {
         method,
         signal,
-        headers: { 'accept-encoding': 'identity', 'user-agent': 'model-monitor', ...own, ...extra },
+        // no-cache: a shared cache on the way answers only after the origin confirms its copy (a 304)
+        headers: { 'accept-encoding': 'identity', 'user-agent': 'model-monitor', 'cache-control': 'no-cache', ...own, ...extra },
       });
       const a: Answer = { status: res.statusCode, headers: res.headers, body: res.body, url: at };
       const location = header(a, 'location');
@@ -212,7 +222,9 @@ class HttpSource implements Source {
     }
     if (a.status !== 200) throw statusError(a.status, `HEAD ${asked.pathname}`);
     const redirectedToDir = a.url.pathname.endsWith('/') && !asked.pathname.endsWith('/');
-    return redirectedToDir ? { path: p, size: 0, isDirectory: true } : this.entry(p, a);
+    const e = redirectedToDir ? { path: p, size: 0, isDirectory: true } : this.entry(p, a);
+    this.keys.note(p, e);
+    return e;
   }
 
   private entry(p: string, a: Answer): RemoteEntry {
@@ -227,7 +239,11 @@ class HttpSource implements Source {
 
   async *list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry> {
     const seen = new Set<string>();
-    yield* this.walk(this.url(dir, true), '', o.signal, seen);
+    this.keys.reset();
+    for await (const e of this.walk(this.url(dir, true), '', o.signal, seen)) {
+      this.keys.note(join(dir, e.path), e);
+      yield e;
+    }
     this.log.debug({ event: 'listed', indexes: seen.size }, 'walked the autoindex pages');
   }
 
@@ -287,7 +303,7 @@ class HttpSource implements Source {
   }
 
   async open(p: string, o: OpenOptions): Promise<Readable> {
-    const url = this.url(p);
+    const url = this.keys.apply(this.url(p), p);
     const start = o.start ?? 0;
     const ranged = start > 0 || o.length !== undefined;
     const range = `bytes=${start}-${o.length !== undefined ? start + o.length - 1 : ''}`;
@@ -314,6 +330,10 @@ class HttpSource implements Source {
     const expected = Number.isSafeInteger(len) ? len : undefined;
     const mapError = (err: unknown) => mapHttpError(err, what, o.signal);
     return guardedBody(a.body, { signal: o.signal, expected, mapError, what });
+  }
+
+  requestUrl(p: string): string {
+    return this.keys.apply(this.url(p), p, true).href;
   }
 
   async close(): Promise<void> {

@@ -4,12 +4,12 @@ import type { HeadObjectCommandOutput, S3Client, S3ClientConfig, _Object } from 
 /** The AWS SDK is loaded on first use: its import costs ~0.7 s, which no other source should pay. */
 type Sdk = typeof import('@aws-sdk/client-s3');
 const loadSdk = (): Promise<Sdk> => import('@aws-sdk/client-s3');
-import {
-  abortReason, AuthError, ConfigError, isTransientNetworkError,
-  MonitorError, NotFoundError, RemoteError, TransientError,
-} from '../errors.js';
+import { ConfigError, NotFoundError, RemoteError } from '../errors.js';
 import { redactUrl } from '../options.js';
-import { agentsFor } from './proxy.js';
+import { ContentKeys } from './content-key.js';
+import { agentsFor, parseProxy, proxyOption, resolveProxy, type ProxySetting } from './proxy.js';
+import { mapS3Error } from './s3-errors.js';
+import { addContentKey, addNoCache, unsignedConfig } from './s3-requests.js';
 import type { Logger } from '../log.js';
 import type { OptionSpec, RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
@@ -26,7 +26,13 @@ export interface S3Options {
   /** --s3-region; absent = the AWS chain (AWS_REGION, profile), else us-east-1. */
   readonly region?: string;
   readonly forcePathStyle: boolean;
+  /** --s3-unsigned: anonymous requests (a public-read bucket, or one whose policy admits the cache tier). */
+  readonly unsigned: boolean;
+  /** --proxy (absent: the environment's). */
+  readonly proxy: ProxySetting;
 }
+
+export { mapS3Error };
 
 const options: readonly OptionSpec[] = [
   {
@@ -41,6 +47,11 @@ const options: readonly OptionSpec[] = [
     name: 's3-force-path-style', kind: 'bool', default: false, group: 'S3',
     help: 'address buckets as ENDPOINT/bucket, not bucket.ENDPOINT (most S3-compatible servers want this)',
   },
+  {
+    name: 's3-unsigned', kind: 'bool', default: false, group: 'S3',
+    help: 'send requests unsigned (anonymous): a public-read bucket, or one whose policy admits the cache tier; a shared cache stores no answer to a signed request',
+  },
+  proxyOption,
 ];
 
 /** `s3://bucket/prefix`; credentials come from the standard AWS chain (env, shared files, profile, IMDS). */
@@ -67,12 +78,20 @@ export const s3 = {
       endpoint: parseEndpoint(raw['s3-endpoint']),
       region: parseRegion(raw['s3-region']),
       forcePathStyle: parseBool('s3-force-path-style', raw['s3-force-path-style']),
+      unsigned: parseBool('s3-unsigned', raw['s3-unsigned']),
+      proxy: parseProxy(raw),
     };
   },
+  proxy: (opts: S3Options) => resolveProxy(opts.proxy, endpointOf(opts)),
   create(opts: S3Options, deps: SourceDeps): Source {
     return new S3Source(opts, deps);
   },
 } satisfies SourceFactory<S3Options>;
+
+/** The URL the SDK sends requests to, for the proxy lookup (NO_PROXY matches its host). */
+function endpointOf(o: S3Options): string {
+  return o.endpoint ?? `https://${o.forcePathStyle ? '' : `${o.bucket}.`}s3.${o.region ?? 'us-east-1'}.amazonaws.com`;
+}
 
 function parseEndpoint(v: string | undefined): string | undefined {
   if (v === undefined || v === '') return undefined;
@@ -121,51 +140,6 @@ function regionFromChain(): () => Promise<string> {
     })());
 }
 
-// error `name`s (the S3 XML Code); HEAD answers have no body, so there the status decides
-const AUTH_NAMES = new Set([
-  'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken',
-  'TokenRefreshRequired', 'AllAccessDisabled', 'CredentialsProviderError',
-]);
-// RequestTimeTooSkewed (403): the SDK corrects its clock offset from the answer, so a retry heals it
-const TRANSIENT_NAMES = new Set([
-  'SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'TimeoutError',
-  'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable',
-]);
-
-interface SdkError {
-  readonly name?: string;
-  readonly code?: string;
-  readonly $metadata?: { readonly httpStatusCode?: number };
-}
-
-/** SDK error → the shared set, by `name` and `$metadata.httpStatusCode`, never by message. */
-export function mapS3Error(err: unknown, what: string, bucket: string, signal: AbortSignal): MonitorError {
-  if (err instanceof MonitorError) return err;
-  if (signal.aborted) return abortReason(signal);
-  const e = (err ?? {}) as SdkError;
-  const name = e.name ?? '';
-  const status = e.$metadata?.httpStatusCode;
-  const label = name && name !== 'Error' ? name : (e.code ?? (status ? `HTTP ${status}` : 'network error'));
-  const transient =
-    TRANSIENT_NAMES.has(name) ||
-    (status !== undefined && (status >= 500 || status === 429)) ||
-    isTransientNetworkError(err) ||
-    (status === undefined && e.code === 'ENOTFOUND');
-  if (transient) return new TransientError(`${what}: S3 bucket ${bucket} unavailable (${label})`, { cause: err });
-  if (AUTH_NAMES.has(name) || status === 401 || status === 403) {
-    const msg = `${what}: access to bucket ${bucket} refused (${label}); check AWS credentials and policy`;
-    return new AuthError(msg, { cause: err });
-  }
-  if (name === 'NoSuchBucket') return new RemoteError(`no such bucket: ${bucket}`, { cause: err });
-  if (name === 'NoSuchKey' || name === 'NotFound') {
-    return new NotFoundError(`${what}: not found in bucket ${bucket}`, { cause: err });
-  }
-  if (name === 'PermanentRedirect' || status === 301) {
-    return new RemoteError(`bucket ${bucket} is in another region: set --s3-region`, { cause: err });
-  }
-  return new RemoteError(`${what}: S3 refused (${label}) for bucket ${bucket}`, { cause: err });
-}
-
 /** Single-part, unencrypted (or SSE-S3) uploads have the content md5 as ETag; multipart ones have `-N`. */
 function md5FromEtag(etag: string | undefined): string | undefined {
   return etag && /^[0-9a-f]{32}$/i.test(etag) ? etag.toLowerCase() : undefined;
@@ -204,6 +178,8 @@ class S3Source implements Source {
   private readonly clientConfig: S3ClientConfig;
   private sdk: Promise<{ sdk: Sdk; client: S3Client }> | null = null;
   private readonly log: Logger;
+  /** Version keys for object GETs through a cache tier (content-key.ts). */
+  private readonly keys: ContentKeys;
 
   constructor(
     private readonly opts: S3Options,
@@ -211,6 +187,7 @@ class S3Source implements Source {
   ) {
     this.displayUrl = `s3://${opts.bucket}/${opts.prefix}`;
     this.log = deps.log.child({ component: 'source', source: 's3' });
+    this.keys = new ContentKeys(s3.proxy(opts) !== null);
     const t = deps.timeoutMs;
     const region = opts.region ?? regionFromChain();
     this.clientConfig = {
@@ -220,6 +197,7 @@ class S3Source implements Source {
       maxAttempts: 1, // withRetry() retries, with backoff and logging
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      ...(opts.unsigned ? unsignedConfig() : {}),
       // options object, not `new NodeHttpHandler()`: @smithy/node-http-handler is not our direct dependency
       requestHandler: {
         connectionTimeout: t,
@@ -230,16 +208,20 @@ class S3Source implements Source {
     };
   }
 
-  /** The client config with agents for the environment's proxy, if one applies to the endpoint. */
+  /** The client config with agents for --proxy or the environment's proxy, if one applies to the endpoint. */
   private async withAgents(): Promise<S3ClientConfig> {
-    const target = this.opts.endpoint ?? 'https://s3.amazonaws.com';
-    const { httpAgent, httpsAgent, proxy } = await agentsFor(target, { keepAlive: true, maxSockets: Math.max(this.deps.concurrency * 2, 8) });
-    if (proxy) this.log.info({ event: 'proxy', proxy: redactUrl(proxy) }, 'S3 requests go through the proxy from the environment');
+    const target = endpointOf(this.opts);
+    const { httpAgent, httpsAgent, proxy } = await agentsFor(this.opts.proxy, target, { keepAlive: true, maxSockets: Math.max(this.deps.concurrency * 2, 8) });
+    if (proxy) this.log.info({ event: 'proxy', proxy: redactUrl(proxy) }, 'S3 requests go through a proxy');
     return { ...this.clientConfig, requestHandler: { ...(this.clientConfig.requestHandler as object), httpAgent, httpsAgent } };
   }
 
   private ready(): Promise<{ sdk: Sdk; client: S3Client }> {
-    return (this.sdk ??= Promise.all([loadSdk(), this.withAgents()]).then(([sdk, config]) => ({ sdk, client: new sdk.S3Client(config) })));
+    return (this.sdk ??= Promise.all([loadSdk(), this.withAgents()]).then(([sdk, config]) => {
+      const client = new sdk.S3Client(config);
+      addNoCache(client); // a cache on the way revalidates polls, listings and objects with the origin
+      return { sdk, client };
+    }));
   }
 
   private key(p: string): string {
@@ -265,7 +247,9 @@ class S3Source implements Source {
         const h = await this.call(`stat ${Key}`, o.signal, (s) =>
           client.send(new sdk.HeadObjectCommand({ Bucket, Key }), { abortSignal: s }),
         );
-        return headEntry(p, h);
+        const e = headEntry(p, h);
+        this.keys.note(p, e);
+        return e;
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
       }
@@ -286,6 +270,7 @@ class S3Source implements Source {
     const Prefix = base === '' ? '' : `${base}/`;
     let token: string | undefined;
     let pages = 0;
+    this.keys.reset();
     const { sdk, client } = await this.ready();
     do {
       const ContinuationToken = token;
@@ -297,7 +282,9 @@ class S3Source implements Source {
       }
       for (const c of page.Contents ?? []) {
         const e = listEntry(c, Prefix, this.log);
-        if (e) yield e;
+        if (!e) continue;
+        this.keys.note(joinRemote(dir, e.path), e);
+        yield e;
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
       if (page.IsTruncated && !token) throw new RemoteError(`list ${Prefix}: truncated page without a token`);
@@ -315,11 +302,22 @@ class S3Source implements Source {
     const mapError = (err: unknown) => mapS3Error(err, what, this.opts.bucket, o.signal);
     const { sdk, client } = await this.ready();
     const get = new sdk.GetObjectCommand({ Bucket: this.opts.bucket, Key, Range });
+    const key = this.keys.get(p);
+    if (key !== undefined) addContentKey(get, key);
     const res = await client.send(get, { abortSignal: o.signal }).catch((err: unknown) => {
       throw mapError(err);
     });
     if (!(res.Body instanceof Readable)) throw new RemoteError(`${what}: the S3 client returned no Node stream`);
     return guardedBody(res.Body, { signal: o.signal, expected: res.ContentLength, mapError, what });
+  }
+
+  /** The GET the SDK sends: path-style or virtual-host, key segments encoded, query sorted (x-id last). */
+  requestUrl(p: string): string {
+    const ep = new URL(this.opts.endpoint ?? endpointOf(this.opts));
+    const key = this.key(p).split('/').map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/');
+    const base = this.opts.forcePathStyle ? `${ep.origin}/${this.opts.bucket}/${key}` : `${ep.protocol}//${this.opts.endpoint ? `${this.opts.bucket}.${ep.host}` : ep.host}/${key}`;
+    const k = this.keys.known(p);
+    return `${base}?${k !== undefined ? `mmkey=${encodeURIComponent(k)}&` : ''}x-id=GetObject`;
   }
 
   async close(): Promise<void> {

@@ -55,6 +55,13 @@ export interface Source {
    * transfer that needs no md5 and no --bwlimit can be one kernel-side copy.
    */
   localPath?(path: string): string;
+  /**
+   * The URL a GET of this file goes to through a proxy, with its version key
+   * (content-key.ts) once list() or stat() has seen the file: what a preheat
+   * of a cache or P2P tier must name. Absent where it cannot be known
+   * (WebHDFS: the namenode picks the datanode per request).
+   */
+  requestUrl?(path: string): string;
   close(): Promise<void>;
 }
 
@@ -81,4 +88,10 @@ export interface SourceFactory<O extends object = object> {
   parse(remote: URL, raw: RawOptions): O;
   /** No I/O until the first call. */
   create(opts: O, deps: SourceDeps): Source;
+  /**
+   * HTTP-based sources: the proxy this remote's requests go through (--proxy, or
+   * the environment's for its URL), or null. A proxied remote pulls whole files
+   * unless --part-size is given: a shared cache stores whole objects, not ranges.
+   */
+  proxy?(opts: O): string | null;
 }

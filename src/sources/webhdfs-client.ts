@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { dump, readJson, readText, type HttpClient, type HttpResponse } from './http-client.js';
 import { abortReason, AuthError, isTransientNetworkError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { CONTENT_KEY_PARAM } from './content-key.js';
 
 /** The fields of a WebHDFS FileStatus object that model-monitor reads. */
 export interface HdfsFileStatus {
@@ -87,6 +88,7 @@ export function encodeHdfsPath(p: string): string {
 }
 
 const DEMOTE_MS = 60_000;
+const NO_CACHE = { 'cache-control': 'no-cache' } as const;
 
 /** A small typed WebHDFS / HttpFS client on node:http: failover, manual redirects, typed errors. */
 export class WebHdfsClient {
@@ -133,18 +135,21 @@ export class WebHdfsClient {
    * OPEN from `offset` (`length` bytes, or to the end): a 307 or a `noredirect` JSON Location is followed by hand to the
    * datanode; HttpFS answers with the data itself. `signal` also governs the body, so
    * bound the wait for headers with headerDeadline() and clear it once this resolves.
+   * `key` (content-key.ts) goes on the OPEN and on the datanode URL: through a cache tier
+   * each file version has its own URL, the same on every replica.
    */
-  async open(path: string, offset: number, length: number | undefined, signal: AbortSignal): Promise<Readable> {
+  async open(path: string, offset: number, length: number | undefined, signal: AbortSignal, key?: string): Promise<Readable> {
     const params: Record<string, string> = { offset: String(offset) };
     if (length !== undefined) params.length = String(length);
     if (this.o.noRedirect) params.noredirect = 'true';
+    if (key !== undefined) params[CONTENT_KEY_PARAM] = key;
     const res = await this.namenode(path, 'OPEN', params, signal);
     const location = await datanodeLocation(res, path);
     if (location === null) return res.body;
     const what = `OPEN ${path} (datanode)`;
     let dn: HttpResponse;
     try {
-      dn = await this.send(this.withUser(location), signal);
+      dn = await this.send(this.withUser(location, key), signal);
     } catch (err) {
       throw networkError(err, signal, what);
     }
@@ -214,18 +219,22 @@ export class WebHdfsClient {
     return `${ep}/webhdfs/v1${encodeHdfsPath(path)}?${q.toString()}`;
   }
 
-  /** The namenode signs the datanode URL itself; only a missing `user.name` is added (never the token). */
-  private withUser(location: string): string {
+  /** The namenode signs the datanode URL itself; only a missing `user.name` (never the token) and the content key are added. */
+  private withUser(location: string, key: string | undefined): string {
     const u = new URL(location);
     if (this.o.user !== undefined && this.o.token === undefined && !u.searchParams.has('user.name')) {
       u.searchParams.set('user.name', this.o.user);
     }
+    if (key !== undefined) u.searchParams.set(CONTENT_KEY_PARAM, key);
     return u.toString();
   }
 
-  /** One GET, redirects not followed; --timeout bounds the wait for the answer and an idle body. */
+  /**
+   * One GET, redirects not followed; --timeout bounds the wait for the answer and an idle body.
+   * no-cache: a shared cache on the way answers only after the origin confirms its copy.
+   */
   private send(url: string, signal: AbortSignal): Promise<HttpResponse> {
-    return this.o.http.request(new URL(url), { method: 'GET', signal });
+    return this.o.http.request(new URL(url), { method: 'GET', signal, headers: NO_CACHE });
   }
 
 }

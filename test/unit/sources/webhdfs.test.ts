@@ -39,7 +39,7 @@ describe('webhdfs.parse', () => {
   const url = new URL('webhdfs://nn1:9870/m');
 
   it('declares its options once, the token as a secret', () => {
-    expect(webhdfs.options.map((o) => o.name)).toEqual(['hdfs-user', 'hdfs-token', 'hdfs-namenodes', 'hdfs-noredirect']);
+    expect(webhdfs.options.map((o) => o.name)).toEqual(['hdfs-user', 'hdfs-token', 'hdfs-namenodes', 'hdfs-noredirect', 'proxy']);
     expect(webhdfs.options.find((o) => o.name === 'hdfs-token')?.secret).toBe(true);
     expect(webhdfs.schemes).toEqual(['webhdfs', 'swebhdfs']);
   });

@@ -1,0 +1,96 @@
+/**
+ * `model-monitor preheat --preheat-url TARGET [URL...]`: warm a cache tier or
+ * Dragonfly with a new version before the replicas poll (preheat.ts). Given
+ * URLs, those; given the replicas' remote flags instead (--remote,
+ * --remote_model_name, --remote_donefile_name), the URLs of the remote
+ * model's files exactly as replicas behind a proxy request them (with their
+ * version keys). A producer's last step, or an exec hook, until `publish
+ * --preheat-url` calls the same module.
+ */
+import { buildConfig } from './config.js';
+import { ConfigError, MonitorError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import type { OptionSpec, RawOptions } from './options.js';
+import { joinRemote } from './paths.js';
+import { parsePreheatTarget, preheat, type PreheatResult } from './preheat.js';
+import { opSignal } from './retry.js';
+import type { Source } from './sources/types.js';
+import { bool, num, parseValues } from './values.js';
+
+const G = 'Preheat (the preheat command)';
+
+export const preheatOptions: readonly OptionSpec[] = [
+  { name: 'preheat-url', kind: 'string', metavar: 'URL', group: G, help: "Dragonfly manager's job API (http://manager:8080/oapi/v1/jobs) or a caching proxy (http://squid:3128)" },
+  { name: 'preheat-token', kind: 'string', metavar: 'TOKEN', group: G, secret: true, help: 'Dragonfly personal access token (Authorization: Bearer)' },
+  { name: 'preheat-wait', kind: 'bool', group: G, default: false, help: 'wait until the Dragonfly job succeeds (or fails) within --preheat-timeout' },
+  { name: 'preheat-timeout', kind: 'number', metavar: 'SECONDS', group: G, default: '600', help: 'deadline for the whole preheat' },
+];
+
+export interface PreheatIo {
+  readonly out: (s: string) => void;
+}
+
+function fileUrls(args: readonly string[]): string[] {
+  return args.map((a) => {
+    let u: URL;
+    try {
+      u = new URL(a);
+    } catch (err) {
+      throw new ConfigError('', `preheat: not a URL: "${a}"`, { cause: err });
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError('', `preheat: not an http(s) URL: "${a}"`);
+    return u.href;
+  });
+}
+
+/** The URLs of the remote model's files as replicas request them; the source is listed like a plan does. */
+async function remoteUrls(source: Source, model: string, signal: AbortSignal, timeoutMs: number): Promise<string[]> {
+  if (!source.requestUrl) {
+    throw new ConfigError('remote', `${source.kind} file URLs cannot be named ahead (the namenode picks the datanode): preheat with a canary replica instead (docs: fleet)`);
+  }
+  const st = await source.stat(model, { signal: opSignal(signal, timeoutMs) });
+  if (!st) throw new ConfigError('remote-model-name', `no such remote model: ${source.displayUrl}/${model}`);
+  if (!st.isDirectory) return [source.requestUrl(model)];
+  const out: string[] = [];
+  for await (const e of source.list(model, { signal })) out.push(source.requestUrl(joinRemote(model, e.path)));
+  return out;
+}
+
+async function urlsFrom(raw: RawOptions, args: readonly string[], log: Logger, signal: AbortSignal): Promise<string[]> {
+  if (args.length > 0) return fileUrls(args);
+  if (!raw['remote'] && !raw['type']) throw new ConfigError('preheat-url', 'give the file URLs, or the remote flags of the replicas (--remote, --remote_model_name, --remote_donefile_name)');
+  const c = buildConfig('preheat', raw);
+  const source = c.factory.create(c.sourceOptions, { log, timeoutMs: c.timeoutMs, concurrency: c.concurrency });
+  try {
+    return await remoteUrls(source, c.remoteModel, signal, c.timeoutMs);
+  } finally {
+    await source.close();
+  }
+}
+
+/** Runs the command; returns the exit code (0 done, 1 failed). ConfigErrors propagate (exit 2). */
+export async function runPreheat(raw: RawOptions, args: readonly string[], io: PreheatIo): Promise<number> {
+  const target = parsePreheatTarget(raw['preheat-url'] ?? '');
+  const core = parseValues(raw);
+  const deadlineMs = Math.round((num(raw, 'preheat-timeout', { min: 1 }) ?? 600) * 1000);
+  const log = createLogger({ level: core.logLevel, format: core.logFormat }).child({ component: 'preheat' });
+  const ac = new AbortController();
+  const stop = () => ac.abort(new Error('received SIGTERM'));
+  process.once('SIGTERM', stop);
+  try {
+    const urls = await urlsFrom(raw, args, log, ac.signal);
+    const r: PreheatResult = await preheat(target, urls, {
+      log, signal: ac.signal, deadlineMs, wait: bool(raw, 'preheat-wait'), concurrency: core.concurrency,
+      ...(raw['preheat-token'] ? { token: raw['preheat-token'] } : {}),
+    });
+    io.out(`${JSON.stringify({ ...r, files: urls })}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError || !(err instanceof MonitorError)) throw err;
+    log.error({ event: 'preheat-failed', err }, `preheat failed: ${err.message}`);
+    return 1;
+  } finally {
+    process.off('SIGTERM', stop);
+    log.flush?.();
+  }
+}
