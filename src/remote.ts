@@ -107,6 +107,7 @@ export function buildRemote(raw: RawOptions, all: readonly SourceFactory<never>[
   const doneRaw = need(raw, 'remote-donefile-name', '(the remote donefile)');
   const factory = pickFactory(url, type, all, flag);
   const sourceOptions = factory.parse(url, raw);
+  if (raw['proxy'] && !factory.proxy) throw new ConfigError('proxy', `${factory.kind} remotes do not go through an HTTP proxy (only http(s)://, webhdfs:// and s3:// do)`);
   return {
     factory,
     sourceOptions,

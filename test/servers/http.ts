@@ -175,19 +175,30 @@ export async function startHttpFileServer(root: string): Promise<HttpFileServer>
   };
 }
 
+export interface CarriedRequest {
+  readonly method: string;
+  /** Absolute URL. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
 export interface ForwardProxy {
-  /** `http://127.0.0.1:PORT`, for HTTP_PROXY. */
+  /** `http://127.0.0.1:PORT`, for HTTP_PROXY or --proxy. */
   readonly url: string;
   /** Absolute request URLs it carried. */
   readonly carried: string[];
+  /** The same requests, with method and headers. */
+  readonly requests: CarriedRequest[];
   close(): Promise<void>;
 }
 
 /** A plain HTTP forward proxy (absolute-form request targets). */
 export async function startForwardProxy(): Promise<ForwardProxy> {
   const carried: string[] = [];
+  const requests: CarriedRequest[] = [];
   const server = createServer((req, res) => {
     carried.push(req.url ?? '');
+    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } });
     const up = request(req.url ?? '', { method: req.method, headers: req.headers }, (ur) => {
       res.writeHead(ur.statusCode ?? 502, ur.headers);
       ur.pipe(res);
@@ -196,7 +207,7 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
     req.pipe(up);
   });
   const port = await listen(server);
-  return { url: `http://127.0.0.1:${port}`, carried, close: () => shut(server) };
+  return { url: `http://127.0.0.1:${port}`, carried, requests, close: () => shut(server) };
 }
 
 export interface DirFiles {
