@@ -170,8 +170,16 @@ async function warm(proxy: string, urls: readonly string[], o: PreheatOptions, s
     await dump(res.body);
     if (!res.body.complete) throw networkError(signal.reason ?? new Error('connection closed mid-body'), signal, what);
   };
+  let failed = false;
   const worker = async () => {
-    while (next < urls.length) await one(urls[next++]!);
+    while (!failed && next < urls.length) {
+      try {
+        await one(urls[next++]!);
+      } catch (err) {
+        failed = true; // the other workers stop after their current file
+        throw err;
+      }
+    }
   };
   try {
     await Promise.all(Array.from({ length: n }, worker));

@@ -22,6 +22,9 @@ describe('bad input exits 2 naming the flag', () => {
     ['missing --remote_donefile_name', ['--remote', 'file:///tmp', '--remote_model_name', 'm'], /--remote-donefile-name/],
     ['--signal without a pid', ['--type', 'file', ...paddle, '--signal', 'HUP'], /--signal/],
     ['bad --bwlimit', ['--type', 'file', ...paddle, '--bwlimit', 'fast'], /--bwlimit/],
+    ['negative --spread', ['--type', 'file', ...paddle, '--spread', '-5'], /--spread/],
+    ['--proxy that is not a proxy URL', ['--remote', 'http://origin/m', '--remote_model_name', 'm', '--remote_donefile_name', 'd', '--proxy', 'squid:3128/x'], /--proxy/],
+    ['--proxy for an ftp:// remote', ['--remote', 'ftp://origin/m', '--remote_model_name', 'm', '--remote_donefile_name', 'd', '--proxy', 'http://squid:3128'], /--proxy/],
     ['--remote_model_name escaping the remote path', ['--type', 'file', '--remote_path', '/', '--remote_model_name', '../etc', '--remote_donefile_name', 'd'], /--remote-model-name/],
   ];
   for (const [what, args, flag] of cases) {
