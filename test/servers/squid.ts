@@ -1,8 +1,9 @@
 /**
  * Debian's Squid as a fleet's shared cache tier, on 127.0.0.1 and a random
  * port: `-N` (foreground, one process), its own `-f` config under a temp dir,
- * memory cache only (no cache_dir), the settings docs/fleet.md recommends
- * (collapsed_forwarding, reload_into_ims, version-keyed URLs kept for good).
+ * memory cache only (no cache_dir), and the fleet cache rules of
+ * examples/squid/squid.conf (collapsed_forwarding, reload_into_ims,
+ * version-keyed URLs kept for good), read from that file.
  * Its access log says what it answered from memory and what it fetched.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +13,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from './ports.js';
 
 export const SQUID = process.env.SQUID_BIN ?? '/usr/sbin/squid';
@@ -20,13 +22,15 @@ export function squidMissing(): string | null {
   return existsSync(SQUID) ? null : `${SQUID} is not installed (apt-get install squid)`;
 }
 
-/** The cache settings for model-monitor fleets (docs/fleet.md shows the same lines). */
-export const FLEET_CACHE_RULES = [
-  'collapsed_forwarding on',
-  'reload_into_ims on',
-  'refresh_pattern -i [?&]mmkey= 10080 100% 10080 ignore-reload override-expire',
-  'refresh_pattern . 0 20% 4320',
-];
+export const EXAMPLE_CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'squid', 'squid.conf');
+
+/** The fleet cache rules of examples/squid/squid.conf (between its markers): what the tests run is what the docs show. */
+export async function fleetCacheRules(): Promise<string[]> {
+  const text = await readFile(EXAMPLE_CONFIG, 'utf8');
+  const m = /^# --- fleet cache rules ---\n([\s\S]*?)^# --- end of fleet cache rules ---$/m.exec(text);
+  if (!m) throw new Error(`${EXAMPLE_CONFIG}: no fleet cache rules markers`);
+  return m[1]!.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+}
 
 export interface SquidLogLine {
   /** TCP_MISS, TCP_HIT, TCP_MEM_HIT, TCP_CF_HIT, TCP_REFRESH_UNMODIFIED … */
@@ -49,7 +53,7 @@ export interface Squid {
   stop(): Promise<SquidLogLine[]>;
 }
 
-export function squidConfig(dir: string, port: number, memMb: number): string {
+export function squidConfig(dir: string, port: number, memMb: number, rules: readonly string[]): string {
   return [
     `http_port 127.0.0.1:${port}`,
     'visible_hostname model-monitor-test',
@@ -61,7 +65,7 @@ export function squidConfig(dir: string, port: number, memMb: number): string {
     `cache_mem ${memMb} MB`,
     'maximum_object_size_in_memory 256 MB',
     'maximum_object_size 256 MB',
-    ...FLEET_CACHE_RULES,
+    ...rules,
     'http_access allow localhost',
     'http_access deny all',
     'shutdown_lifetime 0 seconds',
@@ -108,7 +112,7 @@ export async function startSquid(o: { memMb?: number } = {}): Promise<Squid> {
   await chmod(dir, 0o777); // as root Squid runs as its cache_effective_user (proxy) and writes its logs here
   const port = await freePort();
   const configFile = path.join(dir, 'squid.conf');
-  await writeFile(configFile, squidConfig(dir, port, o.memMb ?? 1024));
+  await writeFile(configFile, squidConfig(dir, port, o.memMb ?? 1024, await fleetCacheRules()));
   const child = spawn(SQUID, ['-N', '-f', configFile], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
