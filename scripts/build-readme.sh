@@ -16,6 +16,8 @@ npx tsc -p tsconfig.build.json
   cat docs/engines.md
   echo
   cat docs/operations.md
+  echo
+  cat docs/fleet.md
   if [ -f docs/performance.md ]; then echo; cat docs/performance.md; fi
   echo
   cat docs/development.md

@@ -148,7 +148,7 @@ describe.skipIf(missing !== null)(`${N} watch monitors through one Squid`, () =>
       const lines = await log();
       const cache = await squid.stop();
       console.log(`Squid answers: ${JSON.stringify(codes(cache))}`);
-      if (process.env.MM_DEBUG) console.log(cache.map((l) => `${l.code}/${l.status} ${l.method} ${l.url}`).join('\n'));
+      if (process.env.MM_DEBUG) console.log(cache.map((l) => `${l.time} ${l.elapsedMs} ${l.code}/${l.status} ${l.method} ${l.url}`).join('\n'));
       // Polls were revalidated with the origin (or joined a revalidation in flight), never answered from a stored copy ...
       const polls = cache.filter((l) => l.url.endsWith('/donefile'));
       expect(polls.length).toBeGreaterThanOrEqual(2 * N);
@@ -176,7 +176,7 @@ describe.skipIf(missing !== null)(`${N} watch monitors through one Squid`, () =>
       for (const b of perVersion) expect(b).toBeLessThanOrEqual(MAX_ORIGIN * MODEL_BYTES);
       const cache = await squid.stop();
       console.log(`Squid answers: ${JSON.stringify(codes(cache))}`);
-      if (process.env.MM_DEBUG) console.log(cache.map((l) => `${l.code}/${l.status} ${l.method} ${l.url}`).join('\n'));
+      if (process.env.MM_DEBUG) console.log(cache.map((l) => `${l.time} ${l.elapsedMs} ${l.code}/${l.status} ${l.method} ${l.url}`).join('\n'));
       // Every namenode answer (polls, listings, redirects) came fresh from the namenode or a request in flight ...
       const nn = cache.filter((l) => l.url.includes(`:${srv.nnPort}/`));
       expect(nn.filter((l) => /op=GETFILESTATUS/.test(l.url)).length).toBeGreaterThanOrEqual(2 * N);

@@ -33,6 +33,9 @@ export async function fleetCacheRules(): Promise<string[]> {
 }
 
 export interface SquidLogLine {
+  /** Unix time (s) the answer ended, and how long it took (ms). */
+  readonly time: number;
+  readonly elapsedMs: number;
   /** TCP_MISS, TCP_HIT, TCP_MEM_HIT, TCP_CF_HIT, TCP_REFRESH_UNMODIFIED … */
   readonly code: string;
   readonly status: number;
@@ -87,7 +90,7 @@ function parseLog(text: string): SquidLogLine[] {
     const f = line.trim().split(/\s+/);
     if (f.length < 7) continue;
     const [code, status] = f[3]!.split('/');
-    out.push({ code: code!, status: Number(status), bytes: Number(f[4]), method: f[5]!, url: f[6]!, hierarchy: (f[8] ?? '').split('/')[0]! });
+    out.push({ time: Number(f[0]), elapsedMs: Number(f[1]), code: code!, status: Number(status), bytes: Number(f[4]), method: f[5]!, url: f[6]!, hierarchy: (f[8] ?? '').split('/')[0]! });
   }
   return out;
 }
