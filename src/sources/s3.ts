@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { OptionSpec, RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import { opSignal } from '../retry.js';
-import { guardedBody } from './http.js';
+import { guardedBody } from './http-body.js';
 import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
 
 export interface S3Options {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { allOptions, buildConfig, resolveRaw } from '../../../src/config.js';
+import { allOptions, buildConfig, printableConfig, resolveRaw } from '../../../src/config.js';
 import { ConfigError } from '../../../src/errors.js';
 import { parseProxy, resolveProxy } from '../../../src/sources/proxy.js';
 
@@ -31,6 +31,11 @@ describe('--proxy', () => {
     expect(resolveProxy(undefined, 'http://origin/x')).toBe('http://env-proxy:8080');
     expect(resolveProxy(undefined, 'http://direct.example/x')).toBeNull();
   });
+});
+
+it('--print-config masks a password in the proxy URL', () => {
+  const raw = resolveRaw({ proxy: 'http://fleet:s3cret@squid:3128' }, {}, allOptions());
+  expect(JSON.stringify(printableConfig(raw, allOptions()))).not.toContain('s3cret');
 });
 
 describe('whole files through a proxy', () => {
