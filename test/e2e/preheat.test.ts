@@ -31,6 +31,8 @@ afterAll(async () => {
 });
 
 const jobUrls = (body: string) => (JSON.parse(body) as { args: { urls: string[] } }).args.urls;
+/** The result line on stdout (log lines, also JSON on stdout, may come before or after it). */
+const result = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((o) => 'kind' in o);
 
 it('preheat URL...: one Dragonfly job with those URLs; the token from the environment', async () => {
   const from = mgr.requests.length;
@@ -39,7 +41,7 @@ it('preheat URL...: one Dragonfly job with those URLs; the token from the enviro
   const [q] = mgr.requests.slice(from);
   expect(q!.headers.authorization).toBe('Bearer secret-pat');
   expect(jobUrls(q!.body)).toEqual(['http://o/m/a.bin', 'http://o/m/b.bin']);
-  expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ kind: 'dragonfly', urls: 2, state: 'PENDING' });
+  expect(result(r.stdout)).toMatchObject({ kind: 'dragonfly', urls: 2, state: 'PENDING' });
   expect(r.stdout + r.stderr).not.toContain('secret-pat');
 });
 
@@ -64,7 +66,7 @@ it('preheat through a caching proxy GETs each file once through it', async () =>
   expect(r.code, r.stderr).toBe(0);
   const gets = proxy.requests.slice(before);
   expect(gets.map((q) => new URL(q.url).pathname).sort()).toEqual(['/model/__model__', '/model/params/fc_0.b_0', '/model/params/fc_0.w_0']);
-  expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ kind: 'cache', urls: 3 });
+  expect(result(r.stdout)).toMatchObject({ kind: 'cache', urls: 3 });
 });
 
 it('bad input exits 2 naming the flag; a refused job exits 1', async () => {
