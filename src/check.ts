@@ -4,7 +4,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import { NoSpaceError, ValidateError } from './errors.js';
-import { isExecaError, runShell } from './exec.js';
+import { isExecFailure, runShell, tailText } from './exec.js';
 import type { Logger } from './log.js';
 
 /** Free space needed: the model, 5 % and 64 MiB of margin. */
@@ -42,10 +42,9 @@ export async function runValidate(
     });
     o.log.info({ event: 'validated', version, output: r.stdout.slice(-500) }, 'validate command accepted the model');
   } catch (err) {
-    if (isExecaError(err)) {
-      const why = err.timedOut ? `timed out after ${o.timeoutMs} ms` : err.isCanceled ? 'was cancelled' : `exited with ${err.exitCode ?? err.signal}`;
-      const tail = String(err.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
-      throw new ValidateError(`--validate rejected ${version}: command ${why}${tail ? `: ${tail}` : ''}`, { cause: err });
+    if (isExecFailure(err)) {
+      const tail = tailText(err.stderr.split('\n').slice(-3).join(' | '));
+      throw new ValidateError(`--validate rejected ${version}: command ${err.message}${tail ? `: ${tail}` : ''}`, { cause: err });
     }
     throw err;
   }

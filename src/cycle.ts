@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { checkDiskSpace, runValidate } from './check.js';
 import type { MonitorConfig } from './config.js';
+import { NEVER } from './deadline.js';
 import { detect } from './detect.js';
 import { abortReason, isRetryable, MonitorError, ReloadError, ValidateError } from './errors.js';
 import { fetchModel } from './fetch.js';
@@ -107,7 +108,7 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
     signal.throwIfAborted();
     const record: ServedRecord = { version: a.version, fingerprint: a.fingerprint, remote: `${d.source.displayUrl}/${a.remoteModel}`, appliedAt: new Date().toISOString(), files: verified.files };
     // From here on the swap runs to its end whatever the signal says: it is short and never leaves a partial model.
-    const result = await timed(d, 'swap', () => d.swap.swap(verified, record, { log: d.log, signal: new AbortController().signal }));
+    const result = await timed(d, 'swap', () => d.swap.swap(verified, record, { log: d.log, signal: NEVER }));
     return { result, fetchedBytes: p.totalBytes };
   } catch (err) {
     // A dropped connection or a shutdown keeps what was fetched: the next attempt at this version resumes.
@@ -131,10 +132,14 @@ async function validateOrReject(d: CycleDeps, dir: string, a: Aspired, signal: A
   }
 }
 
-export async function fireTriggers(d: Pick<CycleDeps, 'triggers' | 'log'>, e: ReloadEvent, timeoutMs: number): Promise<void> {
+/**
+ * Fires every trigger in turn. Each applies its own deadline (--exec-timeout), so a hook killed on it
+ * says "timed out"; `signal` cancels them (by default nothing does: a reload after a swap runs to its end).
+ */
+export async function fireTriggers(d: Pick<CycleDeps, 'triggers' | 'log'>, e: ReloadEvent, signal: AbortSignal = NEVER): Promise<void> {
   for (const t of d.triggers) {
     const t0 = performance.now();
-    await t.fire(e, { log: d.log, signal: AbortSignal.timeout(timeoutMs) });
+    await t.fire(e, { log: d.log, signal });
     d.log.info({ event: 'reload', trigger: t.name, version: e.version, durationMs: Math.round(performance.now() - t0) }, `reload: ${t.name}`);
   }
 }
@@ -146,14 +151,14 @@ export function reloadEvent(r: SwapResult, previousVersion: string | null): Relo
 async function reload(d: CycleDeps, r: SwapResult, served: SwapResult | null): Promise<void> {
   const c = d.config;
   try {
-    await timed(d, 'reload', () => fireTriggers(d, reloadEvent(r, served?.version ?? null), c.execTimeoutMs));
+    await timed(d, 'reload', () => fireTriggers(d, reloadEvent(r, served?.version ?? null)));
   } catch (err) {
     const e = err instanceof ReloadError ? err : new ReloadError(`reload failed after swapping in ${r.version}`, { cause: err });
     if (!c.rollbackOnReloadFailure || !served) throw e;
     d.log.error({ event: 'reload-failed', version: r.version, err: e }, 'reload failed; rolling back');
-    const back = await d.swap.rollback({ log: d.log, signal: new AbortController().signal });
+    const back = await d.swap.rollback({ log: d.log, signal: NEVER });
     await updateStatus(c.workDir, c.modelName, { rejected: { fingerprint: r.record.fingerprint, reason: e.message, at: new Date().toISOString() }, lastOutcome: 'rolled-back' });
-    await fireTriggers(d, reloadEvent(back, r.version), c.execTimeoutMs).catch((err2: unknown) =>
+    await fireTriggers(d, reloadEvent(back, r.version)).catch((err2: unknown) =>
       d.log.error({ event: 'reload-failed', version: back.version, err: err2 }, 'reload after rollback failed too'),
     );
     throw new ReloadError(`reload of ${r.version} failed; rolled back to ${back.version}: ${e.message}`, { cause: e });

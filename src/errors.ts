@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'E_NO_BACKUP'
   | 'E_REMOTE'
   | 'E_ABORTED'
-  | 'E_HADOOP_CLI';
+  | 'E_HADOOP_CLI'
+  | 'E_CHANGED';
 
 export abstract class MonitorError extends Error {
   abstract readonly code: ErrorCode;
@@ -129,6 +130,17 @@ export class HadoopCliError extends MonitorError {
   }
 }
 
+/**
+ * The remote model changed while it was being pulled (a file's ETag, mtime or
+ * size no longer matches the listing, or the donefile moved on): what was
+ * fetched may mix two versions. Not retried per file (that would fetch the new
+ * bytes into the old plan); the cycle discards staging and plans again.
+ */
+export class ModelChangedError extends MonitorError {
+  readonly code = 'E_CHANGED';
+  readonly retryable = false;
+}
+
 /** The cycle was cancelled (SIGTERM, SIGINT, a newer donefile). */
 export class AbortedError extends MonitorError {
   readonly code = 'E_ABORTED';
@@ -169,7 +181,7 @@ export function abortReason(signal: AbortSignal): MonitorError {
   const r: unknown = signal.reason;
   if (r instanceof MonitorError) return r;
   if (r instanceof Error && r.name === 'TimeoutError') {
-    return new TransientError('operation timed out', { cause: r });
+    return new TransientError(r.message && r.message !== 'The operation was aborted due to timeout' ? r.message : 'operation timed out', { cause: r });
   }
   return new AbortedError('cancelled', { cause: r });
 }

@@ -8,6 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { copyFile, link, mkdir, open, rename, stat, truncate, writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
+import { linked } from './deadline.js';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { TokenBucket, throttle } from './bwlimit.js';
@@ -47,8 +48,8 @@ interface Ctx {
 
 /** Runs `worker` over `items` with at most `n` at once; the first failure aborts the rest. */
 async function pool<T, R>(items: readonly T[], n: number, signal: AbortSignal, worker: (item: T, s: AbortSignal) => Promise<R>): Promise<R[]> {
-  const ac = new AbortController();
-  const s = AbortSignal.any([signal, ac.signal]);
+  const ac = linked(signal);
+  const s = ac.signal;
   // Each in-flight transfer listens for abort on this one signal.
   setMaxListeners(Math.max(10, n * 4), s);
   const out: R[] = new Array<R>(items.length);
@@ -66,9 +67,10 @@ async function pool<T, R>(items: readonly T[], n: number, signal: AbortSignal, w
     }
   };
   const results = await Promise.allSettled(Array.from({ length: Math.min(n, items.length) }, run));
+  ac.dispose();
   // Report the first real failure, not the aborts it caused in the other workers.
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed.length) throw ac.signal.aborted && !signal.aborted ? ac.signal.reason : failed[0]!.reason;
+  if (failed.length) throw s.aborted && !signal.aborted ? s.reason : failed[0]!.reason;
   return out;
 }
 

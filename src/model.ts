@@ -25,6 +25,8 @@ export interface Aspired {
   readonly remoteModel: string;
   /** Donefile content (when read: --detect content, or a manifest donefile). */
   readonly donefile?: string;
+  /** The donefile's mtime (--detect timestamp): a model file changed after it is being re-published. */
+  readonly mtimeMs?: number;
 }
 
 export interface Staged {

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { MonitorConfig } from './config.js';
+import { NEVER } from './deadline.js';
 import { fireTriggers, reloadEvent, runCycle, stagingRoot, type CycleHooks, type CycleOutcome } from './cycle.js';
 import type { Logger } from './log.js';
 import type { ServedRecord } from './model.js';
@@ -66,7 +67,7 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
 
   async function start(): Promise<void> {
     lock = await acquireLock(config.workDir, config.modelName, config.servedPath);
-    const outcome = await swap.recover({ log: cycleLog, signal: new AbortController().signal });
+    const outcome = await swap.recover({ log: cycleLog, signal: NEVER });
     // Staging left by a crash is kept: it is keyed by donefile fingerprint, resumed only for that same
     // version, and never swapped in without passing verify (see staging.ts).
     // Crash mid writeJsonAtomic: the tmp file never became the record; the old record stands.
@@ -76,7 +77,7 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
     const cur = await swap.current();
     if (cur && outcome === 'completed') {
       // The interrupted swap is finished on disk, but the engine was never told: tell it now.
-      await fireTriggers({ triggers, log: cycleLog }, reloadEvent(cur, null), config.execTimeoutMs).catch((err: unknown) =>
+      await fireTriggers({ triggers, log: cycleLog }, reloadEvent(cur, null)).catch((err: unknown) =>
         log.error({ event: 'reload-failed', version: cur.version, err }, 'reload after recovery failed'),
       );
     }
@@ -115,7 +116,7 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
 
   async function rollback(): Promise<SwapResult> {
     const before = await swap.current();
-    const r = await swap.rollback({ log: cycleLog, signal: new AbortController().signal });
+    const r = await swap.rollback({ log: cycleLog, signal: NEVER });
     // The rolled-back-from donefile stays rejected until the producer publishes a new one.
     if (before) {
       await updateStatus(config.workDir, config.modelName, {
@@ -123,7 +124,7 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
         lastOutcome: 'rolled-back',
       });
     }
-    await fireTriggers({ triggers, log: cycleLog }, reloadEvent(r, before?.version ?? null), config.execTimeoutMs);
+    await fireTriggers({ triggers, log: cycleLog }, reloadEvent(r, before?.version ?? null));
     return r;
   }
 

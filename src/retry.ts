@@ -1,4 +1,5 @@
 import pRetry, { AbortError } from 'p-retry';
+import { withDeadline } from './deadline.js';
 import { isRetryable } from './errors.js';
 import type { Logger } from './log.js';
 
@@ -47,7 +48,11 @@ export async function withRetry<T>(op: (attempt: number) => Promise<T>, o: Retry
   ); // p-retry rethrows an AbortError's original error, so callers see our MonitorErrors as they are
 }
 
-/** The cycle signal combined with a per-operation deadline. */
-export function opSignal(signal: AbortSignal, timeoutMs: number): AbortSignal {
-  return AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+/**
+ * One idempotent remote operation: each attempt runs under its own deadline
+ * (`timeoutMs`, held by a strong timer: see deadline.ts) and failures that say
+ * they are retryable are retried with backoff.
+ */
+export function remoteOp<T>(op: (signal: AbortSignal, attempt: number) => Promise<T>, o: RetryOptions & { readonly timeoutMs: number }): Promise<T> {
+  return withRetry((attempt) => withDeadline(o.signal, o.timeoutMs, o.what, (s) => op(s, attempt)), o);
 }

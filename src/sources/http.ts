@@ -8,7 +8,7 @@ import {
 import type { Logger } from '../log.js';
 import { LIST_SEPARATOR, type OptionSpec, type RawOptions } from '../options.js';
 import { joinRemote } from '../paths.js';
-import { opSignal } from '../retry.js';
+import { withDeadline } from '../deadline.js';
 import { parseIndex, type IndexLink } from './http-index.js';
 import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
 
@@ -130,7 +130,7 @@ interface Answer {
   readonly url: URL;
 }
 
-const header = (a: Answer, name: string): string | undefined => {
+const header = (a: Pick<Answer, 'headers'>, name: string): string | undefined => {
   const v = a.headers[name];
   return Array.isArray(v) ? v[0] : v;
 };
@@ -186,24 +186,26 @@ class HttpSource implements Source {
     }
   }
 
-  /** send() under the cycle signal plus the per-request deadline, errors mapped. */
-  private async exchange(method: 'GET' | 'HEAD', url: URL, outer: AbortSignal): Promise<Answer> {
-    const signal = opSignal(outer, this.deps.timeoutMs);
-    try {
-      return await this.send(method, url, signal);
-    } catch (err) {
-      throw mapHttpError(err, `${method} ${url.pathname}`, signal);
-    }
+  /** A HEAD under the per-request deadline (answer and the empty body), errors mapped. */
+  private head(url: URL, outer: AbortSignal): Promise<Omit<Answer, 'body'>> {
+    const what = `HEAD ${url.pathname}`;
+    return withDeadline(outer, this.deps.timeoutMs, what, async (signal) => {
+      try {
+        const { body, ...rest } = await this.send('HEAD', url, signal);
+        await dump(body);
+        return rest;
+      } catch (err) {
+        throw mapHttpError(err, what, signal);
+      }
+    });
   }
 
   async stat(p: string, o: IoOptions): Promise<RemoteEntry | null> {
     const asked = this.url(p);
-    let a = await this.exchange('HEAD', asked, o.signal);
-    await dump(a.body);
+    let a = await this.head(asked, o.signal);
     if (a.status === 404 || a.status === 410) {
       // some servers list `dir/` without redirecting `dir` to it
-      a = await this.exchange('HEAD', this.url(p, true), o.signal);
-      await dump(a.body);
+      a = await this.head(this.url(p, true), o.signal);
       if (a.status === 404 || a.status === 410) return null;
       if (a.status === 200 && /^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
         return { path: p, size: 0, isDirectory: true };
@@ -215,7 +217,7 @@ class HttpSource implements Source {
     return redirectedToDir ? { path: p, size: 0, isDirectory: true } : this.entry(p, a);
   }
 
-  private entry(p: string, a: Answer): RemoteEntry {
+  private entry(p: string, a: Omit<Answer, 'body'>): RemoteEntry {
     const len = Number(header(a, 'content-length'));
     if (!Number.isSafeInteger(len) || len < 0) {
       throw new RemoteError(`HEAD ${a.url.pathname}: no Content-Length, cannot size the file`);
@@ -257,33 +259,33 @@ class HttpSource implements Source {
 
   /** HEAD one listed file: its size (the index's size column is rounded), mtime and ETag. */
   private async headFile(url: URL, signal: AbortSignal): Promise<RemoteEntry> {
-    const a = await this.exchange('HEAD', url, signal);
-    await dump(a.body);
+    const a = await this.head(url, signal);
     if (a.status !== 200) throw statusError(a.status, `HEAD ${url.pathname}`);
     if (a.url.pathname.endsWith('/')) return { path: '', size: 0, isDirectory: true };
     return this.entry('', a);
   }
 
-  /** GET an autoindex page (bounded in size) and parse its links. */
-  private async index(dirUrl: URL, outer: AbortSignal): Promise<IndexLink[]> {
+  /** GET an autoindex page (bounded in size, the whole answer under the per-request deadline) and parse its links. */
+  private index(dirUrl: URL, outer: AbortSignal): Promise<IndexLink[]> {
     const what = `GET ${dirUrl.pathname}`;
-    const signal = opSignal(outer, this.deps.timeoutMs);
-    try {
-      const a = await this.send('GET', dirUrl, signal);
-      if (a.status !== 200) {
-        await dump(a.body);
-        if (a.status === 404 || a.status === 410) throw new NotFoundError(`no such directory: ${dirUrl.href}`);
-        throw statusError(a.status, what);
+    return withDeadline(outer, this.deps.timeoutMs, what, async (signal) => {
+      try {
+        const a = await this.send('GET', dirUrl, signal);
+        if (a.status !== 200) {
+          await dump(a.body);
+          if (a.status === 404 || a.status === 410) throw new NotFoundError(`no such directory: ${dirUrl.href}`);
+          throw statusError(a.status, what);
+        }
+        if (!/^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
+          await dump(a.body);
+          throw new RemoteError(`${what}: not an HTML directory index (${header(a, 'content-type') ?? 'no type'})`);
+        }
+        const page = await readText(a.body, MAX_INDEX_BYTES, () => new RemoteError(`${what}: directory index larger than ${MAX_INDEX_BYTES} bytes`));
+        return parseIndex(page, dirUrl);
+      } catch (err) {
+        throw mapHttpError(err, what, signal);
       }
-      if (!/^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
-        await dump(a.body);
-        throw new RemoteError(`${what}: not an HTML directory index (${header(a, 'content-type') ?? 'no type'})`);
-      }
-      const page = await readText(a.body, MAX_INDEX_BYTES, () => new RemoteError(`${what}: directory index larger than ${MAX_INDEX_BYTES} bytes`));
-      return parseIndex(page, dirUrl);
-    } catch (err) {
-      throw mapHttpError(err, what, signal);
-    }
+    });
   }
 
   async open(p: string, o: OpenOptions): Promise<Readable> {

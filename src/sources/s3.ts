@@ -13,7 +13,7 @@ import { agentsFor } from './proxy.js';
 import type { Logger } from '../log.js';
 import type { OptionSpec, RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
-import { opSignal } from '../retry.js';
+import { withDeadline } from '../deadline.js';
 import { guardedBody } from './http.js';
 import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
 
@@ -248,12 +248,13 @@ class S3Source implements Source {
 
   /** One SDK call under the cycle signal plus the per-request deadline; errors mapped. */
   private async call<T>(what: string, outer: AbortSignal, op: (s: AbortSignal) => Promise<T>): Promise<T> {
-    const signal = opSignal(outer, this.deps.timeoutMs);
-    try {
-      return await op(signal);
-    } catch (err) {
-      throw mapS3Error(err, what, this.opts.bucket, signal);
-    }
+    return withDeadline(outer, this.deps.timeoutMs, what, async (signal) => {
+      try {
+        return await op(signal);
+      } catch (err) {
+        throw mapS3Error(err, what, this.opts.bucket, signal);
+      }
+    });
   }
 
   async stat(p: string, o: IoOptions): Promise<RemoteEntry | null> {
@@ -315,9 +316,13 @@ class S3Source implements Source {
     const mapError = (err: unknown) => mapS3Error(err, what, this.opts.bucket, o.signal);
     const { sdk, client } = await this.ready();
     const get = new sdk.GetObjectCommand({ Bucket: this.opts.bucket, Key, Range });
-    const res = await client.send(get, { abortSignal: o.signal }).catch((err: unknown) => {
-      throw mapError(err);
-    });
+    // Until the headers: our own deadline (the SDK's requestTimeout is an inactivity timeout, which a
+    // trickle defeats). Cleared once they are in: the body is bounded by the sink's stall and rate checks.
+    const res = await withDeadline(o.signal, this.deps.timeoutMs, what, (s) =>
+      client.send(get, { abortSignal: s }).catch((err: unknown) => {
+        throw mapS3Error(err, what, this.opts.bucket, s);
+      }),
+    );
     if (!(res.Body instanceof Readable)) throw new RemoteError(`${what}: the S3 client returned no Node stream`);
     return guardedBody(res.Body, { signal: o.signal, expected: res.ContentLength, mapError, what });
   }
