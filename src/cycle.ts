@@ -54,6 +54,14 @@ export type CycleOutcome =
 
 export const stagingRoot = (c: MonitorConfig) => path.join(c.workDir, `${c.modelName}.staging`);
 
+/**
+ * --min-rate, but never above a quarter of one stream's share of --bwlimit: a
+ * transfer we hold back ourselves is not a trickling server.
+ */
+export function rateFloor(c: Pick<MonitorConfig, 'minRate' | 'bwlimit' | 'concurrency'>): number {
+  return c.bwlimit > 0 ? Math.min(c.minRate, Math.floor(c.bwlimit / c.concurrency / 4)) : c.minRate;
+}
+
 async function timed<T>(d: CycleDeps, phase: string, f: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   try {
@@ -99,6 +107,7 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
     const staged: Staged = await timed(d, 'fetch', () =>
       fetchModel(d.source, p, {
         stagingRoot: stagingRoot(c), concurrency: c.concurrency, partSize: c.partSize, bwlimit: c.bwlimit, timeoutMs: c.timeoutMs, retries: c.retries,
+        minBytesPerSec: rateFloor(c),
         md5: c.verify === 'md5' || (c.verify === 'auto' && (p.manifest !== null || p.files.some((f) => f.md5))),
         servedDir: served ? path.join(served.servedPath) : null, unpackedFilename: c.unpackedFilename, onBytes: d.hooks?.onBytes,
       }, ctx),

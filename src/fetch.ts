@@ -32,6 +32,8 @@ export interface FetchOptions {
   /** bytes/s over all streams; 0 = unlimited. */
   readonly bwlimit: number;
   readonly timeoutMs: number;
+  /** A transfer slower than this (bytes/s, averaged over a window of timeoutMs) is dropped and resumed. */
+  readonly minBytesPerSec: number;
   readonly retries: number;
   /** Compute md5 of every file (--verify md5, or a manifest to check). */
   readonly md5: boolean;
@@ -107,7 +109,7 @@ async function transfer(source: Source, r: Range, done: number, first: Hash | nu
       try {
         const input = await source.open(r.remote, { signal: ctx.signal, ...(at > 0 ? { start: at } : {}), ...(r.part ? { length: want } : {}) });
         // The stall timer starts with the stream, not before open() (which has its own timeout).
-        sink = new FileSink({ file: r.file, create: fresh, position: at, limit: want, hash, idleMs: o.timeoutMs, onBytes: o.onBytes, what: r.remote });
+        sink = new FileSink({ file: r.file, create: fresh, position: at, limit: want, hash, idleMs: o.timeoutMs, minBytesPerSec: o.minBytesPerSec, onBytes: o.onBytes, what: r.remote });
         fresh = false;
         // No throttle stage at all without --bwlimit: every stage costs per chunk.
         if (bucket) await pipeline(input, throttle(bucket, ctx.signal), sink, { signal: ctx.signal });

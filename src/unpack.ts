@@ -48,6 +48,7 @@ export async function listTree(dir: string, rel = ''): Promise<FileRecord[]> {
 export interface UnpackOptions {
   readonly bucket: TokenBucket | null;
   readonly timeoutMs: number;
+  readonly minBytesPerSec: number;
   readonly retries: number;
   readonly md5: boolean;
   readonly unpackedFilename: string | null;
@@ -73,7 +74,7 @@ async function extractOnce(source: Source, f: PlannedFile, into: string, o: Unpa
       }
     },
   });
-  const meter = new Meter({ hash: o.md5 ? md5Hash() : null, idleMs: o.timeoutMs, onBytes: o.onBytes, what: f.remote });
+  const meter = new Meter({ hash: o.md5 ? md5Hash() : null, idleMs: o.timeoutMs, minBytesPerSec: o.minBytesPerSec, onBytes: o.onBytes, what: f.remote });
   try {
     const input = await source.open(f.remote, { signal: ctx.signal }).catch((err: unknown) => {
       meter.destroy();
