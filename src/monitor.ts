@@ -66,7 +66,9 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
   let force = false;
 
   async function start(): Promise<void> {
-    lock = await acquireLock(config.workDir, config.modelName, config.servedPath);
+    lock = await acquireLock(config.workDir, config.modelName, config.servedPath, (h) =>
+      log.warn({ event: 'stale-lock', pid: h?.pid ?? null }, `took over a stale lock${h ? ` (pid ${h.pid} is gone or is another process now)` : ''}`),
+    );
     const outcome = await swap.recover({ log: cycleLog, signal: NEVER });
     // Staging left by a crash is kept: it is keyed by donefile fingerprint, resumed only for that same
     // version, and never swapped in without passing verify (see staging.ts).
