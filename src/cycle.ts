@@ -101,7 +101,7 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
     }, ctx),
   );
   d.hooks?.onPlan?.(p);
-  await checkDiskSpace(c.workDir, p.totalBytes);
+  await checkDiskSpace(c.workDir, p.totalBytes, p.files.length);
   let keepStaging = false;
   try {
     const staged: Staged = await timed(d, 'fetch', () =>

@@ -17,7 +17,7 @@ import type { Logger } from './log.js';
 import { md5Hash } from './meter.js';
 import { FileSink } from './sink.js';
 import type { FileRecord, Staged } from './model.js';
-import { resolveInside } from './paths.js';
+import { ownDir, resolveInside } from './paths.js';
 import type { FetchPlan, PlannedFile } from './plan.js';
 import { withRetry } from './retry.js';
 import type { Source } from './sources/types.js';
@@ -219,7 +219,7 @@ async function partTasks(source: Source, f: PlannedFile, partSize: number, area:
   let kept = area.completedParts(f.path, f.size);
   if (kept.size === 0 || (await stat(tmp).then((s) => s.size, () => -1)) !== f.size) {
     // The whole file's size up front: each part writes at its own offset.
-    await mkdir(area.partsDir, { recursive: true });
+    await ownDir(area.partsDir);
     await writeFile(tmp, '');
     await truncate(tmp, f.size);
     await area.resetParts(f.path, f.size);

@@ -53,4 +53,6 @@ export interface ServedRecord {
   readonly remote: string;
   readonly appliedAt: string;
   readonly files: readonly FileRecord[];
+  /** `dev:ino` of the directory this record speaks of (--swap rename): a record never names another directory. */
+  readonly dirId?: string;
 }

@@ -9,7 +9,9 @@ import path from 'node:path';
 import type { MonitorConfig } from './config.js';
 import { NEVER } from './deadline.js';
 import { fireTriggers, reloadEvent, runCycle, stagingRoot, type CycleHooks, type CycleOutcome } from './cycle.js';
+import { ConfigError } from './errors.js';
 import type { Logger } from './log.js';
+import { linksAmong, sameFilesystem } from './paths.js';
 import type { ServedRecord } from './model.js';
 import { createTriggers } from './reload/index.js';
 import type { Source } from './sources/types.js';
@@ -47,6 +49,27 @@ async function servedIntact(r: ServedRecord, dir: string, hashes: boolean): Prom
   return null;
 }
 
+/**
+ * Checked at start, before any download (exit 2): nothing under the work dir
+ * that the tool owns is a symbolic link (everything it writes, empties or
+ * deletes there would land in the link's target), and staging is on the
+ * served path's filesystem (else the swap's rename fails with EXDEV, or EBUSY
+ * on a mount point, after the whole pull).
+ */
+export async function checkLocalLayout(c: Pick<MonitorConfig, 'workDir' | 'modelName' | 'servedPath'>): Promise<void> {
+  const links = await linksAmong(c.workDir, `${c.modelName}.`);
+  if (links.length > 0) {
+    throw new ConfigError('local-tmp-path', `${links[0]} is a symbolic link; model-monitor never writes through a link in its work dir (remove it)`);
+  }
+  if (!(await sameFilesystem(c.workDir, c.servedPath))) {
+    throw new ConfigError(
+      'local-tmp-path',
+      `${c.workDir} (staging and backups) and ${c.servedPath} (the served model) are on different filesystems ` +
+        '(is the served path a mount point?); a swap must be one rename on one filesystem: put both under one mount',
+    );
+  }
+}
+
 export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
   const source = config.factory.create(config.sourceOptions, {
     log: log.child({ component: 'source', source: config.factory.kind }),
@@ -64,11 +87,15 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
   const cycleLog = log.child({ component: 'cycle' });
   let lock: Lock | null = null;
   let force = false;
+  /** Past the start-up checks: only then does close() clean up the work dir. */
+  let started = false;
 
   async function start(): Promise<void> {
     lock = await acquireLock(config.workDir, config.modelName, config.servedPath, (h) =>
       log.warn({ event: 'stale-lock', pid: h?.pid ?? null }, `took over a stale lock${h ? ` (pid ${h.pid} is gone or is another process now)` : ''}`),
     );
+    await checkLocalLayout(config);
+    started = true;
     const outcome = await swap.recover({ log: cycleLog, signal: NEVER });
     // Staging left by a crash is kept: it is keyed by donefile fingerprint, resumed only for that same
     // version, and never swapped in without passing verify (see staging.ts).
@@ -136,7 +163,7 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
 
   async function close(): Promise<void> {
     await source.close().catch(() => {});
-    await rm(stagingRoot(config), { recursive: true, force: true }).catch(() => {});
+    if (started) await rm(stagingRoot(config), { recursive: true, force: true }).catch(() => {});
     await settleDiscards();
     await lock?.release();
   }

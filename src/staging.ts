@@ -8,9 +8,10 @@
  * removed. Nothing here is ever served without passing verify.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, lstat, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileRecord } from './model.js';
+import { ownDir, refuseLink } from './paths.js';
 
 export interface StagingArea {
   readonly dir: string;
@@ -33,14 +34,18 @@ export function stagingDirFor(root: string, fingerprint: string): string {
 
 export async function openStaging(root: string, fingerprint: string, fresh: boolean): Promise<StagingArea> {
   const dir = stagingDirFor(root, fingerprint);
-  await mkdir(root, { recursive: true });
+  // Never through a link: emptying a staging root that links elsewhere would empty the link's target.
+  await ownDir(root);
   for (const n of await readdir(root)) {
-    if (path.join(root, n) !== dir) await rm(path.join(root, n), { recursive: true, force: true });
+    if (path.join(root, n) !== dir) await rm(path.join(root, n), { recursive: true, force: true }); // rm unlinks a link, never follows it
   }
   if (fresh) await rm(dir, { recursive: true, force: true });
   const modelDir = path.join(dir, 'model');
-  await mkdir(modelDir, { recursive: true });
+  await ownDir(dir);
+  await ownDir(modelDir);
   const journal = path.join(dir, 'done.jsonl');
+  await refuseLink(journal);
+  await refuseLink(path.join(dir, 'parts'));
   const done = new Map<string, FileRecord>();
   const parts = new Map<string, Set<number>>();
   const text = await readFile(journal, 'utf8').catch(() => '');

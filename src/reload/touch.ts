@@ -1,14 +1,40 @@
-import { mkdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, open, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ReloadError } from '../errors.js';
 import type { ReloadEvent, ReloadTrigger } from './types.js';
 
-/** The whole-second mtime of a file, or 0 when it does not exist. */
+/** The whole-second mtime of a path (a link's own, never its target's), or 0 when nothing is there. */
 async function mtimeSec(file: string): Promise<number> {
   try {
-    return Math.floor((await stat(file)).mtimeMs / 1000);
+    return Math.floor((await lstat(file)).mtimeMs / 1000);
   } catch {
     return 0;
+  }
+}
+
+/**
+ * Puts a new regular file holding `t` with mtime `t` at `file`: written under a
+ * fresh name beside it (O_EXCL, which follows no link) and renamed over it. The
+ * rename replaces whatever entry was there, a symlink or a hard link to another
+ * file included, without writing through it (a model's `fluid_time_file ->
+ * ../../etc/x` is replaced, never followed), and a reader sees the old
+ * content or the new, never an empty file.
+ */
+async function stamp(file: string, t: number): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx');
+  try {
+    await fh.writeFile(`${t}\n`);
+    await fh.utimes(t, t);
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
   }
 }
 
@@ -18,16 +44,18 @@ async function mtimeSec(file: string): Promise<number> {
  * Paddle Serving compares whole-second st_mtime, so two swaps in one second
  * still look like two changes. Returns T.
  */
-export async function touchStrict(file: string, earlier: readonly string[], memo?: string): Promise<number> {
+export async function touchStrict(file: string, earlier: readonly string[], memo?: string, inPlace = false): Promise<number> {
   const prev = Math.max(0, ...(await Promise.all([file, ...earlier, ...(memo ? [memo] : [])].map(mtimeSec))));
   const t = Math.max(Math.floor(Date.now() / 1000), prev + 1);
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, `${t}\n`);
-  await utimes(file, t, t);
-  if (memo) {
-    await writeFile(memo, `${t}\n`);
-    await utimes(memo, t, t);
+  if (inPlace) {
+    // --touch PATH is the operator's own file: touched where it is (through a link they made, if it is one).
+    await writeFile(file, `${t}\n`);
+    await utimes(file, t, t);
+  } else {
+    await stamp(file, t);
   }
+  if (memo) await stamp(memo, t);
   return t;
 }
 
@@ -43,7 +71,7 @@ export function createTouchTrigger(o: { readonly file: string; readonly inModel:
       const target = o.inModel ? path.join(e.modelDir, o.file) : o.file;
       const earlier = o.inModel && e.previousDir ? [path.join(e.previousDir, o.file)] : [];
       try {
-        const t = await touchStrict(target, earlier, o.memo);
+        const t = await touchStrict(target, earlier, o.memo, !o.inModel);
         ctx.log.debug({ event: 'touched', file: target, mtime: t }, 'timestamp file touched');
       } catch (err) {
         throw new ReloadError(`cannot touch ${target}`, { cause: err });
