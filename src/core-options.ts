@@ -23,6 +23,7 @@ export const coreOptions: readonly OptionSpec[] = [
   { name: 'touch-timestamp', kind: 'bool', group: L, default: true, help: 'touch the timestamp file (--no-touch-timestamp or --no-touch to disable)' },
   { name: 'local-tmp-path', aliases: ['local_tmp_dir'], kind: 'string', metavar: 'NAME', group: L, default: '_serving_monitor_tmp', help: 'staging, backups and state, under --local_path' },
   { name: 'unpacked-filename', kind: 'string', metavar: 'DIR', group: L, help: 'the remote model is a tar / tar.gz that unpacks to DIR' },
+  { name: 'max-unpack-ratio', kind: 'int', metavar: 'N', group: L, default: '256', help: 'a tar.gz may unpack to at most N times its size (a decompression bomb); 0 = only the free space bounds it' },
   { name: 'interval', kind: 'number', metavar: 'SECONDS', group: D, default: '10', help: 'poll period (jittered ±10 %; at most 86400)' },
   { name: 'detect', kind: 'string', group: D, choices: ['timestamp', 'content'], default: 'timestamp', help: 'donefile mtime (Paddle) or content md5' },
   { name: 'verify', kind: 'string', group: D, choices: ['auto', 'size', 'md5', 'none'], default: 'auto', help: 'how a pulled model is checked' },

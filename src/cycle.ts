@@ -110,6 +110,7 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
         minBytesPerSec: rateFloor(c),
         md5: c.verify === 'md5' || (c.verify === 'auto' && (p.manifest !== null || p.files.some((f) => f.md5))),
         servedDir: served ? path.join(served.servedPath) : null, unpackedFilename: c.unpackedFilename, onBytes: d.hooks?.onBytes,
+        maxUnpackRatio: c.maxUnpackRatio, timestampFile: c.timestampFile,
       }, ctx),
     );
     const verified = verify(p, staged, { mode: c.verify, ignore: [c.timestampFile ?? '', c.manifest ?? ''].filter(Boolean) });
@@ -125,7 +126,12 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
     if (signal.aborted && !(err instanceof MonitorError)) throw abortReason(signal);
     throw err;
   } finally {
-    if (!keepStaging) await rm(stagingDirFor(stagingRoot(c), a.fingerprint), { recursive: true, force: true });
+    // Never masks the cycle's own error. maxRetries: an aborted tar extraction may still be finishing its last writes.
+    if (!keepStaging) {
+      await rm(stagingDirFor(stagingRoot(c), a.fingerprint), { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }).catch((err: unknown) =>
+        d.log.warn({ event: 'staging-cleanup-failed', err }, 'could not remove the staging dir; the next cycle will'),
+      );
+    }
   }
 }
 

@@ -40,6 +40,10 @@ export interface FetchOptions {
   /** The served model dir, for --incremental reuse. */
   readonly servedDir: string | null;
   readonly unpackedFilename: string | null;
+  /** An archive may unpack to at most this many times its size (0 = only the free space bounds it). */
+  readonly maxUnpackRatio: number;
+  /** Rewritten after each swap: must not be a link in an unpacked model. */
+  readonly timestampFile: string | null;
   readonly onBytes?: (n: number) => void;
 }
 

@@ -13,6 +13,7 @@ export interface CoreValues {
   readonly keepBackups: number;
   readonly timestampFile: string | null;
   readonly unpackedFilename: string | null;
+  readonly maxUnpackRatio: number;
   readonly touch: readonly string[];
   readonly exec: string | null;
   readonly execTimeoutMs: number;
@@ -144,6 +145,7 @@ export function parseValues(raw: RawOptions): CoreValues {
     keepBackups: num(raw, 'keep-backups', { int: true, min: 0, max: 1000 }) ?? 2,
     timestampFile: bool(raw, 'touch-timestamp') || raw['touch-timestamp'] === undefined ? (tsFile ?? 'fluid_time_file') : null,
     unpackedFilename: str(raw, 'unpacked-filename'),
+    maxUnpackRatio: num(raw, 'max-unpack-ratio', { int: true, min: 0, max: 1_000_000 }) ?? 256,
     touch: list(raw, 'touch'),
     exec: str(raw, 'exec'),
     execTimeoutMs: seconds(raw, 'exec-timeout', 60, 0.1),
