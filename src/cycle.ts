@@ -4,16 +4,18 @@
  * A failure before swap discards staging and leaves the served model as it was.
  */
 import { rm } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
 import { checkDiskSpace, runValidate } from './check.js';
 import type { MonitorConfig } from './config.js';
 import { NEVER } from './deadline.js';
-import { detect } from './detect.js';
-import { abortReason, isRetryable, MonitorError, ReloadError, ValidateError } from './errors.js';
+import { confirmOneVersion } from './confirm.js';
+import { detect, type DetectOptions } from './detect.js';
+import { abortReason, isRetryable, ModelChangedError, MonitorError, ReloadError, TransientError, ValidateError } from './errors.js';
 import { fetchModel } from './fetch.js';
 import type { Logger } from './log.js';
 import type { Aspired, ServedRecord, Staged } from './model.js';
-import { plan, type FetchPlan } from './plan.js';
+import { plan, type FetchPlan, type PlanOptions } from './plan.js';
 import type { ReloadEvent, ReloadTrigger } from './reload/types.js';
 import type { Source } from './sources/types.js';
 import { stagingDirFor } from './staging.js';
@@ -62,6 +64,15 @@ export function rateFloor(c: Pick<MonitorConfig, 'minRate' | 'bwlimit' | 'concur
   return c.bwlimit > 0 ? Math.min(c.minRate, Math.floor(c.bwlimit / c.concurrency / 4)) : c.minRate;
 }
 
+const detectOptions = (c: MonitorConfig): DetectOptions => ({
+  donefile: c.remoteDonefile, remoteModel: c.remoteModel, mode: c.detect, timeoutMs: c.timeoutMs, retries: c.retries,
+});
+
+const planOptions = (c: MonitorConfig): PlanOptions => ({
+  manifestName: c.manifest, verify: c.verify, donefile: c.remoteDonefile, incremental: c.incremental,
+  timeoutMs: c.timeoutMs, retries: c.retries, archive: c.unpackedFilename !== null, neverReuse: [c.timestampFile ?? ''],
+});
+
 async function timed<T>(d: CycleDeps, phase: string, f: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   try {
@@ -71,12 +82,33 @@ async function timed<T>(d: CycleDeps, phase: string, f: () => Promise<T>): Promi
   }
 }
 
+/** Pulls that may find the remote model changing under them (a producer mid-publish) before the cycle fails. */
+const CHANGE_ATTEMPTS = 3;
+
+/**
+ * One cycle. A model that changed while it was pulled is never swapped in: its
+ * staging is discarded and the cycle starts over from the donefile, a few
+ * times, then fails (watch retries it with backoff).
+ */
 export async function runCycle(d: CycleDeps, signal: AbortSignal): Promise<CycleOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await cycleOnce(d, signal);
+    } catch (err) {
+      if (!(err instanceof ModelChangedError) || signal.aborted) throw err;
+      if (attempt >= CHANGE_ATTEMPTS) {
+        throw new TransientError(`the remote model kept changing while it was pulled (${attempt} attempts): ${err.message}`, { cause: err });
+      }
+      d.log.warn({ event: 'model-changed', attempt, detail: err.message }, `${err.message}; discarding what was fetched and pulling again`);
+      await delay(500 * attempt, undefined, { signal }).catch(() => {});
+    }
+  }
+}
+
+async function cycleOnce(d: CycleDeps, signal: AbortSignal): Promise<CycleOutcome> {
   const c = d.config;
   const ctx = { signal, log: d.log };
-  const aspired = await timed(d, 'detect', () =>
-    detect(d.source, { donefile: c.remoteDonefile, remoteModel: c.remoteModel, mode: c.detect, timeoutMs: c.timeoutMs, retries: c.retries }, ctx),
-  );
+  const aspired = await timed(d, 'detect', () => detect(d.source, detectOptions(c), ctx));
   if (!aspired) return { kind: 'no-donefile' };
   const served = await d.swap.current();
   if (!d.force && served?.record.fingerprint === aspired.fingerprint) return { kind: 'current', version: served.version };
@@ -94,12 +126,7 @@ export async function runCycle(d: CycleDeps, signal: AbortSignal): Promise<Cycle
 async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, signal: AbortSignal): Promise<{ result: SwapResult; fetchedBytes: number }> {
   const c = d.config;
   const ctx = { signal, log: d.log };
-  const p = await timed(d, 'plan', () =>
-    plan(d.source, a, served?.record ?? null, {
-      manifestName: c.manifest, verify: c.verify, donefile: c.remoteDonefile, incremental: c.incremental,
-      timeoutMs: c.timeoutMs, retries: c.retries, archive: c.unpackedFilename !== null, neverReuse: [c.timestampFile ?? ''],
-    }, ctx),
-  );
+  const p = await timed(d, 'plan', () => plan(d.source, a, served?.record ?? null, planOptions(c), ctx));
   d.hooks?.onPlan?.(p);
   await checkDiskSpace(c.workDir, p.totalBytes, p.files.length);
   let keepStaging = false;
@@ -113,6 +140,7 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
         maxUnpackRatio: c.maxUnpackRatio, timestampFile: c.timestampFile,
       }, ctx),
     );
+    await timed(d, 'confirm', () => confirmOneVersion(d.source, p, staged, { detect: detectOptions(c), plan: planOptions(c) }, ctx));
     const verified = verify(p, staged, { mode: c.verify, ignore: [c.timestampFile ?? '', c.manifest ?? ''].filter(Boolean) });
     if (c.validate) await timed(d, 'validate', () => validateOrReject(d, verified.dir, a, signal));
     signal.throwIfAborted();

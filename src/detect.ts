@@ -61,5 +61,5 @@ export async function detect(source: Source, o: DetectOptions, ctx: { signal: Ab
   const parts = [`mtime:${st.mtimeMs ?? ''}`, `size:${st.size}`];
   if (st.etag) parts.push(`etag:${st.etag}`);
   const fp = parts.join(';');
-  return { version: versionLabel(fp, st.mtimeMs), fingerprint: fp, remoteModel: o.remoteModel, ...(st.mtimeMs !== undefined ? { mtimeMs: st.mtimeMs } : {}) };
+  return { version: versionLabel(fp, st.mtimeMs), fingerprint: fp, remoteModel: o.remoteModel };
 }

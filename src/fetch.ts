@@ -21,6 +21,7 @@ import { ownDir, resolveInside } from './paths.js';
 import type { FetchPlan, PlannedFile } from './plan.js';
 import { withRetry } from './retry.js';
 import type { Source } from './sources/types.js';
+import { checkRead } from './same-version.js';
 import { openStaging, type StagingArea } from './staging.js';
 
 export interface FetchOptions {
@@ -45,6 +46,8 @@ export interface FetchOptions {
   /** Rewritten after each swap: must not be a link in an unpacked model. */
   readonly timestampFile: string | null;
   readonly onBytes?: (n: number) => void;
+  /** A read of this file named its version (ETag or mtime) and it was the listed one. */
+  readonly onConfirmed?: (path: string) => void;
 }
 
 interface Ctx {
@@ -82,6 +85,8 @@ async function pool<T, R>(items: readonly T[], n: number, signal: AbortSignal, w
 
 /** A byte range of a remote file and where it goes on disk. */
 interface Range {
+  /** The file as listed: every read of it must answer for this version. */
+  readonly listed: PlannedFile;
   readonly remote: string;
   readonly file: string;
   readonly start: number;
@@ -112,6 +117,7 @@ async function transfer(source: Source, r: Range, done: number, first: Hash | nu
       let sink: FileSink | null = null;
       try {
         const input = await source.open(r.remote, { signal: ctx.signal, ...(at > 0 ? { start: at } : {}), ...(r.part ? { length: want } : {}) });
+        checkRead(source, r.listed, input, o.onConfirmed);
         // The stall timer starts with the stream, not before open() (which has its own timeout).
         sink = new FileSink({ file: r.file, create: fresh, position: at, limit: want, hash, idleMs: o.timeoutMs, minBytesPerSec: o.minBytesPerSec, onBytes: o.onBytes, what: r.remote });
         fresh = false;
@@ -131,14 +137,15 @@ async function transfer(source: Source, r: Range, done: number, first: Hash | nu
   return hash;
 }
 
-async function downloadOne(source: Source, f: PlannedFile, dest: string, bucket: TokenBucket | null, o: FetchOptions, ctx: Ctx): Promise<FileRecord> {
+async function downloadOne(source: Source, f: PlannedFile, dest: string, area: StagingArea, bucket: TokenBucket | null, o: FetchOptions, ctx: Ctx): Promise<FileRecord> {
   await mkdir(path.dirname(dest), { recursive: true });
   if (source.localPath && !o.md5 && !bucket) return copyLocal(source.localPath(f.remote), f, dest, o);
-  // A partial file left by an interrupted sync of this same version is a resume point.
+  // A partial file left by an interrupted sync is a resume point only for the very version it was begun for.
   const onDisk = await stat(dest).then((s) => s.size, () => 0);
-  const done = source.features.ranges && onDisk <= f.size ? onDisk : 0;
+  const done = source.features.ranges && onDisk <= f.size && area.begun(f) ? onDisk : 0;
+  if (done === 0) await area.begin(f);
   let md5 = await hashPrefix(dest, done, o.md5);
-  const r: Range = { remote: f.remote, file: dest, start: 0, length: f.size, part: false };
+  const r: Range = { listed: f, remote: f.remote, file: dest, start: 0, length: f.size, part: false };
   if (done < f.size || f.size === 0) md5 = await transfer(source, r, done, md5, bucket, o, ctx);
   return { ...remoteMeta(f), ...(md5 ? { md5: md5.digest('hex') } : {}) };
 }
@@ -220,13 +227,13 @@ type Task = (signal: AbortSignal) => Promise<void>;
  */
 async function partTasks(source: Source, f: PlannedFile, partSize: number, area: StagingArea, bucket: TokenBucket | null, o: FetchOptions, ctx: Ctx, done: (r: FileRecord, resumed: number) => void): Promise<Task[]> {
   const tmp = path.join(area.partsDir, createHash('sha1').update(f.path).digest('hex'));
-  let kept = area.completedParts(f.path, f.size);
+  let kept = area.completedParts(f);
   if (kept.size === 0 || (await stat(tmp).then((s) => s.size, () => -1)) !== f.size) {
     // The whole file's size up front: each part writes at its own offset.
     await ownDir(area.partsDir);
     await writeFile(tmp, '');
     await truncate(tmp, f.size);
-    await area.resetParts(f.path, f.size);
+    await area.resetParts(f);
     kept = new Set();
   }
   const parts: { start: number; length: number }[] = [];
@@ -261,9 +268,9 @@ async function partTasks(source: Source, f: PlannedFile, partSize: number, area:
   };
   if (left === 0) return [finish];
   return todo.map((p) => async (signal) => {
-    const range: Range = { remote: f.remote, file: tmp, start: p.start, length: p.length, part: true };
+    const range: Range = { listed: f, remote: f.remote, file: tmp, start: p.start, length: p.length, part: true };
     await transfer(source, range, 0, null, bucket, o, { signal, log: ctx.log });
-    await area.markPart(f.path, f.size, p.start);
+    await area.markPart(f, p.start);
     landed.add(p.start);
     // Not awaited: the pool slot goes on to the next part while this one is hashed.
     if (--left === 0) await finish();
@@ -274,13 +281,16 @@ async function partTasks(source: Source, f: PlannedFile, partSize: number, area:
 export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOptions, ctx: Ctx): Promise<Staged> {
   // An archive cannot resume mid-stream: it always starts fresh.
   const area = await openStaging(o.stagingRoot, plan.aspired.fingerprint, plan.archive);
+  // Files whose reads named their version (and it was the listed one): confirm.ts lists again only for the others.
+  const confirmed = new Set<string>();
+  o = { ...o, onConfirmed: (p) => confirmed.add(p) };
   const bucket = o.bwlimit > 0 ? new TokenBucket(o.bwlimit) : null;
   if (plan.archive) {
     const f = plan.files[0]!;
     // tar is loaded only for archive models.
     const { unpackArchive } = await import('./unpack.js');
     const r = await unpackArchive(source, f, area.dir, { ...o, bucket }, ctx);
-    return { dir: r.modelDir, aspired: plan.aspired, files: r.files, archive: r.archive };
+    return { dir: r.modelDir, aspired: plan.aspired, files: r.files, archive: r.archive, confirmed };
   }
   let resumed = 0;
   const records = new Map<string, FileRecord>();
@@ -292,7 +302,7 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
   const parted: Task[] = [];
   const whole: Task[] = [];
   for (const f of plan.files) {
-    const earlier = await area.completed(f.path, f.size);
+    const earlier = await area.completed(f);
     if (earlier && (!o.md5 || earlier.md5)) {
       done(earlier, f.size);
       continue;
@@ -305,12 +315,12 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
     whole.push(async (signal) => {
       const dest = resolveInside(area.modelDir, f.path);
       const c = { signal, log: ctx.log };
-      const r = f.reuseFrom && o.servedDir ? await reuseOne(f, o.servedDir, dest) : await downloadOne(source, f, dest, bucket, o, c);
+      const r = f.reuseFrom && o.servedDir ? await reuseOne(f, o.servedDir, dest) : await downloadOne(source, f, dest, area, bucket, o, c);
       await area.markDone(r);
       done(r, 0);
     });
   }
   await pool([...parted, ...whole], o.concurrency, ctx.signal, (task, signal) => task(signal));
   if (resumed > 0) ctx.log.info({ event: 'resumed', bytes: resumed }, 'kept files completed by an interrupted sync of this version');
-  return { dir: area.modelDir, aspired: plan.aspired, files: plan.files.map((f) => records.get(f.path)!) };
+  return { dir: area.modelDir, aspired: plan.aspired, files: plan.files.map((f) => records.get(f.path)!), confirmed };
 }

@@ -25,8 +25,6 @@ export interface Aspired {
   readonly remoteModel: string;
   /** Donefile content (when read: --detect content, or a manifest donefile). */
   readonly donefile?: string;
-  /** The donefile's mtime (--detect timestamp): a model file changed after it is being re-published. */
-  readonly mtimeMs?: number;
 }
 
 export interface Staged {
@@ -37,6 +35,8 @@ export interface Staged {
   readonly files: readonly FileRecord[];
   /** For an archive model: the archive as downloaded (its md5 when asked). */
   readonly archive?: FileRecord;
+  /** Planned paths whose reads named their version (ETag or mtime), and it was the listed one. */
+  readonly confirmed?: ReadonlySet<string>;
 }
 
 export type Verified = Staged & { readonly [verifiedBrand]: true };

@@ -82,12 +82,12 @@ async function loadManifest(source: Source, a: Aspired, o: PlanOptions, ctx: { s
 /** A single-file model (not a directory) is an archive when asked, or when its name says so. */
 export const ARCHIVE_NAME = /\.(tar|tar\.gz|tgz)$/i;
 
-interface Listing {
+export interface Listing {
   readonly entries: RemoteEntry[];
   readonly single: boolean;
 }
 
-async function listModel(source: Source, a: Aspired, o: PlanOptions, ctx: { signal: AbortSignal; log: Logger }): Promise<Listing> {
+export async function listModel(source: Source, a: Aspired, o: Pick<PlanOptions, 'timeoutMs' | 'retries' | 'archive'>, ctx: { signal: AbortSignal; log: Logger }): Promise<Listing> {
   const st = await remoteOp((signal) => source.stat(a.remoteModel, { signal }), {
     signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: o.timeoutMs, what: `stat ${a.remoteModel}`,
   });
@@ -104,6 +104,11 @@ async function listModel(source: Source, a: Aspired, o: PlanOptions, ctx: { sign
   );
 }
 
+/** The listing's entries that are the model's files (the manifest is not one). */
+export function modelEntries(entries: readonly RemoteEntry[], o: Pick<PlanOptions, 'manifestName'>): RemoteEntry[] {
+  return entries.filter((e) => e.path !== o.manifestName);
+}
+
 export async function plan(
   source: Source,
   a: Aspired,
@@ -113,8 +118,7 @@ export async function plan(
 ): Promise<FetchPlan> {
   const [{ entries, single }, manifest] = await Promise.all([listModel(source, a, o, ctx), loadManifest(source, a, o, ctx)]);
   const archive = single && (o.archive || ARCHIVE_NAME.test(a.remoteModel));
-  const skip = new Set([o.manifestName].filter((x): x is string => !!x));
-  const listed = entries.filter((e) => !skip.has(e.path));
+  const listed = modelEntries(entries, o);
   if (listed.length === 0) throw new EmptyModelError(`the remote model ${a.remoteModel} has no files; refusing an empty model`);
   const byPath = new Map((served?.files ?? []).map((f) => [f.path, f]));
   const files = listed.map((e): PlannedFile => {

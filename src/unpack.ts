@@ -24,6 +24,7 @@ import { safeRelative } from './paths.js';
 import type { PlannedFile } from './plan.js';
 import { withRetry } from './retry.js';
 import type { Source } from './sources/types.js';
+import { checkRead } from './same-version.js';
 import { checkEntry, checkUnpackedTree } from './tar-safety.js';
 
 export { checkEntry } from './tar-safety.js';
@@ -51,6 +52,7 @@ export interface UnpackOptions {
   /** The timestamp file the triggers rewrite: it must not be a link in the model. */
   readonly timestampFile: string | null;
   readonly onBytes?: (n: number) => void;
+  readonly onConfirmed?: (path: string) => void;
 }
 
 /** Fails the stream once more than `limit` bytes came through. */
@@ -126,11 +128,13 @@ async function extractOnce(source: Source, f: PlannedFile, into: string, o: Unpa
       meter.destroy();
       throw err;
     });
+    checkRead(source, f, input, o.onConfirmed);
     const head = await peek(input, 2);
     const gzip = head[0] === 0x1f && head[1] === 0x8b;
     const stages = [input, ...(o.bucket ? [throttle(o.bucket, ctx.signal)] : []), meter, ...(gzip ? [createGunzip({ chunkSize: 64 * 1024 })] : []), bounded(limit, tooBig), sink];
     await pipeline(stages, { signal: ctx.signal });
   } catch (err) {
+    meter.destroy(); // its stall timer, when the pipeline never started
     if (ctx.signal.aborted) throw abortReason(ctx.signal);
     if (unsafe) throw unsafe;
     const e = mapLocalWriteError(err, into);

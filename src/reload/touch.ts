@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, rename, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ReloadError } from '../errors.js';
 import type { ReloadEvent, ReloadTrigger } from './types.js';
@@ -14,15 +15,44 @@ async function mtimeSec(file: string): Promise<number> {
 }
 
 /**
- * Puts a new regular file holding `t` with mtime `t` at `file`: written under a
- * fresh name beside it (O_EXCL, which follows no link) and renamed over it. The
- * rename replaces whatever entry was there, a symlink or a hard link to another
- * file included, without writing through it (a model's `fluid_time_file ->
- * ../../etc/x` is replaced, never followed), and a reader sees the old
- * content or the new, never an empty file.
+ * The timestamp file inside the served model, rewritten where it is but never
+ * through a link: O_NOFOLLOW refuses a symlink (a tar's `fluid_time_file ->
+ * ../../etc/x`), which is then removed (the link itself, not its target) and
+ * replaced by a regular file; a file with other hard links (`fluid_time_file`
+ * linked to `__model__`) is replaced too, so the other name keeps its bytes.
+ * No temporary file appears in the model (an engine or a scanner lists it).
  */
-async function stamp(file: string, t: number): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+async function stampInPlace(file: string, t: number): Promise<void> {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW;
+  let fh = await open(file, flags, 0o644).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ELOOP') throw err;
+    await unlink(file);
+    return open(file, flags | constants.O_EXCL, 0o644);
+  });
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error(`${file} is not a regular file`);
+    if (st.nlink > 1) {
+      await fh.close();
+      await unlink(file);
+      fh = await open(file, flags | constants.O_EXCL, 0o644);
+    }
+    await fh.truncate(0);
+    await fh.write(`${t}\n`, 0);
+    await fh.utimes(t, t);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * A file of ours (the work dir's mirror of the last second stamped): written
+ * under a fresh name beside it (O_EXCL follows no link; the name matches the
+ * `<name>.*.tmp` start-up clean-up) and renamed over it, which replaces a
+ * planted link rather than writing through it.
+ */
+async function stampByRename(file: string, t: number): Promise<void> {
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   const fh = await open(tmp, 'wx');
   try {
     await fh.writeFile(`${t}\n`);
@@ -53,9 +83,9 @@ export async function touchStrict(file: string, earlier: readonly string[], memo
     await writeFile(file, `${t}\n`);
     await utimes(file, t, t);
   } else {
-    await stamp(file, t);
+    await stampInPlace(file, t);
   }
-  if (memo) await stamp(memo, t);
+  if (memo) await stampByRename(memo, t);
   return t;
 }
 

@@ -10,7 +10,7 @@ import { LIST_SEPARATOR, type OptionSpec, type RawOptions } from '../options.js'
 import { joinRemote } from '../paths.js';
 import { withDeadline } from '../deadline.js';
 import { parseIndex, type IndexLink } from './http-index.js';
-import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
+import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
 
 export interface HttpOptions {
   /** The remote root, credentials stripped, no trailing `/`. */
@@ -135,6 +135,13 @@ const header = (a: Pick<Answer, 'headers'>, name: string): string | undefined =>
   return Array.isArray(v) ? v[0] : v;
 };
 
+/** Which file an answer is about: its Last-Modified and its ETag (quotes off, W/ kept). */
+function versionOf(a: Pick<Answer, 'headers'>): { mtimeMs?: number; etag?: string } {
+  const lm = Date.parse(header(a, 'last-modified') ?? '');
+  const etag = header(a, 'etag')?.replace(/^(W\/)?"(.*)"$/, '$1$2') || undefined;
+  return { ...(Number.isNaN(lm) ? {} : { mtimeMs: lm }), ...(etag ? { etag } : {}) };
+}
+
 const MAX_REDIRECTS = 5;
 const MAX_INDEX_BYTES = 16 * 1024 * 1024;
 const MAX_DEPTH = 64;
@@ -222,9 +229,7 @@ class HttpSource implements Source {
     if (!Number.isSafeInteger(len) || len < 0) {
       throw new RemoteError(`HEAD ${a.url.pathname}: no Content-Length, cannot size the file`);
     }
-    const lm = Date.parse(header(a, 'last-modified') ?? '');
-    const etag = header(a, 'etag')?.replace(/^(W\/)?"(.*)"$/, '$1$2') || undefined;
-    return { path: p, size: len, mtimeMs: Number.isNaN(lm) ? undefined : lm, etag };
+    return { path: p, size: len, ...versionOf(a) };
   }
 
   async *list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry> {
@@ -315,7 +320,13 @@ class HttpSource implements Source {
     const len = Number(header(a, 'content-length'));
     const expected = Number.isSafeInteger(len) ? len : undefined;
     const mapError = (err: unknown) => mapHttpError(err, what, o.signal);
-    return guardedBody(a.body, { signal: o.signal, expected, mapError, what });
+    const total = ranged ? Number(/\/(\d+)$/.exec(header(a, 'content-range') ?? '')?.[1]) : expected;
+    const { mtimeMs, etag } = versionOf(a);
+    return withMeta(guardedBody(a.body, { signal: o.signal, expected, mapError, what }), {
+      ...(total !== undefined && Number.isSafeInteger(total) ? { size: total } : {}),
+      ...(mtimeMs !== undefined ? { mtimeMs } : {}),
+      ...(etag !== undefined ? { etag } : {}),
+    });
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,7 @@ import type { OptionSpec, RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import { withDeadline } from '../deadline.js';
 import { guardedBody } from './http.js';
-import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
+import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
 
 export interface S3Options {
   readonly bucket: string;
@@ -324,7 +324,13 @@ class S3Source implements Source {
       }),
     );
     if (!(res.Body instanceof Readable)) throw new RemoteError(`${what}: the S3 client returned no Node stream`);
-    return guardedBody(res.Body, { signal: o.signal, expected: res.ContentLength, mapError, what });
+    const total = Range ? Number(/\/(\d+)$/.exec(res.ContentRange ?? '')?.[1]) : res.ContentLength;
+    const etag = unquote(res.ETag);
+    return withMeta(guardedBody(res.Body, { signal: o.signal, expected: res.ContentLength, mapError, what }), {
+      ...(total !== undefined && Number.isSafeInteger(total) ? { size: total } : {}),
+      ...(res.LastModified ? { mtimeMs: res.LastModified.getTime() } : {}),
+      ...(etag !== undefined ? { etag } : {}),
+    });
   }
 
   async close(): Promise<void> {

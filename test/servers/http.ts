@@ -127,9 +127,9 @@ async function sendBytes(res: ServerResponse, abs: string, start: number, last: 
 }
 
 /** Writes a 200 answer to the raw socket one byte at a time: the headers never end, or the body crawls. */
-function trickleAnswer(req: IncomingMessage, t: Trickle): void {
+function trickleAnswer(req: IncomingMessage, t: Trickle, size: number): void {
   const sock = req.socket;
-  const head = 'HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1048576\r\n\r\n';
+  const head = `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${size}\r\n\r\n`;
   let i = 0;
   const started = Date.now();
   const tick = () => {
@@ -156,7 +156,7 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse, f
     return void res.writeHead(401, { 'www-authenticate': 'Basic realm="models"' }).end();
   }
   const trickle = req.method === 'GET' ? f.trickles.get(rel) : undefined;
-  if (trickle) return trickleAnswer(req, trickle);
+  if (trickle) return trickleAnswer(req, trickle, (await stat(path.join(root, ...rel.split('/'))).catch(() => null))?.size ?? 1024);
   const fail = f.fails.get(rel);
   if (fail) {
     if (--fail.times <= 0) f.fails.delete(rel);
