@@ -4,10 +4,10 @@
  */
 import { Command, Option } from 'commander';
 import { allOptions, buildConfig, normalizeArgv, printableConfig, resolveRaw, type Command as Cmd, type MonitorConfig } from './config.js';
-import { ConfigError, LockedError, MonitorError } from './errors.js';
+import { ConfigError, failureLine, LockedError, MonitorError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { createMonitor, type Monitor } from './monitor.js';
-import { LIST_SEPARATOR, type OptionSpec } from './options.js';
+import { envName, LIST_SEPARATOR, type OptionSpec } from './options.js';
 import { printStatus } from './status.js';
 import { createWaker, watchLoop } from './watch.js';
 import type { CycleHooks, CycleOutcome } from './cycle.js';
@@ -69,8 +69,29 @@ export interface CliIo {
 
 const defaultIo: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), env: process.env };
 
+/**
+ * Secrets typed on the command line (a password flag, a password in a URL) are
+ * visible to every local user in `ps` and /proc/<pid>/cmdline: said once, with
+ * where to put them instead.
+ */
+export function exposedSecrets(cli: Readonly<Record<string, string | undefined>>, specs: readonly OptionSpec[]): string[] {
+  const out: string[] = [];
+  for (const s of specs) {
+    const v = cli[s.name];
+    if (v === undefined) continue;
+    if (s.secret) out.push(`--${s.name} is visible to other users in ps: use ${s.name === 'ftp-password' ? '--ftp-password-file FILE or ' : ''}${envName(s.name)}`);
+    else if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(v)) {
+      const instead = /^ftps?:/i.test(v) ? '--ftp-password-file FILE or MODEL_MONITOR_FTP_PASSWORD' : `${envName(s.name)} or a --config file`;
+      out.push(`the password in --${s.name} is visible to other users in ps: use ${instead}`);
+    }
+  }
+  return out;
+}
+
 function configFrom(command: Cmd, cmd: Command, specs: readonly OptionSpec[], io: CliIo): { config: MonitorConfig; printed: boolean } {
-  const raw = resolveRaw(typed(cmd, specs), io.env, specs);
+  const cli = typed(cmd, specs);
+  for (const w of exposedSecrets(cli, specs)) io.err(`model-monitor: warning: ${w}\n`);
+  const raw = resolveRaw(cli, io.env, specs);
   if (raw['print-config'] === 'true') {
     io.out(JSON.stringify(printableConfig(raw, specs), null, 2) + '\n');
     return { config: buildConfig(command, raw), printed: true };
@@ -163,7 +184,7 @@ async function runSync(c: MonitorConfig): Promise<number> {
       else log.warn({ event: 'rejected' }, 'this donefile was rejected before (validate or rollback); waiting for a new one');
       return o.kind === 'updated' || o.kind === 'current' ? 0 : 1;
     } catch (err) {
-      log.error({ event: 'sync-failed', err }, `sync failed; the served model is unchanged: ${(err as Error).message}`);
+      log.error({ event: 'sync-failed', err }, failureLine(err));
       return 1;
     } finally {
       progress.stop();

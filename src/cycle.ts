@@ -117,7 +117,10 @@ async function cycleOnce(d: CycleDeps, signal: AbortSignal): Promise<CycleOutcom
   d.log.info({ event: 'change', version: aspired.version, fingerprint: aspired.fingerprint }, 'donefile changed, pulling the model');
   const { result, fetchedBytes } = await pullAndSwap(d, aspired, served, signal);
   await reload(d, result, served);
-  await updateStatus(c.workDir, c.modelName, { lastSuccessAt: new Date().toISOString(), lastOutcome: 'updated' });
+  // Past the swap and the reload the update has happened: a status file that cannot be written (disk full) is no failure of it.
+  await updateStatus(c.workDir, c.modelName, { lastSuccessAt: new Date().toISOString(), lastOutcome: 'updated' }).catch((err: unknown) =>
+    d.log.warn({ event: 'status-write-failed', err }, 'could not write the status file'),
+  );
   const files = result.record.files;
   const bytes = files.reduce((n, f) => n + f.size, 0);
   return { kind: 'updated', version: result.version, previous: served?.version ?? null, bytes, files: files.length, fetchedBytes };
@@ -196,7 +199,7 @@ async function reload(d: CycleDeps, r: SwapResult, served: SwapResult | null): P
   try {
     await timed(d, 'reload', () => fireTriggers(d, reloadEvent(r, served?.version ?? null)));
   } catch (err) {
-    const e = err instanceof ReloadError ? err : new ReloadError(`reload failed after swapping in ${r.version}`, { cause: err });
+    const e = new ReloadError(`reload failed after swapping in ${r.version}: ${(err as Error).message}`, { cause: err, served: r.version });
     if (!c.rollbackOnReloadFailure || !served) throw e;
     d.log.error({ event: 'reload-failed', version: r.version, err: e }, 'reload failed; rolling back');
     const back = await d.swap.rollback({ log: d.log, signal: NEVER });
@@ -204,6 +207,6 @@ async function reload(d: CycleDeps, r: SwapResult, served: SwapResult | null): P
     await fireTriggers(d, reloadEvent(back, r.version)).catch((err2: unknown) =>
       d.log.error({ event: 'reload-failed', version: back.version, err: err2 }, 'reload after rollback failed too'),
     );
-    throw new ReloadError(`reload of ${r.version} failed; rolled back to ${back.version}: ${e.message}`, { cause: e });
+    throw new ReloadError(`reload of ${r.version} failed; rolled back to ${back.version}: ${(err as Error).message}`, { cause: e, served: back.version });
   }
 }

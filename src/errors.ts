@@ -112,6 +112,19 @@ export class ValidateError extends MonitorError {
 export class ReloadError extends MonitorError {
   readonly code = 'E_RELOAD';
   readonly retryable = false;
+  /** The version served once this failure ended the cycle (the new one, or the one rolled back to), when a swap happened. */
+  readonly served: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; served?: string }) {
+    super(message, options);
+    this.served = options?.served;
+  }
+}
+
+/** The one line a failed sync is logged with: it says what is served, which after a failed reload is the new model. */
+export function failureLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof ReloadError && err.served !== undefined) return `sync failed: ${msg}; now serving ${err.served}`;
+  return `sync failed; the served model is unchanged: ${msg}`;
 }
 
 /** `rollback` with nothing to roll back to. */

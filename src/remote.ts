@@ -93,6 +93,9 @@ export function buildRemote(raw: RawOptions, all: readonly SourceFactory<never>[
   const type = raw['type'];
   let url: URL;
   let flag: string;
+  if (raw['remote'] && type) {
+    throw new ConfigError('type', 'conflicts with --remote: give either a --remote URL, or --type with --remote_path (Paddle Serving flags)');
+  }
   if (raw['remote']) {
     url = remoteUrl(raw['remote']);
     flag = 'remote';

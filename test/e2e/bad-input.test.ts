@@ -23,6 +23,13 @@ describe('bad input exits 2 naming the flag', () => {
     ['--signal without a pid', ['--type', 'file', ...paddle, '--signal', 'HUP'], /--signal/],
     ['bad --bwlimit', ['--type', 'file', ...paddle, '--bwlimit', 'fast'], /--bwlimit/],
     ['--remote_model_name escaping the remote path', ['--type', 'file', '--remote_path', '/', '--remote_model_name', '../etc', '--remote_donefile_name', 'd'], /--remote-model-name/],
+    // Every duration and count has a ceiling: 1e12 s overflowed the timer (thousands of polls a second).
+    ['--interval 1e12', ['--type', 'file', ...paddle, '--interval', '1e12'], /--interval: must be at most 86400/],
+    ['--exec-timeout 1e20', ['--type', 'file', ...paddle, '--exec-timeout', '1e20'], /--exec-timeout: must be at most 86400/],
+    ['--timeout 1e9', ['--type', 'file', ...paddle, '--timeout', '1e9'], /--timeout: must be at most 86400/],
+    ['--max-failures 1e12', ['--type', 'file', ...paddle, '--max-failures', '1000000000000'], /--max-failures: must be at most/],
+    ['--bwlimit 1e30', ['--type', 'file', ...paddle, '--bwlimit', '1000000000000000000000000000000'], /--bwlimit: must be at most 1P/],
+    ['--type with --remote (they conflict)', ['--type', 'ftp', '--remote', 'file:///tmp', '--remote_model_name', 'm', '--remote_donefile_name', 'd'], /--type: conflicts with --remote/],
   ];
   for (const [what, args, flag] of cases) {
     it(what, async () => {
