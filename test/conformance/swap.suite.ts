@@ -250,13 +250,18 @@ function crashScenarios(
     { what: 'a rollback', setup: async (s, l) => { for (const v of ['v1', 'v2', 'v3']) await swapIn(s, l, v); }, op: (s) => s.rollback(ctx()), before: 'v3', after: 'v2', rollback: true },
   ];
   for (const sc of scenarios) {
-    it(`recover() after a kill -9 at every step of ${sc.what}`, async () => {
-      const c = o.crash;
+    /** How many mutating fs calls the scenario's operation makes (a dry run). */
+    const countSteps = async (): Promise<number> => {
       const dry = await layout();
       await sc.setup(make(dry), dry);
-      c.mutations = 0;
+      o.crash.mutations = 0;
       await sc.op(make(dry), dry);
-      const steps = c.mutations;
+      return o.crash.mutations;
+    };
+
+    it(`recover() after a kill -9 at every step of ${sc.what}`, async () => {
+      const c = o.crash;
+      const steps = await countSteps();
       expect(steps).toBeGreaterThan(1);
       for (let k = 0; k < steps; k++) {
         const where = `${sc.what}, killed after step ${k} of ${steps}`;
@@ -293,11 +298,7 @@ function crashScenarios(
 
     it(`a failed step anywhere in ${sc.what}, its staging then deleted: nothing served changes, current() agrees, a restart finishes nothing`, async () => {
       const c = o.crash;
-      const dry = await layout();
-      await sc.setup(make(dry), dry);
-      c.mutations = 0;
-      await sc.op(make(dry), dry);
-      const steps = c.mutations;
+      const steps = await countSteps();
       for (let k = 0; k < steps; k++) {
         const where = `${sc.what}, step ${k} of ${steps} failed`;
         const l = await layout();
