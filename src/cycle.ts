@@ -11,6 +11,7 @@ import { detect } from './detect.js';
 import { abortReason, isRetryable, MonitorError, ReloadError, ValidateError } from './errors.js';
 import { fetchModel } from './fetch.js';
 import type { Logger } from './log.js';
+import { joinDisplay } from './options.js';
 import type { Aspired, ServedRecord, Staged } from './model.js';
 import { plan, type FetchPlan } from './plan.js';
 import type { ReloadEvent, ReloadTrigger } from './reload/types.js';
@@ -34,6 +35,8 @@ export interface CycleDeps {
 export interface CycleHooks {
   onPlan?(p: FetchPlan): void;
   onBytes?(n: number): void;
+  /** A file of the plan is complete in staging (downloaded, resumed, reused or unpacked). */
+  onFile?(path: string): void;
   onPhase?(phase: string, ms: number): void;
 }
 
@@ -51,7 +54,7 @@ export type CycleOutcome =
       readonly fetchedBytes: number;
     };
 
-export const stagingRoot = (c: MonitorConfig) => path.join(c.workDir, `${c.modelName}.staging`);
+export const stagingRoot = (c: Pick<MonitorConfig, 'workDir' | 'modelName'>) => path.join(c.workDir, `${c.modelName}.staging`);
 
 async function timed<T>(d: CycleDeps, phase: string, f: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
@@ -99,13 +102,13 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
       fetchModel(d.source, p, {
         stagingRoot: stagingRoot(c), concurrency: c.concurrency, partSize: c.partSize, bwlimit: c.bwlimit, timeoutMs: c.timeoutMs, retries: c.retries,
         md5: c.verify === 'md5' || (c.verify === 'auto' && (p.manifest !== null || p.files.some((f) => f.md5))),
-        servedDir: served ? path.join(served.servedPath) : null, unpackedFilename: c.unpackedFilename, onBytes: d.hooks?.onBytes,
+        servedDir: served ? path.join(served.servedPath) : null, unpackedFilename: c.unpackedFilename, onBytes: d.hooks?.onBytes, onFile: d.hooks?.onFile,
       }, ctx),
     );
     const verified = verify(p, staged, { mode: c.verify, ignore: [c.timestampFile ?? '', c.manifest ?? ''].filter(Boolean) });
     if (c.validate) await timed(d, 'validate', () => validateOrReject(d, verified.dir, a, signal));
     signal.throwIfAborted();
-    const record: ServedRecord = { version: a.version, fingerprint: a.fingerprint, remote: `${d.source.displayUrl}/${a.remoteModel}`, appliedAt: new Date().toISOString(), files: verified.files };
+    const record: ServedRecord = { version: a.version, fingerprint: a.fingerprint, remote: joinDisplay(d.source.displayUrl, a.remoteModel), appliedAt: new Date().toISOString(), files: verified.files };
     // From here on the swap runs to its end whatever the signal says: it is short and never leaves a partial model.
     const result = await timed(d, 'swap', () => d.swap.swap(verified, record, { log: d.log, signal: new AbortController().signal }));
     return { result, fetchedBytes: p.totalBytes };

@@ -38,6 +38,7 @@ export interface FetchOptions {
   readonly servedDir: string | null;
   readonly unpackedFilename: string | null;
   readonly onBytes?: (n: number) => void;
+  readonly onFile?: (path: string) => void;
 }
 
 interface Ctx {
@@ -272,6 +273,7 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
     // tar is loaded only for archive models.
     const { unpackArchive } = await import('./unpack.js');
     const r = await unpackArchive(source, f, area.dir, { ...o, bucket }, ctx);
+    o.onFile?.(f.path);
     return { dir: r.modelDir, aspired: plan.aspired, files: r.files, archive: r.archive };
   }
   let resumed = 0;
@@ -279,6 +281,7 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
   const done = (r: FileRecord, kept: number) => {
     records.set(r.path, r);
     resumed += kept;
+    o.onFile?.(r.path);
   };
   // Parts of big files first: they are the long pole, and small files fill the gaps around them.
   const parted: Task[] = [];

@@ -6,10 +6,11 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { MonitorConfig } from './config.js';
+import type { LocalConfig, MonitorConfig } from './config.js';
 import { fireTriggers, reloadEvent, runCycle, stagingRoot, type CycleHooks, type CycleOutcome } from './cycle.js';
 import type { Logger } from './log.js';
 import type { ServedRecord } from './model.js';
+import { checkLocalDirs } from './local-dirs.js';
 import { createTriggers } from './reload/index.js';
 import type { Source } from './sources/types.js';
 import { acquireLock, readStatus, updateStatus, type Lock, type SyncStatus } from './state.js';
@@ -17,16 +18,23 @@ import { createSwap } from './swap/index.js';
 import { settleDiscards } from './swap/disk.js';
 import type { BackupInfo, SwapResult, SwapStrategy } from './swap/types.js';
 
-export interface Monitor {
-  readonly config: MonitorConfig;
-  readonly source: Source;
+/** What the local commands need (rollback, status, accept): no source. */
+export interface LocalMonitor {
+  readonly config: LocalConfig;
   readonly swap: SwapStrategy;
-  /** Lock, recover an interrupted swap, clean staging, check the served copy. */
+  /** Check the local dirs, lock, recover an interrupted swap, clean staging. */
   start(): Promise<void>;
-  cycle(signal: AbortSignal, hooks?: CycleHooks): Promise<CycleOutcome>;
   rollback(): Promise<SwapResult>;
   status(): Promise<{ served: SwapResult | null; backups: BackupInfo[]; status: SyncStatus }>;
   close(): Promise<void>;
+}
+
+export interface Monitor extends LocalMonitor {
+  readonly config: MonitorConfig;
+  readonly source: Source;
+  /** Lock, recover an interrupted swap, clean staging, check the served copy. */
+  start(): Promise<void>;
+  cycle(signal: AbortSignal, hooks?: CycleHooks): Promise<CycleOutcome>;
 }
 
 async function md5File(p: string): Promise<string> {
@@ -46,12 +54,7 @@ async function servedIntact(r: ServedRecord, dir: string, hashes: boolean): Prom
   return null;
 }
 
-export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
-  const source = config.factory.create(config.sourceOptions, {
-    log: log.child({ component: 'source', source: config.factory.kind }),
-    timeoutMs: config.timeoutMs,
-    concurrency: config.concurrency,
-  });
+export function createLocalMonitor(config: LocalConfig, log: Logger): LocalMonitor & { readonly recovered: () => string } {
   const swap = createSwap(config.swap, {
     servedPath: config.servedPath,
     workDir: config.workDir,
@@ -62,11 +65,14 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
   const triggers = createTriggers(config);
   const cycleLog = log.child({ component: 'cycle' });
   let lock: Lock | null = null;
-  let force = false;
+  let recovered = 'clean';
 
   async function start(): Promise<void> {
+    // Before the lock (which creates the staging dir): an unwritable --local_path is bad input, exit 2.
+    await checkLocalDirs(config);
     lock = await acquireLock(config.workDir, config.modelName, config.servedPath);
     const outcome = await swap.recover({ log: cycleLog, signal: new AbortController().signal });
+    recovered = outcome;
     // Staging left by a crash is kept: it is keyed by donefile fingerprint, resumed only for that same
     // version, and never swapped in without passing verify (see staging.ts).
     // Crash mid writeJsonAtomic: the tmp file never became the record; the old record stands.
@@ -80,6 +86,50 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
         log.error({ event: 'reload-failed', version: cur.version, err }, 'reload after recovery failed'),
       );
     }
+  }
+
+  async function rollback(): Promise<SwapResult> {
+    const before = await swap.current();
+    const r = await swap.rollback({ log: cycleLog, signal: new AbortController().signal });
+    // The rolled-back-from donefile stays rejected until the producer publishes a new one, or `accept`.
+    if (before) {
+      await updateStatus(config.workDir, config.modelName, {
+        rejected: { fingerprint: before.record.fingerprint, reason: 'rolled back by the operator', at: new Date().toISOString(), byOperator: true },
+        lastOutcome: 'rolled-back',
+      });
+    }
+    await fireTriggers({ triggers, log: cycleLog }, reloadEvent(r, before?.version ?? null), config.execTimeoutMs);
+    return r;
+  }
+
+  async function status() {
+    return { served: await swap.current(), backups: await swap.backups(), status: await readStatus(config.workDir, config.modelName) };
+  }
+
+  async function close(): Promise<void> {
+    if (lock) await rm(stagingRoot(config), { recursive: true, force: true }).catch(() => {});
+    await settleDiscards();
+    await lock?.release();
+  }
+
+  return { config, swap, start, rollback, status, close, recovered: () => recovered };
+}
+
+export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
+  const source = config.factory.create(config.sourceOptions, {
+    log: log.child({ component: 'source', source: config.factory.kind }),
+    timeoutMs: config.timeoutMs,
+    concurrency: config.concurrency,
+  });
+  const local = createLocalMonitor(config, log);
+  const { swap } = local;
+  const triggers = createTriggers(config);
+  const cycleLog = log.child({ component: 'cycle' });
+  let force = false;
+
+  async function start(): Promise<void> {
+    await local.start();
+    const cur = await swap.current();
     if (cur) {
       const bad = await servedIntact(cur.record, cur.servedPath, config.verifyOnStart);
       if (bad) {
@@ -87,7 +137,7 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
         force = true;
       }
     }
-    log.info({ event: 'start', remote: config.displayUrl, served: config.servedPath, version: cur?.version ?? null, recover: outcome }, 'model-monitor started');
+    log.info({ event: 'start', remote: config.displayUrl, served: config.servedPath, version: cur?.version ?? null, recover: local.recovered() }, 'model-monitor started');
   }
 
   /** The last outcome written to the status file: an idle poll that changes nothing writes nothing. */
@@ -113,30 +163,10 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
     }
   }
 
-  async function rollback(): Promise<SwapResult> {
-    const before = await swap.current();
-    const r = await swap.rollback({ log: cycleLog, signal: new AbortController().signal });
-    // The rolled-back-from donefile stays rejected until the producer publishes a new one.
-    if (before) {
-      await updateStatus(config.workDir, config.modelName, {
-        rejected: { fingerprint: before.record.fingerprint, reason: 'rolled back by the operator', at: new Date().toISOString() },
-        lastOutcome: 'rolled-back',
-      });
-    }
-    await fireTriggers({ triggers, log: cycleLog }, reloadEvent(r, before?.version ?? null), config.execTimeoutMs);
-    return r;
-  }
-
-  async function status() {
-    return { served: await swap.current(), backups: await swap.backups(), status: await readStatus(config.workDir, config.modelName) };
-  }
-
   async function close(): Promise<void> {
     await source.close().catch(() => {});
-    await rm(stagingRoot(config), { recursive: true, force: true }).catch(() => {});
-    await settleDiscards();
-    await lock?.release();
+    await local.close();
   }
 
-  return { config, source, swap, start, cycle, rollback, status, close };
+  return { ...local, config, source, start, cycle, close };
 }
