@@ -30,11 +30,21 @@ export interface Running {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function start(args: readonly string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Running {
+export interface StartOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Run as this user and group (the test runs as root: to see what an unprivileged service sees). */
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
+export function start(args: readonly string[], o: StartOptions = {}): Running {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: o.cwd ?? ROOT,
-    env: { ...process.env, ...o.env, MODEL_MONITOR_LOG_FORMAT: 'json' },
+    env: { ...process.env, MODEL_MONITOR_LOG_FORMAT: 'json', ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(o.uid !== undefined ? { uid: o.uid } : {}),
+    ...(o.gid !== undefined ? { gid: o.gid } : {}),
   });
   const lines: LogLine[] = [];
   const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
@@ -94,7 +104,7 @@ export function start(args: readonly string[], o: { cwd?: string; env?: NodeJS.P
 }
 
 /** Runs to completion; returns exit code, stdout, stderr. */
-export async function run(args: readonly string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string; lines: LogLine[] }> {
+export async function run(args: readonly string[], o: StartOptions & { timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string; lines: LogLine[] }> {
   const r = start(args, o);
   const t = setTimeout(() => r.child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
   const code = await r.exited;
