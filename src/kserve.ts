@@ -11,7 +11,7 @@
 import { mkdir, readdir, rename, rm, lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkDiskSpace, runValidate } from './check.js';
-import { ConfigError, IntegrityError, UnsafePathError } from './errors.js';
+import { ConfigError, IntegrityError, NotFoundError, UnsafePathError } from './errors.js';
 import { fetchModel } from './fetch.js';
 import { dirProblem } from './local-dirs.js';
 import type { Logger } from './log.js';
@@ -105,7 +105,10 @@ export async function pullInto(t: KserveTarget, d: KserveDeps): Promise<{ files:
     const aspired: Aspired = { version: 'kserve', fingerprint: `kserve:${t.remote.displayUrl}${t.remote.remoteModel}`, remoteModel: t.remote.remoteModel, donefile: '' };
     const p = await plan(source, aspired, null, {
       manifestName: c.manifest, verify: c.verify, donefile: '', incremental: false, timeoutMs: c.timeoutMs, retries: c.retries, archive: c.unpackedFilename !== null,
-    }, ctx);
+    }, ctx).catch((err: unknown) => {
+      // plan's own words assume a donefile ("the donefile is there but…"): here there is none.
+      throw err instanceof NotFoundError ? new NotFoundError(`no model at ${redactUrl(t.uri)}`, { cause: err }) : err;
+    });
     d.hooks?.onPlan?.(p);
     await checkDiskSpace(t.dest, p.totalBytes);
     const staged = await fetchModel(source, p, {

@@ -91,6 +91,12 @@ describe('one command, five sources', () => {
       expect(await readTree(dest), name).toEqual(asStrings(files)); // no staging dir, no timestamp file
       expect(r.lines.find((l) => l.event === 'kserve-ready')?.msg, name).toMatch(new RegExp(`^${dest} holds the model: 6 files`));
     }
+    // KServe's storageUris: URI DEST pairs in one run.
+    const [a, b] = [path.join(dir, 'kserve-pair', 'a'), path.join(dir, 'kserve-pair', 'b')];
+    const r = await run(['kserve-init', uris.file, a, uris.http, b], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readTree(a)).toEqual(asStrings(files));
+    expect(await readTree(b)).toEqual(asStrings(files));
   });
 
   it("Paddle's --type general with a tar.gz model and --unpacked_filename", async () => {
