@@ -12,6 +12,7 @@ import type { Logger } from './log.js';
 import type { ServedRecord } from './model.js';
 import { checkLocalDirs } from './local-dirs.js';
 import { createTriggers } from './reload/index.js';
+import type { ReloadTrigger } from './reload/types.js';
 import type { Source } from './sources/types.js';
 import { acquireLock, readStatus, updateStatus, type Lock, type SyncStatus } from './state.js';
 import { createSwap } from './swap/index.js';
@@ -54,7 +55,10 @@ async function servedIntact(r: ServedRecord, dir: string, hashes: boolean): Prom
   return null;
 }
 
-export function createLocalMonitor(config: LocalConfig, log: Logger): LocalMonitor & { readonly recovered: () => string } {
+/** What createMonitor builds on: the recovery outcome of start(), and the triggers (one set per monitor). */
+type LocalParts = LocalMonitor & { readonly recovered: () => string; readonly triggers: readonly ReloadTrigger[] };
+
+export function createLocalMonitor(config: LocalConfig, log: Logger): LocalParts {
   const swap = createSwap(config.swap, {
     servedPath: config.servedPath,
     workDir: config.workDir,
@@ -112,7 +116,7 @@ export function createLocalMonitor(config: LocalConfig, log: Logger): LocalMonit
     await lock?.release();
   }
 
-  return { config, swap, start, rollback, status, close, recovered: () => recovered };
+  return { config, swap, start, rollback, status, close, recovered: () => recovered, triggers };
 }
 
 export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
@@ -122,8 +126,7 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
     concurrency: config.concurrency,
   });
   const local = createLocalMonitor(config, log);
-  const { swap } = local;
-  const triggers = createTriggers(config);
+  const { swap, triggers } = local;
   const cycleLog = log.child({ component: 'cycle' });
   let force = false;
 
@@ -168,5 +171,5 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
     await local.close();
   }
 
-  return { ...local, config, source, start, cycle, close };
+  return { config, swap, rollback: local.rollback, status: local.status, source, start, cycle, close };
 }
