@@ -14,6 +14,7 @@ import { detect, type DetectOptions } from './detect.js';
 import { abortReason, isRetryable, ModelChangedError, MonitorError, ReloadError, TransientError, ValidateError } from './errors.js';
 import { fetchModel } from './fetch.js';
 import type { Logger } from './log.js';
+import { joinDisplay } from './options.js';
 import type { Aspired, ServedRecord, Staged } from './model.js';
 import { plan, type FetchPlan, type PlanOptions } from './plan.js';
 import type { ReloadEvent, ReloadTrigger } from './reload/types.js';
@@ -37,6 +38,8 @@ export interface CycleDeps {
 export interface CycleHooks {
   onPlan?(p: FetchPlan): void;
   onBytes?(n: number): void;
+  /** A file of the plan is complete in staging (downloaded, resumed, reused or unpacked). */
+  onFile?(path: string): void;
   onPhase?(phase: string, ms: number): void;
 }
 
@@ -54,7 +57,7 @@ export type CycleOutcome =
       readonly fetchedBytes: number;
     };
 
-export const stagingRoot = (c: MonitorConfig) => path.join(c.workDir, `${c.modelName}.staging`);
+export const stagingRoot = (c: Pick<MonitorConfig, 'workDir' | 'modelName'>) => path.join(c.workDir, `${c.modelName}.staging`);
 
 /**
  * --min-rate, but never above a quarter of one stream's share of --bwlimit: a
@@ -139,7 +142,7 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
         stagingRoot: stagingRoot(c), concurrency: c.concurrency, partSize: c.partSize, bwlimit: c.bwlimit, timeoutMs: c.timeoutMs, retries: c.retries,
         minBytesPerSec: rateFloor(c),
         md5: c.verify === 'md5' || (c.verify === 'auto' && (p.manifest !== null || p.files.some((f) => f.md5))),
-        servedDir: served ? path.join(served.servedPath) : null, unpackedFilename: c.unpackedFilename, onBytes: d.hooks?.onBytes,
+        servedDir: served ? path.join(served.servedPath) : null, unpackedFilename: c.unpackedFilename, onBytes: d.hooks?.onBytes, onFile: d.hooks?.onFile,
         maxUnpackRatio: c.maxUnpackRatio, timestampFile: c.timestampFile,
       }, ctx),
     );
@@ -147,7 +150,7 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
     const verified = verify(p, staged, { mode: c.verify, ignore: [c.timestampFile ?? '', c.manifest ?? ''].filter(Boolean) });
     if (c.validate) await timed(d, 'validate', () => validateOrReject(d, verified.dir, a, signal));
     signal.throwIfAborted();
-    const record: ServedRecord = { version: a.version, fingerprint: a.fingerprint, remote: `${d.source.displayUrl}/${a.remoteModel}`, appliedAt: new Date().toISOString(), files: verified.files };
+    const record: ServedRecord = { version: a.version, fingerprint: a.fingerprint, remote: joinDisplay(d.source.displayUrl, a.remoteModel), appliedAt: new Date().toISOString(), files: verified.files };
     // From here on the swap runs to its end whatever the signal says: it is short and never leaves a partial model.
     const result = await timed(d, 'swap', () => d.swap.swap(verified, record, { log: d.log, signal: NEVER }));
     return { result, fetchedBytes: p.totalBytes };

@@ -48,6 +48,8 @@ export interface FetchOptions {
   readonly onBytes?: (n: number) => void;
   /** A read of this file named its version (ETag or mtime) and it was the listed one. */
   readonly onConfirmed?: (path: string) => void;
+  /** A file is complete in staging (the progress bar's count). */
+  readonly onFile?: (path: string) => void;
 }
 
 interface Ctx {
@@ -290,6 +292,7 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
     // tar is loaded only for archive models.
     const { unpackArchive } = await import('./unpack.js');
     const r = await unpackArchive(source, f, area.dir, { ...o, bucket }, ctx);
+    o.onFile?.(f.path);
     return { dir: r.modelDir, aspired: plan.aspired, files: r.files, archive: r.archive, confirmed };
   }
   let resumed = 0;
@@ -297,6 +300,7 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
   const done = (r: FileRecord, kept: number) => {
     records.set(r.path, r);
     resumed += kept;
+    o.onFile?.(r.path);
   };
   // Parts of big files first: they are the long pole, and small files fill the gaps around them.
   const parted: Task[] = [];

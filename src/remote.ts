@@ -89,7 +89,16 @@ function pickFactory(url: URL, type: string | undefined, all: readonly SourceFac
   return f as unknown as SourceFactory<object>;
 }
 
-export function buildRemote(raw: RawOptions, all: readonly SourceFactory<never>[]): RemoteChoice {
+/** True when the flags name a remote at all (`--remote`, or Paddle's `--type`). */
+export function remoteGiven(raw: RawOptions): boolean {
+  return !!raw['remote'] || !!raw['type'];
+}
+
+/**
+ * `names: 'optional'` is for the local commands (status, rollback, accept): the remote is
+ * only shown, so a missing model or donefile name is left empty instead of refused.
+ */
+export function buildRemote(raw: RawOptions, all: readonly SourceFactory<never>[], o: { names?: 'required' | 'optional' } = {}): RemoteChoice {
   const type = raw['type'];
   let url: URL;
   let flag: string;
@@ -104,8 +113,9 @@ export function buildRemote(raw: RawOptions, all: readonly SourceFactory<never>[
   } else {
     throw new ConfigError('remote', 'required: a --remote URL, or --type with --remote_path (Paddle Serving flags)');
   }
-  const modelRaw = need(raw, 'remote-model-name', '(the remote model directory or archive)');
-  const doneRaw = need(raw, 'remote-donefile-name', '(the remote donefile)');
+  const optional = o.names === 'optional';
+  const modelRaw = optional ? (raw['remote-model-name'] ?? '') : need(raw, 'remote-model-name', '(the remote model directory or archive)');
+  const doneRaw = optional ? (raw['remote-donefile-name'] ?? '') : need(raw, 'remote-donefile-name', '(the remote donefile)');
   const factory = pickFactory(url, type, all, flag);
   const sourceOptions = factory.parse(url, raw);
   return {
@@ -113,8 +123,8 @@ export function buildRemote(raw: RawOptions, all: readonly SourceFactory<never>[
     sourceOptions,
     remoteUrl: url,
     displayUrl: redactUrl(url.toString()),
-    remoteModel: safeFlag('remote-model-name', modelRaw),
-    remoteDonefile: safeFlag('remote-donefile-name', doneRaw),
+    remoteModel: modelRaw === '' ? '' : safeFlag('remote-model-name', modelRaw),
+    remoteDonefile: doneRaw === '' ? '' : safeFlag('remote-donefile-name', doneRaw),
   };
 }
 

@@ -2,6 +2,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { withDeadline } from './deadline.js';
 import { isRetryable } from './errors.js';
 import type { Logger } from './log.js';
+import { retryMessage, retryWindow } from './retry-log.js';
 
 export interface RetryOptions {
   readonly signal: AbortSignal;
@@ -37,10 +38,12 @@ export async function withRetry<T>(op: (attempt: number) => Promise<T>, o: Retry
       maxTimeout: o.maxTimeoutMs ?? 10_000,
       randomize: true,
       onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        // At info, one line per retry: a wrong port shows at once, not after the last attempt.
         if (retriesLeft > 0) {
-          o.log.debug(
+          const window = retryWindow(attemptNumber, o.minTimeoutMs ?? 250, o.maxTimeoutMs ?? 10_000);
+          o.log.info(
             { event: 'retry', what: o.what, attempt: attemptNumber, retriesLeft, err: error },
-            `${o.what} failed, retrying`,
+            retryMessage(error, o.what, attemptNumber, o.retries, window),
           );
         }
       },

@@ -12,8 +12,16 @@ export interface SyncStatus {
   readonly lastSuccessAt?: string;
   readonly lastOutcome?: 'updated' | 'current' | 'no-donefile' | 'failed' | 'rejected' | 'rolled-back';
   readonly lastError?: { readonly code: string; readonly message: string };
-  /** A donefile fingerprint not to pull again until the donefile changes. */
-  readonly rejected?: { readonly fingerprint: string; readonly reason: string; readonly at: string };
+  /** A donefile fingerprint not to pull again until the donefile changes (or `accept`). */
+  readonly rejected?: Rejection;
+}
+
+export interface Rejection {
+  readonly fingerprint: string;
+  readonly reason: string;
+  readonly at: string;
+  /** Set by `rollback`: the served model is the one the operator chose. */
+  readonly byOperator?: boolean;
 }
 
 export function statusPath(workDir: string, name: string): string {
@@ -28,6 +36,14 @@ export async function updateStatus(workDir: string, name: string, patch: Partial
   const next = { ...(await readStatus(workDir, name)), ...patch };
   await writeJsonAtomic(statusPath(workDir, name), next);
   return next;
+}
+
+/** `accept`: forgets the rejected fingerprint, so the next cycle pulls that donefile. Returns what was cleared. */
+export async function clearRejected(workDir: string, name: string): Promise<Rejection | null> {
+  const { rejected, ...rest } = await readStatus(workDir, name);
+  if (!rejected) return null;
+  await writeJsonAtomic(statusPath(workDir, name), rest);
+  return rejected;
 }
 
 function alive(pid: number): boolean {

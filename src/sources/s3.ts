@@ -3,7 +3,21 @@ import type { HeadObjectCommandOutput, S3Client, S3ClientConfig, _Object } from 
 
 /** The AWS SDK is loaded on first use: its import costs ~0.7 s, which no other source should pay. */
 type Sdk = typeof import('@aws-sdk/client-s3');
-const loadSdk = (): Promise<Sdk> => import('@aws-sdk/client-s3');
+/**
+ * On Node 20 every S3 client warns that the SDK's releases after the first week
+ * of January 2027 will need Node 22. model-monitor supports Node >= 20.18 and
+ * its lockfile pins an SDK that runs there, so that one warning is noise for
+ * its users: it is switched off with the SDK's own switch, unless the user set
+ * that switch themselves (`=false` shows it again). No other warning is touched.
+ */
+export function quietNodeVersionWarning(env: NodeJS.ProcessEnv): void {
+  env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+}
+
+const loadSdk = (): Promise<Sdk> => {
+  quietNodeVersionWarning(process.env);
+  return import('@aws-sdk/client-s3');
+};
 import {
   abortReason, AuthError, ConfigError, isTransientNetworkError,
   MonitorError, NotFoundError, RemoteError, TransientError,

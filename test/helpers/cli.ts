@@ -35,6 +35,9 @@ export interface StartOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Arguments for node itself, before the bin (e.g. `--expose-gc`). */
   readonly nodeArgs?: readonly string[];
+  /** Run as this user and group (the test runs as root: to see what an unprivileged service sees). */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 /** Node flags that force a full garbage collection every 20 ms in the CLI (deadline tests). */
@@ -43,8 +46,10 @@ export const GC_PRESSURE = ['--expose-gc', '--import', pathToFileURL(path.join(R
 export function start(args: readonly string[], o: StartOptions = {}): Running {
   const child = spawn(process.execPath, [...(o.nodeArgs ?? []), BIN, ...args], {
     cwd: o.cwd ?? ROOT,
-    env: { ...process.env, ...o.env, MODEL_MONITOR_LOG_FORMAT: 'json' },
+    env: { ...process.env, MODEL_MONITOR_LOG_FORMAT: 'json', ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(o.uid !== undefined ? { uid: o.uid } : {}),
+    ...(o.gid !== undefined ? { gid: o.gid } : {}),
   });
   const lines: LogLine[] = [];
   const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
