@@ -7,15 +7,16 @@
  * version keys). A producer's last step, or an exec hook, until `publish
  * --preheat-url` calls the same module.
  */
+import { loggerFor, shutdownSignal, terminal } from './cli-support.js';
 import { buildConfig } from './config.js';
+import { withDeadline } from './deadline.js';
 import { ConfigError, MonitorError } from './errors.js';
-import { createLogger, type Logger } from './log.js';
+import type { Logger } from './log.js';
 import type { OptionSpec, RawOptions } from './options.js';
 import { joinRemote } from './paths.js';
-import { parsePreheatTarget, preheat, type PreheatResult } from './preheat.js';
-import { opSignal } from './retry.js';
+import { parsePreheatTarget, preheat, type PreheatResult, type PreheatTarget } from './preheat.js';
 import type { Source } from './sources/types.js';
-import { bool, num, parseValues } from './values.js';
+import { bool, MAX_SECONDS, num, parseValues, type CoreValues } from './values.js';
 
 const G = 'Preheat (the preheat command)';
 
@@ -48,7 +49,7 @@ async function remoteUrls(source: Source, model: string, signal: AbortSignal, ti
   if (!source.requestUrl) {
     throw new ConfigError('remote', `${source.kind} file URLs cannot be named ahead (the namenode picks the datanode): preheat with a canary replica instead (docs: fleet)`);
   }
-  const st = await source.stat(model, { signal: opSignal(signal, timeoutMs) });
+  const st = await withDeadline(signal, timeoutMs, `stat ${model}`, (s) => source.stat(model, { signal: s }));
   if (!st) throw new ConfigError('remote-model-name', `no such remote model: ${source.displayUrl}/${model}`);
   if (!st.isDirectory) return [source.requestUrl(model)];
   const out: string[] = [];
@@ -68,19 +69,23 @@ async function urlsFrom(raw: RawOptions, args: readonly string[], log: Logger, s
   }
 }
 
-/** Runs the command; returns the exit code (0 done, 1 failed). ConfigErrors propagate (exit 2). */
-export async function runPreheat(raw: RawOptions, args: readonly string[], io: PreheatIo): Promise<number> {
+/** The preheat flags checked (ConfigError naming the flag): also what --print-config validates. */
+export function checkPreheat(raw: RawOptions): { target: PreheatTarget; core: CoreValues; deadlineMs: number } {
   const target = parsePreheatTarget(raw['preheat-url'] ?? '');
   const core = parseValues(raw);
-  const deadlineMs = Math.round((num(raw, 'preheat-timeout', { min: 1 }) ?? 600) * 1000);
-  const log = createLogger({ level: core.logLevel, format: core.logFormat }).child({ component: 'preheat' });
-  const ac = new AbortController();
-  const stop = () => ac.abort(new Error('received SIGTERM'));
-  process.once('SIGTERM', stop);
+  const deadlineMs = Math.round((num(raw, 'preheat-timeout', { min: 1, max: MAX_SECONDS }) ?? 600) * 1000);
+  return { target, core, deadlineMs };
+}
+
+/** Runs the command; returns the exit code (0 done, 1 failed). ConfigErrors propagate (exit 2). */
+export async function runPreheat(raw: RawOptions, args: readonly string[], io: PreheatIo): Promise<number> {
+  const { target, core, deadlineMs } = checkPreheat(raw);
+  const log = loggerFor(core, terminal()).child({ component: 'preheat' });
+  const { signal, dispose } = shutdownSignal(log);
   try {
-    const urls = await urlsFrom(raw, args, log, ac.signal);
+    const urls = await urlsFrom(raw, args, log, signal);
     const r: PreheatResult = await preheat(target, urls, {
-      log, signal: ac.signal, deadlineMs, wait: bool(raw, 'preheat-wait'), concurrency: core.concurrency,
+      log, signal, deadlineMs, wait: bool(raw, 'preheat-wait'), concurrency: core.concurrency,
       ...(raw['preheat-token'] ? { token: raw['preheat-token'] } : {}),
     });
     io.out(`${JSON.stringify({ ...r, files: urls })}\n`);
@@ -90,7 +95,7 @@ export async function runPreheat(raw: RawOptions, args: readonly string[], io: P
     log.error({ event: 'preheat-failed', err }, `preheat failed: ${err.message}`);
     return 1;
   } finally {
-    process.off('SIGTERM', stop);
+    dispose();
     log.flush?.();
   }
 }

@@ -13,12 +13,13 @@
  *   it with `Cache-Control: no-cache` (it revalidates and stores the current
  *   bytes), bodies read and dropped.
  *
- * Every request has a deadline held by a strong timer (not a bare
- * AbortSignal.timeout inside AbortSignal.any); errors are MonitorErrors:
+ * The whole preheat runs under one deadline held by a strong timer
+ * (deadline.ts: no AbortSignal.timeout inside AbortSignal.any); errors are MonitorErrors:
  * refused credentials AuthError, 429 / 5xx / network / deadline
  * TransientError, anything else RemoteError.
  */
-import { AuthError, ConfigError, MonitorError, RemoteError, TransientError } from './errors.js';
+import { DeadlineError, withDeadline } from './deadline.js';
+import { abortReason, AuthError, ConfigError, MonitorError, RemoteError, TransientError } from './errors.js';
 import type { Logger } from './log.js';
 import { redactUrl } from './options.js';
 import { dump, HttpClient, readText, type HttpResponse } from './sources/http-client.js';
@@ -70,16 +71,6 @@ export function dragonflyJobBody(urls: readonly string[]): { type: 'preheat'; ar
   return { type: 'preheat', args: { type: 'file', urls: [...urls], scope: 'single_seed_peer' } };
 }
 
-/** A signal that aborts after `ms` or with `outer`, held by a timer that `clear()` stops. */
-function deadline(outer: AbortSignal, ms: number): { signal: AbortSignal; clear: () => void } {
-  const ac = new AbortController();
-  const t = setTimeout(() => ac.abort(new TransientError(`preheat: no answer within ${Math.round(ms / 1000)} s`)), ms);
-  const onOuter = () => ac.abort(outer.reason);
-  outer.addEventListener('abort', onOuter, { once: true });
-  if (outer.aborted) onOuter();
-  return { signal: ac.signal, clear: () => (clearTimeout(t), outer.removeEventListener('abort', onOuter)) };
-}
-
 function statusError(status: number, what: string, body: string): MonitorError {
   const detail = body.replace(/\s+/g, ' ').trim().slice(0, 200);
   const msg = `${what}: HTTP ${status}${detail ? ` (${detail})` : ''}`;
@@ -89,7 +80,8 @@ function statusError(status: number, what: string, body: string): MonitorError {
 }
 
 function networkError(err: unknown, signal: AbortSignal, what: string): MonitorError {
-  if (signal.aborted && signal.reason instanceof MonitorError) return signal.reason;
+  // The deadline's DeadlineError becomes a TransientError ("preheat timed out after 600 s").
+  if (signal.aborted && (signal.reason instanceof MonitorError || signal.reason instanceof DeadlineError)) return abortReason(signal);
   if (err instanceof MonitorError) return err;
   return new TransientError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
@@ -97,12 +89,9 @@ function networkError(err: unknown, signal: AbortSignal, what: string): MonitorE
 /** Sends the preheat for `urls` to `target`. */
 export async function preheat(target: PreheatTarget, urls: readonly string[], o: PreheatOptions): Promise<PreheatResult> {
   if (urls.length === 0) throw new ConfigError('preheat-url', 'nothing to preheat: no file URLs');
-  const d = deadline(o.signal, o.deadlineMs);
-  try {
-    return target.kind === 'dragonfly' ? await dragonfly(target.jobs, urls, o, d.signal) : await warm(target.proxy, urls, o, d.signal);
-  } finally {
-    d.clear();
-  }
+  return withDeadline(o.signal, o.deadlineMs, 'preheat', (signal) =>
+    target.kind === 'dragonfly' ? dragonfly(target.jobs, urls, o, signal) : warm(target.proxy, urls, o, signal),
+  );
 }
 
 /** One JSON exchange with the manager (fetch: a one-shot command, no proxy, no stream). */

@@ -1,14 +1,22 @@
 /** `model-monitor status`: what is served, from which donefile, when, backups kept. */
-import type { MonitorConfig } from './config.js';
+import type { LocalConfig } from './config.js';
+import { joinDisplay } from './options.js';
 import { readStatus } from './state.js';
 import { createSwap } from './swap/index.js';
 
-export async function printStatus(c: MonitorConfig, out: (s: string) => void): Promise<number> {
+/** Where the served model comes from: the flags' remote when given, else what the record says it was pulled from. */
+function remoteOf(c: LocalConfig, recorded: string | undefined): string | null {
+  if (c.remote?.remoteModel) return joinDisplay(c.remote.displayUrl, c.remote.remoteModel);
+  if (recorded) return recorded.replace(/([^:/])\/\/+/g, '$1/'); // records written before joinDisplay have `host//model`
+  return c.remote?.displayUrl ?? null;
+}
+
+export async function printStatus(c: LocalConfig, out: (s: string) => void): Promise<number> {
   const swap = createSwap(c.swap, { servedPath: c.servedPath, workDir: c.workDir, name: c.modelName, keepBackups: c.keepBackups, fsync: false });
   const [served, backups, status] = await Promise.all([swap.current(), swap.backups(), readStatus(c.workDir, c.modelName)]);
   const doc = {
     servedPath: c.servedPath,
-    remote: `${c.displayUrl}/${c.remoteModel}`,
+    remote: remoteOf(c, served?.record.remote),
     served: served
       ? { version: served.version, fingerprint: served.record.fingerprint, appliedAt: served.record.appliedAt, files: served.record.files.length, bytes: served.record.files.reduce((n, f) => n + f.size, 0) }
       : null,
@@ -28,7 +36,7 @@ export async function printStatus(c: MonitorConfig, out: (s: string) => void): P
   }
   const lines = [
     `served:    ${doc.servedPath}`,
-    `remote:    ${doc.remote}`,
+    `remote:    ${doc.remote ?? '(not recorded; pass --remote to show it)'}`,
     doc.served
       ? `version:   ${doc.served.version} (${doc.served.files} files, ${doc.served.bytes} bytes, applied ${doc.served.appliedAt})\nfrom:      ${doc.served.fingerprint}`
       : 'version:   (nothing served yet)',

@@ -6,11 +6,11 @@ import { ConfigError, NotFoundError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LIST_SEPARATOR, type OptionSpec, type RawOptions } from '../options.js';
 import { joinRemote } from '../paths.js';
-import { opSignal } from '../retry.js';
+import { withDeadline } from '../deadline.js';
 import { ContentKeys } from './content-key.js';
 import { parseIndex, type IndexLink } from './http-index.js';
 import { parseProxy, proxyOption, resolveProxy, type ProxySetting } from './proxy.js';
-import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
+import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
 
 export interface HttpOptions {
   /** The remote root, credentials stripped, no trailing `/`. */
@@ -77,10 +77,17 @@ interface Answer {
   readonly url: URL;
 }
 
-const header = (a: Answer, name: string): string | undefined => {
+const header = (a: Pick<Answer, 'headers'>, name: string): string | undefined => {
   const v = a.headers[name];
   return Array.isArray(v) ? v[0] : v;
 };
+
+/** Which file an answer is about: its Last-Modified and its ETag (quotes off, W/ kept). */
+function versionOf(a: Pick<Answer, 'headers'>): { mtimeMs?: number; etag?: string } {
+  const lm = Date.parse(header(a, 'last-modified') ?? '');
+  const etag = header(a, 'etag')?.replace(/^(W\/)?"(.*)"$/, '$1$2') || undefined;
+  return { ...(Number.isNaN(lm) ? {} : { mtimeMs: lm }), ...(etag ? { etag } : {}) };
+}
 
 const MAX_REDIRECTS = 5;
 const MAX_INDEX_BYTES = 16 * 1024 * 1024;
@@ -137,24 +144,26 @@ class HttpSource implements Source {
     }
   }
 
-  /** send() under the cycle signal plus the per-request deadline, errors mapped. */
-  private async exchange(method: 'GET' | 'HEAD', url: URL, outer: AbortSignal): Promise<Answer> {
-    const signal = opSignal(outer, this.deps.timeoutMs);
-    try {
-      return await this.send(method, url, signal);
-    } catch (err) {
-      throw mapHttpError(err, `${method} ${url.pathname}`, signal);
-    }
+  /** A HEAD under the per-request deadline (answer and the empty body), errors mapped. */
+  private head(url: URL, outer: AbortSignal): Promise<Omit<Answer, 'body'>> {
+    const what = `HEAD ${url.pathname}`;
+    return withDeadline(outer, this.deps.timeoutMs, what, async (signal) => {
+      try {
+        const { body, ...rest } = await this.send('HEAD', url, signal);
+        await dump(body);
+        return rest;
+      } catch (err) {
+        throw mapHttpError(err, what, signal);
+      }
+    });
   }
 
   async stat(p: string, o: IoOptions): Promise<RemoteEntry | null> {
     const asked = this.url(p);
-    let a = await this.exchange('HEAD', asked, o.signal);
-    await dump(a.body);
+    let a = await this.head(asked, o.signal);
     if (a.status === 404 || a.status === 410) {
       // some servers list `dir/` without redirecting `dir` to it
-      a = await this.exchange('HEAD', this.url(p, true), o.signal);
-      await dump(a.body);
+      a = await this.head(this.url(p, true), o.signal);
       if (a.status === 404 || a.status === 410) return null;
       if (a.status === 200 && /^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
         return { path: p, size: 0, isDirectory: true };
@@ -168,14 +177,12 @@ class HttpSource implements Source {
     return e;
   }
 
-  private entry(p: string, a: Answer): RemoteEntry {
+  private entry(p: string, a: Omit<Answer, 'body'>): RemoteEntry {
     const len = Number(header(a, 'content-length'));
     if (!Number.isSafeInteger(len) || len < 0) {
       throw new RemoteError(`HEAD ${a.url.pathname}: no Content-Length, cannot size the file`);
     }
-    const lm = Date.parse(header(a, 'last-modified') ?? '');
-    const etag = header(a, 'etag')?.replace(/^(W\/)?"(.*)"$/, '$1$2') || undefined;
-    return { path: p, size: len, mtimeMs: Number.isNaN(lm) ? undefined : lm, etag };
+    return { path: p, size: len, ...versionOf(a) };
   }
 
   async *list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry> {
@@ -214,33 +221,33 @@ class HttpSource implements Source {
 
   /** HEAD one listed file: its size (the index's size column is rounded), mtime and ETag. */
   private async headFile(url: URL, signal: AbortSignal): Promise<RemoteEntry> {
-    const a = await this.exchange('HEAD', url, signal);
-    await dump(a.body);
+    const a = await this.head(url, signal);
     if (a.status !== 200) throw statusError(a.status, `HEAD ${url.pathname}`);
     if (a.url.pathname.endsWith('/')) return { path: '', size: 0, isDirectory: true };
     return this.entry('', a);
   }
 
-  /** GET an autoindex page (bounded in size) and parse its links. */
-  private async index(dirUrl: URL, outer: AbortSignal): Promise<IndexLink[]> {
+  /** GET an autoindex page (bounded in size, the whole answer under the per-request deadline) and parse its links. */
+  private index(dirUrl: URL, outer: AbortSignal): Promise<IndexLink[]> {
     const what = `GET ${dirUrl.pathname}`;
-    const signal = opSignal(outer, this.deps.timeoutMs);
-    try {
-      const a = await this.send('GET', dirUrl, signal);
-      if (a.status !== 200) {
-        await dump(a.body);
-        if (a.status === 404 || a.status === 410) throw new NotFoundError(`no such directory: ${dirUrl.href}`);
-        throw statusError(a.status, what);
+    return withDeadline(outer, this.deps.timeoutMs, what, async (signal) => {
+      try {
+        const a = await this.send('GET', dirUrl, signal);
+        if (a.status !== 200) {
+          await dump(a.body);
+          if (a.status === 404 || a.status === 410) throw new NotFoundError(`no such directory: ${dirUrl.href}`);
+          throw statusError(a.status, what);
+        }
+        if (!/^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
+          await dump(a.body);
+          throw new RemoteError(`${what}: not an HTML directory index (${header(a, 'content-type') ?? 'no type'})`);
+        }
+        const page = await readText(a.body, MAX_INDEX_BYTES, () => new RemoteError(`${what}: directory index larger than ${MAX_INDEX_BYTES} bytes`));
+        return parseIndex(page, dirUrl);
+      } catch (err) {
+        throw mapHttpError(err, what, signal);
       }
-      if (!/^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
-        await dump(a.body);
-        throw new RemoteError(`${what}: not an HTML directory index (${header(a, 'content-type') ?? 'no type'})`);
-      }
-      const page = await readText(a.body, MAX_INDEX_BYTES, () => new RemoteError(`${what}: directory index larger than ${MAX_INDEX_BYTES} bytes`));
-      return parseIndex(page, dirUrl);
-    } catch (err) {
-      throw mapHttpError(err, what, signal);
-    }
+    });
   }
 
   async open(p: string, o: OpenOptions): Promise<Readable> {
@@ -270,7 +277,13 @@ class HttpSource implements Source {
     const len = Number(header(a, 'content-length'));
     const expected = Number.isSafeInteger(len) ? len : undefined;
     const mapError = (err: unknown) => mapHttpError(err, what, o.signal);
-    return guardedBody(a.body, { signal: o.signal, expected, mapError, what });
+    const total = ranged ? Number(/\/(\d+)$/.exec(header(a, 'content-range') ?? '')?.[1]) : expected;
+    const { mtimeMs, etag } = versionOf(a);
+    return withMeta(guardedBody(a.body, { signal: o.signal, expected, mapError, what }), {
+      ...(total !== undefined && Number.isSafeInteger(total) ? { size: total } : {}),
+      ...(mtimeMs !== undefined ? { mtimeMs } : {}),
+      ...(etag !== undefined ? { etag } : {}),
+    });
   }
 
   requestUrl(p: string): string {

@@ -3,7 +3,21 @@ import type { HeadObjectCommandOutput, S3Client, S3ClientConfig, _Object } from 
 
 /** The AWS SDK is loaded on first use: its import costs ~0.7 s, which no other source should pay. */
 type Sdk = typeof import('@aws-sdk/client-s3');
-const loadSdk = (): Promise<Sdk> => import('@aws-sdk/client-s3');
+/**
+ * On Node 20 every S3 client warns that the SDK's releases after the first week
+ * of January 2027 will need Node 22. model-monitor supports Node >= 20.18 and
+ * its lockfile pins an SDK that runs there, so that one warning is noise for
+ * its users: it is switched off with the SDK's own switch, unless the user set
+ * that switch themselves (`=false` shows it again). No other warning is touched.
+ */
+export function quietNodeVersionWarning(env: NodeJS.ProcessEnv): void {
+  env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+}
+
+const loadSdk = (): Promise<Sdk> => {
+  quietNodeVersionWarning(process.env);
+  return import('@aws-sdk/client-s3');
+};
 import { ConfigError, NotFoundError, RemoteError } from '../errors.js';
 import { redactUrl } from '../options.js';
 import { ContentKeys } from './content-key.js';
@@ -13,9 +27,9 @@ import { addContentKey, addNoCache, unsignedConfig } from './s3-requests.js';
 import type { Logger } from '../log.js';
 import type { OptionSpec, RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
-import { opSignal } from '../retry.js';
+import { withDeadline } from '../deadline.js';
 import { guardedBody } from './http-body.js';
-import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
+import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
 
 export interface S3Options {
   readonly bucket: string;
@@ -230,12 +244,13 @@ class S3Source implements Source {
 
   /** One SDK call under the cycle signal plus the per-request deadline; errors mapped. */
   private async call<T>(what: string, outer: AbortSignal, op: (s: AbortSignal) => Promise<T>): Promise<T> {
-    const signal = opSignal(outer, this.deps.timeoutMs);
-    try {
-      return await op(signal);
-    } catch (err) {
-      throw mapS3Error(err, what, this.opts.bucket, signal);
-    }
+    return withDeadline(outer, this.deps.timeoutMs, what, async (signal) => {
+      try {
+        return await op(signal);
+      } catch (err) {
+        throw mapS3Error(err, what, this.opts.bucket, signal);
+      }
+    });
   }
 
   async stat(p: string, o: IoOptions): Promise<RemoteEntry | null> {
@@ -304,11 +319,21 @@ class S3Source implements Source {
     const get = new sdk.GetObjectCommand({ Bucket: this.opts.bucket, Key, Range });
     const key = this.keys.get(p);
     if (key !== undefined) addContentKey(get, key);
-    const res = await client.send(get, { abortSignal: o.signal }).catch((err: unknown) => {
-      throw mapError(err);
-    });
+    // Until the headers: our own deadline (the SDK's requestTimeout is an inactivity timeout, which a
+    // trickle defeats). Cleared once they are in: the body is bounded by the sink's stall and rate checks.
+    const res = await withDeadline(o.signal, this.deps.timeoutMs, what, (s) =>
+      client.send(get, { abortSignal: s }).catch((err: unknown) => {
+        throw mapS3Error(err, what, this.opts.bucket, s);
+      }),
+    );
     if (!(res.Body instanceof Readable)) throw new RemoteError(`${what}: the S3 client returned no Node stream`);
-    return guardedBody(res.Body, { signal: o.signal, expected: res.ContentLength, mapError, what });
+    const total = Range ? Number(/\/(\d+)$/.exec(res.ContentRange ?? '')?.[1]) : res.ContentLength;
+    const etag = unquote(res.ETag);
+    return withMeta(guardedBody(res.Body, { signal: o.signal, expected: res.ContentLength, mapError, what }), {
+      ...(total !== undefined && Number.isSafeInteger(total) ? { size: total } : {}),
+      ...(res.LastModified ? { mtimeMs: res.LastModified.getTime() } : {}),
+      ...(etag !== undefined ? { etag } : {}),
+    });
   }
 
   /** The GET the SDK sends: path-style or virtual-host, key segments encoded, query sorted (x-id last). */

@@ -39,6 +39,30 @@ export interface OpenOptions extends IoOptions {
   readonly length?: number;
 }
 
+/**
+ * What the server said, when it answered an open(), about the file it is
+ * sending: fetch compares it with the listing the plan was made from, so a file
+ * replaced between the listing and the read is caught (invariant 1).
+ */
+export interface OpenedMeta {
+  /** The whole file's size (Content-Length, the total of a Content-Range, FTP SIZE). */
+  readonly size?: number;
+  readonly mtimeMs?: number;
+  readonly etag?: string;
+}
+
+const OPENED = Symbol('model-monitor.opened');
+
+/** Attaches `meta` to an open()ed stream. */
+export function withMeta<T extends Readable>(stream: T, meta: OpenedMeta): T {
+  return Object.assign(stream, { [OPENED]: meta });
+}
+
+/** The meta a source attached to an open()ed stream, if it did. */
+export function openedMeta(stream: Readable): OpenedMeta | undefined {
+  return (stream as Readable & { [OPENED]?: OpenedMeta })[OPENED];
+}
+
 export interface Source {
   readonly kind: string;
   /** The remote root, credentials stripped: safe to log. */
@@ -48,7 +72,10 @@ export interface Source {
   stat(path: string, o: IoOptions): Promise<RemoteEntry | null>;
   /** Recursive, streaming; yields files only, paths relative to `dir`. Throws NotFoundError when `dir` is absent. */
   list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry>;
-  /** A stream of the file's bytes from `start`. Errors mid-stream are MonitorErrors (TransientError for drops). */
+  /**
+   * A stream of the file's bytes from `start`. Errors mid-stream are MonitorErrors (TransientError for drops).
+   * Where the answer says which file it is (size, mtime, ETag), the stream carries it: withMeta().
+   */
   open(path: string, o: OpenOptions): Promise<Readable>;
   /**
    * A source whose files are local (file://) names the file on disk, so a

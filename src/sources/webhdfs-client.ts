@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { dump, readJson, readText, type HttpClient, type HttpResponse } from './http-client.js';
 import { abortReason, AuthError, isTransientNetworkError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
+import { withDeadline } from '../deadline.js';
 import type { Logger } from '../log.js';
 import { CONTENT_KEY_PARAM } from './content-key.js';
 
@@ -109,32 +110,34 @@ export class WebHdfsClient {
   }
 
   /** One directory level: LISTSTATUS_BATCH pages, or LISTSTATUS where the server lacks it (HttpFS). */
-  async *listStatus(path: string, signal: () => AbortSignal): AsyncIterable<HdfsFileStatus> {
+  async *listStatus(path: string, outer: AbortSignal): AsyncIterable<HdfsFileStatus> {
+    // Each page (request and JSON body) under its own deadline.
+    const page = (op: string, params: Record<string, string>) => withDeadline(outer, this.o.timeoutMs, `${op} ${path}`, (s) => this.json(path, op, params, s));
     let startAfter: string | undefined;
     while (!this.batchUnsupported) {
       const params: Record<string, string> = startAfter === undefined ? {} : { startAfter };
-      let page: { entries: HdfsFileStatus[]; remaining: number };
+      let batch: { entries: HdfsFileStatus[]; remaining: number };
       try {
-        page = parseBatch(await this.json(path, 'LISTSTATUS_BATCH', params, signal()), path);
+        batch = parseBatch(await page('LISTSTATUS_BATCH', params), path);
       } catch (err) {
         if (startAfter !== undefined || !isUnsupported(err)) throw err;
         this.o.log.debug({ event: 'webhdfs-no-batch' }, 'LISTSTATUS_BATCH unsupported, using LISTSTATUS');
         this.batchUnsupported = true;
         break;
       }
-      yield* page.entries;
-      const last = page.entries.at(-1);
-      if (page.remaining <= 0 || !last) return;
+      yield* batch.entries;
+      const last = batch.entries.at(-1);
+      if (batch.remaining <= 0 || !last) return;
       startAfter = last.pathSuffix;
     }
-    const j = (await this.json(path, 'LISTSTATUS', {}, signal())) as { FileStatuses?: { FileStatus?: unknown } };
+    const j = (await page('LISTSTATUS', {})) as { FileStatuses?: { FileStatus?: unknown } };
     yield* statusArray(j.FileStatuses?.FileStatus, path);
   }
 
   /**
    * OPEN from `offset` (`length` bytes, or to the end): a 307 or a `noredirect` JSON Location is followed by hand to the
    * datanode; HttpFS answers with the data itself. `signal` also governs the body, so
-   * bound the wait for headers with headerDeadline() and clear it once this resolves.
+   * bound the wait for headers with a deadline() and clear it once this resolves.
    * `key` (content-key.ts) goes on the OPEN and on the datanode URL: through a cache tier
    * each file version has its own URL, the same on every replica.
    */

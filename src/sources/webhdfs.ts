@@ -6,7 +6,7 @@ import { abortReason, ConfigError, isTransientNetworkError, MonitorError, NotFou
 import type { Logger } from '../log.js';
 import { LIST_SEPARATOR, type RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
-import { opSignal } from '../retry.js';
+import { deadline, withDeadline } from '../deadline.js';
 import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
 import { ContentKeys } from './content-key.js';
 import { parseProxy, proxyOption, resolveProxy, type ProxySetting } from './proxy.js';
@@ -64,13 +64,6 @@ function hostPort(hp: string, defaultPort: number): string {
     throw new ConfigError('remote', `bad namenode address ${JSON.stringify(hp)} (want host:port)`);
   }
   return `${m[1]!.toLowerCase()}:${port}`;
-}
-
-/** An AbortSignal that fires after `ms` unless cleared: bounds the wait for response headers, not the body. */
-export function headerDeadline(signal: AbortSignal, ms: number): { signal: AbortSignal; clear: () => void } {
-  const ac = new AbortController();
-  const t = globalThis.setTimeout(() => ac.abort(new DOMException(`no response within ${ms} ms`, 'TimeoutError')), ms);
-  return { signal: AbortSignal.any([signal, ac.signal]), clear: () => clearTimeout(t) };
 }
 
 function defaultUser(): string | undefined {
@@ -157,7 +150,8 @@ class WebHdfsSource implements Source {
   }
 
   async stat(p: string, o: IoOptions): Promise<RemoteEntry | null> {
-    const s = await this.client.getFileStatus(this.abs(p), opSignal(o.signal, this.deps.timeoutMs));
+    const path = this.abs(p);
+    const s = await withDeadline(o.signal, this.deps.timeoutMs, `GETFILESTATUS ${path}`, (signal) => this.client.getFileStatus(path, signal));
     if (!s) return null;
     const isDirectory = s.type === 'DIRECTORY';
     const e = { path: p, size: isDirectory ? 0 : s.length, mtimeMs: s.modificationTime, isDirectory };
@@ -171,7 +165,7 @@ class WebHdfsSource implements Source {
     this.keys.reset();
     for (let rel = pending.shift(); rel !== undefined; rel = pending.shift()) {
       const base = rel === '' ? top : joinRemote(top, rel);
-      for await (const s of this.client.listStatus(base, () => opSignal(o.signal, this.deps.timeoutMs))) {
+      for await (const s of this.client.listStatus(base, o.signal)) {
         if (s.pathSuffix === '') throw new RemoteError(`not a directory: ${this.displayUrl}/${dir}`);
         const child = safeRelative(rel === '' ? s.pathSuffix : `${rel}/${s.pathSuffix}`);
         if (s.type === 'DIRECTORY') pending.push(child);
@@ -202,7 +196,7 @@ class WebHdfsSource implements Source {
 
   /** One OPEN; the timeout bounds the wait for headers (namenode and datanode), the body has its idle timeout. */
   private async openAt(path: string, offset: number, end: number | undefined, signal: AbortSignal, key: string | undefined): Promise<Readable> {
-    const d = headerDeadline(signal, this.deps.timeoutMs);
+    const d = deadline(signal, this.deps.timeoutMs, `OPEN ${path}`);
     try {
       return await this.client.open(path, offset, end !== undefined ? end - offset : undefined, d.signal, key);
     } catch (err) {
