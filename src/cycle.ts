@@ -99,7 +99,7 @@ const CHANGE_ATTEMPTS = 3;
 export async function runCycle(d: CycleDeps, signal: AbortSignal): Promise<CycleOutcome> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await cycleOnce(d, signal);
+      return await cycleOnce(d, signal, attempt);
     } catch (err) {
       if (!(err instanceof ModelChangedError) || signal.aborted) throw err;
       if (attempt >= CHANGE_ATTEMPTS) {
@@ -111,7 +111,7 @@ export async function runCycle(d: CycleDeps, signal: AbortSignal): Promise<Cycle
   }
 }
 
-async function cycleOnce(d: CycleDeps, signal: AbortSignal): Promise<CycleOutcome> {
+async function cycleOnce(d: CycleDeps, signal: AbortSignal, attempt: number): Promise<CycleOutcome> {
   const c = d.config;
   const ctx = { signal, log: d.log };
   const aspired = await timed(d, 'detect', () => detect(d.source, detectOptions(c), ctx));
@@ -122,7 +122,8 @@ async function cycleOnce(d: CycleDeps, signal: AbortSignal): Promise<CycleOutcom
   const status = await readStatus(c.workDir, c.modelName);
   if (status.rejected?.fingerprint === aspired.fingerprint) return { kind: 'skipped-rejected', fingerprint: aspired.fingerprint };
   d.log.info({ event: 'change', version: aspired.version, fingerprint: aspired.fingerprint }, 'donefile changed, pulling the model');
-  await spreadBeforePull(c.spreadMs, ctx); // --spread: a fleet does not pull in the same second
+  // --spread: a fleet does not pull in the same second (once per change: a pull started over does not wait again)
+  if (attempt === 1) await spreadBeforePull(c.spreadMs, ctx);
   const { result, fetchedBytes } = await pullAndSwap(d, aspired, served, signal);
   await reload(d, result, served);
   // Past the swap and the reload the update has happened: a status file that cannot be written (disk full) is no failure of it.
