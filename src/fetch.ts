@@ -127,6 +127,9 @@ async function transfer(source: Source, r: Range, done: number, first: Hash | nu
         if (bucket) await pipeline(input, throttle(bucket, ctx.signal), sink, { signal: ctx.signal });
         else await pipeline(input, sink, { signal: ctx.signal });
       } catch (err) {
+        // pipeline() rejects as soon as the input fails, while the sink may still have a write in flight:
+        // its count is final only once it has closed (else a retry re-fetches bytes the old write still lands).
+        if (sink && !sink.closed) await new Promise((resolve) => sink!.once('close', resolve));
         written += sink?.bytes ?? 0;
         if (ctx.signal.aborted) throw abortReason(ctx.signal);
         throw asFetchError(mapLocalWriteError(err, r.file), r.remote);
