@@ -5,10 +5,12 @@
  */
 import { Option, type Command } from 'commander';
 import { flagLabel } from './argv.js';
-import { printableConfig, resolveRaw } from './config.js';
+import { allOptions, printableConfig, resolveRaw } from './config.js';
+import { coreOptions } from './core-options.js';
+import { readOptions } from './option-values.js';
 import { ConfigError, LockedError, MonitorError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import { envName, LIST_SEPARATOR, type OptionSpec, type RawOptions } from './options.js';
+import { envName, LIST_SEPARATOR, redactPaths, type OptionSpec, type RawOptions } from './options.js';
 import { createTerminal, type Terminal } from './terminal.js';
 import type { CoreValues } from './values.js';
 
@@ -74,7 +76,7 @@ export function rawFrom(cmd: Command, specs: readonly OptionSpec[], io: CliIo): 
   const cli = typed(cmd, specs);
   for (const w of exposedSecrets(cli, specs)) io.err(`model-monitor: warning: ${w}\n`);
   const raw = resolveRaw(cli, io.env, specs);
-  const printed = raw['print-config'] === 'true';
+  const printed = readOptions(coreOptions.filter((s) => s.name === 'print-config'), raw).printConfig === true;
   if (printed) io.out(JSON.stringify(printableConfig(raw, specs), null, 2) + '\n');
   return { raw, printed };
 }
@@ -82,8 +84,9 @@ export function rawFrom(cmd: Command, specs: readonly OptionSpec[], io: CliIo): 
 /** Log lines and the progress bar share the terminal (see terminal.ts). */
 export const terminal = (): Terminal => createTerminal(process.stdout, process.stderr);
 
-export function loggerFor(c: CoreValues, term: Terminal): Logger {
-  return createLogger({ level: c.logLevel, format: c.logFormat, terminal: term });
+/** The logger of a command: redaction paths from every secret option (allOptions() and the command's own). */
+export function loggerFor(c: CoreValues, term: Terminal, own: readonly OptionSpec[] = []): Logger {
+  return createLogger({ level: c.logLevel, format: c.logFormat, terminal: term, redact: redactPaths([...allOptions(), ...own]) });
 }
 
 export async function progressFor(c: CoreValues, term: Terminal) {
@@ -115,7 +118,8 @@ export function quietOnEpipe(stream: NodeJS.WriteStream): void {
 /** Stack traces only with --debug (or --log-level debug|trace), from the flags or the environment. */
 function debugWanted(args: readonly string[], env: NodeJS.ProcessEnv): boolean {
   const level = args.find((a) => /^--log[-_]level=/.test(a))?.split('=')[1] ?? args[args.findIndex((a) => /^--log[-_]level$/.test(a)) + 1] ?? env['MODEL_MONITOR_LOG_LEVEL'];
-  return args.includes('--debug') || env['MODEL_MONITOR_DEBUG'] === 'true' || level === 'debug' || level === 'trace';
+  const fromEnv = /^(true|1|yes|on)$/i.test(env['MODEL_MONITOR_DEBUG']?.trim() ?? ''); // parseBool's rule, without throwing
+  return args.includes('--debug') || fromEnv || level === 'debug' || level === 'trace';
 }
 
 export function reportError(err: unknown, io: CliIo, ctx: { args: readonly string[]; specs: readonly OptionSpec[] }): number {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { coreOptions } from './core-options.js';
 import { ConfigError } from './errors.js';
 import { envName, kebab, LIST_SEPARATOR, MASK, redactUrl, type OptionSpec, type RawOptions } from './options.js';
-import { buildRemote, remoteGiven, wholeFilesOnly, type RemoteChoice } from './remote.js';
+import { buildRemote, remoteGiven, remoteOptions, wholeFilesOnly, type RemoteChoice } from './remote.js';
 import { sources } from './sources/index.js';
 import { yaml } from './lazy.js';
 import { parseValues, type CoreValues } from './values.js';
@@ -34,11 +34,11 @@ export interface MonitorConfig extends LocalConfig, RemoteChoice {
   readonly remote: RemoteChoice;
 }
 
-/** Every option: the core's and each source's. */
+/** Every option: the remote's, the core's and each source's (one copy of an option two sources share). */
 export function allOptions(): OptionSpec[] {
   const seen = new Set<string>();
   const out: OptionSpec[] = [];
-  for (const o of [...coreOptions, ...sources.flatMap((s) => s.options)]) {
+  for (const o of [...remoteOptions, ...coreOptions, ...sources.flatMap((s) => s.options)]) {
     if (seen.has(o.name)) continue;
     seen.add(o.name);
     out.push(o);
@@ -129,17 +129,17 @@ export function resolveRaw(
 }
 
 function localSide(command: Command, raw: RawOptions, remote: RemoteChoice | null): LocalConfig {
-  const fromRemote = remote?.remoteModel ? path.posix.basename(remote.remoteModel) : undefined;
-  const modelName = raw['local-model-name'] ?? raw['unpacked-filename'] ?? fromRemote;
-  if (modelName === undefined) {
+  const core = parseValues(raw);
+  const fromRemote = remote?.remoteModel ? path.posix.basename(remote.remoteModel) : null;
+  const modelName = core.localModelName ?? core.unpackedFilename ?? fromRemote;
+  if (modelName === null) {
     throw new ConfigError('local-model-name', `required for ${command} (the served model is --local_path/NAME), or give --remote_model_name`);
   }
-  if (!modelName || modelName.includes('/') || modelName === '..' || modelName === '.') {
+  if (modelName.includes('/') || modelName === '..' || modelName === '.') {
     throw new ConfigError('local-model-name', `must be a plain directory name, got "${modelName}"`);
   }
-  const localPath = path.resolve(raw['local-path'] ?? '.');
-  const tmp = raw['local-tmp-path'] ?? '_serving_monitor_tmp';
-  return { ...parseValues(raw), command, servedPath: path.join(localPath, modelName), workDir: path.resolve(localPath, tmp), modelName, raw, remote };
+  const localPath = path.resolve(core.localPath);
+  return { ...core, command, servedPath: path.join(localPath, modelName), workDir: path.resolve(localPath, core.localTmpPath), modelName, raw, remote };
 }
 
 /** Builds the frozen config of a command that talks to the remote. No network, no disk but path resolution. */
@@ -159,15 +159,15 @@ export function buildLocalConfig(command: LocalCommand, raw: RawOptions): LocalC
   return Object.freeze(localSide(command, raw, remote));
 }
 
-/** The effective config for --print-config: secrets masked. */
+/** The effective config for --print-config: secret options masked, a password in any URL value too. */
 export function printableConfig(raw: RawOptions, specs: readonly OptionSpec[]): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const s of specs) {
     const v = raw[s.name];
     if (v === undefined) continue;
     if (s.secret) out[s.name] = MASK;
-    else if (s.kind === 'list') out[s.name] = v.split(LIST_SEPARATOR);
-    else out[s.name] = ['remote', 'general-host', 'proxy'].includes(s.name) ? redactUrl(v) : v;
+    else if (s.kind === 'list') out[s.name] = v.split(LIST_SEPARATOR).map(redactUrl);
+    else out[s.name] = redactUrl(v);
   }
   return out;
 }

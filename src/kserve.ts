@@ -101,7 +101,7 @@ export async function pullInto(t: KserveTarget, d: KserveDeps): Promise<{ files:
   await mkdir(t.dest, { recursive: true });
   // No donefile says two attempts fetched the same model: each run starts its staging afresh.
   await rm(stagingRoot, { recursive: true, force: true });
-  const source = t.remote.factory.create(t.remote.sourceOptions, { log: log.child({ component: 'source', source: t.remote.factory.kind }), timeoutMs: c.timeoutMs, concurrency: c.concurrency });
+  const source = t.remote.openSource({ log, timeoutMs: c.timeoutMs, concurrency: c.concurrency });
   const ctx = { signal: d.signal, log };
   try {
     const aspired: Aspired = { version: 'kserve', fingerprint: `kserve:${t.remote.displayUrl}${t.remote.remoteModel}`, remoteModel: t.remote.remoteModel, donefile: '' };

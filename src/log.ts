@@ -8,7 +8,7 @@ export type Logger = PinoLogger;
 export interface LogOptions {
   readonly level: string;
   readonly format: 'json' | 'pretty';
-  /** Extra redact paths (from secret OptionSpecs). */
+  /** Redact paths of the secret options (options.ts redactPaths()). */
   readonly redact?: readonly string[];
   /** Where to write; default stdout (fd 1) for json, stderr-safe pretty stream otherwise. */
   readonly destination?: DestinationStream;
@@ -22,19 +22,8 @@ export interface LogOptions {
   readonly colorize?: boolean;
 }
 
-const BASE_REDACT = [
-  'password',
-  '*.password',
-  'secretAccessKey',
-  '*.secretAccessKey',
-  'token',
-  '*.token',
-  'config.ftp-password',
-  'config.s3-secret-access-key',
-  'config.hdfs-token',
-  'headers.authorization',
-  '*.headers.authorization',
-];
+/** Fields of our own objects that hold a secret (a source's parsed options: FTP password, WebHDFS token, Hadoop ugi, HTTP headers). */
+const BASE_REDACT = ['password', '*.password', 'token', '*.token', 'ugi', '*.ugi', 'headers.authorization', '*.headers.authorization'];
 
 const detailed = (level: string) => level === 'debug' || level === 'trace';
 

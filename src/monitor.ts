@@ -161,11 +161,7 @@ export function createLocalMonitor(config: LocalConfig, log: Logger): LocalParts
 }
 
 export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
-  const source = config.factory.create(config.sourceOptions, {
-    log: log.child({ component: 'source', source: config.factory.kind }),
-    timeoutMs: config.timeoutMs,
-    concurrency: config.concurrency,
-  });
+  const source = config.openSource({ log, timeoutMs: config.timeoutMs, concurrency: config.concurrency });
   const local = createLocalMonitor(config, log);
   const { swap, triggers } = local;
   const cycleLog = log.child({ component: 'cycle' });

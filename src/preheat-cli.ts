@@ -14,18 +14,20 @@ import { ConfigError, MonitorError } from './errors.js';
 import type { Logger } from './log.js';
 import type { OptionSpec, RawOptions } from './options.js';
 import { joinRemote } from './paths.js';
+import { remoteGiven } from './remote.js';
 import { parsePreheatTarget, preheat, type PreheatResult, type PreheatTarget } from './preheat.js';
 import type { Source } from './sources/types.js';
-import { bool, MAX_SECONDS, num, parseValues, type CoreValues } from './values.js';
+import { readOptions, type Values } from './option-values.js';
+import { parseValues, type CoreValues } from './values.js';
 
 const G = 'Preheat (the preheat command)';
 
-export const preheatOptions: readonly OptionSpec[] = [
+export const preheatOptions = [
   { name: 'preheat-url', kind: 'string', metavar: 'URL', group: G, help: "Dragonfly manager's job API (http://manager:8080/oapi/v1/jobs) or a caching proxy (http://squid:3128)" },
   { name: 'preheat-token', kind: 'string', metavar: 'TOKEN', group: G, secret: true, help: 'Dragonfly personal access token (Authorization: Bearer)' },
   { name: 'preheat-wait', kind: 'bool', group: G, default: false, help: 'wait until the Dragonfly job succeeds (or fails) within --preheat-timeout' },
-  { name: 'preheat-timeout', kind: 'number', metavar: 'SECONDS', group: G, default: '600', help: 'deadline for the whole preheat' },
-];
+  { name: 'preheat-timeout', kind: 'duration', metavar: 'SECONDS', group: G, default: '600', min: 1, help: 'deadline for the whole preheat' },
+] as const satisfies readonly OptionSpec[];
 
 export interface PreheatIo {
   readonly out: (s: string) => void;
@@ -59,9 +61,9 @@ async function remoteUrls(source: Source, model: string, signal: AbortSignal, ti
 
 async function urlsFrom(raw: RawOptions, args: readonly string[], log: Logger, signal: AbortSignal): Promise<string[]> {
   if (args.length > 0) return fileUrls(args);
-  if (!raw['remote'] && !raw['type']) throw new ConfigError('preheat-url', 'give the file URLs, or the remote flags of the replicas (--remote, --remote_model_name, --remote_donefile_name)');
+  if (!remoteGiven(raw)) throw new ConfigError('preheat-url', 'give the file URLs, or the remote flags of the replicas (--remote, --remote_model_name, --remote_donefile_name)');
   const c = buildConfig('preheat', raw);
-  const source = c.factory.create(c.sourceOptions, { log, timeoutMs: c.timeoutMs, concurrency: c.concurrency });
+  const source = c.openSource({ log, timeoutMs: c.timeoutMs, concurrency: c.concurrency });
   try {
     return await remoteUrls(source, c.remoteModel, signal, c.timeoutMs);
   } finally {
@@ -70,23 +72,22 @@ async function urlsFrom(raw: RawOptions, args: readonly string[], log: Logger, s
 }
 
 /** The preheat flags checked (ConfigError naming the flag): also what --print-config validates. */
-export function checkPreheat(raw: RawOptions): { target: PreheatTarget; core: CoreValues; deadlineMs: number } {
-  const target = parsePreheatTarget(raw['preheat-url'] ?? '');
-  const core = parseValues(raw);
-  const deadlineMs = Math.round((num(raw, 'preheat-timeout', { min: 1, max: MAX_SECONDS }) ?? 600) * 1000);
-  return { target, core, deadlineMs };
+export function checkPreheat(raw: RawOptions): { target: PreheatTarget; core: CoreValues; own: Values<typeof preheatOptions> } {
+  const own = readOptions(preheatOptions, raw);
+  const target = parsePreheatTarget(own.preheatUrl ?? '');
+  return { target, core: parseValues(raw), own };
 }
 
 /** Runs the command; returns the exit code (0 done, 1 failed). ConfigErrors propagate (exit 2). */
 export async function runPreheat(raw: RawOptions, args: readonly string[], io: PreheatIo): Promise<number> {
-  const { target, core, deadlineMs } = checkPreheat(raw);
-  const log = loggerFor(core, terminal()).child({ component: 'preheat' });
+  const { target, core, own } = checkPreheat(raw);
+  const log = loggerFor(core, terminal(), preheatOptions).child({ component: 'preheat' });
   const { signal, dispose } = shutdownSignal(log);
   try {
     const urls = await urlsFrom(raw, args, log, signal);
     const r: PreheatResult = await preheat(target, urls, {
-      log, signal, deadlineMs, wait: bool(raw, 'preheat-wait'), concurrency: core.concurrency,
-      ...(raw['preheat-token'] ? { token: raw['preheat-token'] } : {}),
+      log, signal, deadlineMs: own.preheatTimeoutMs, wait: own.preheatWait, concurrency: core.concurrency,
+      ...(own.preheatToken !== null ? { token: own.preheatToken } : {}),
     });
     io.out(`${JSON.stringify({ ...r, files: urls })}\n`);
     return 0;

@@ -1,16 +1,35 @@
 /**
  * Where the model comes from: `--remote URL`, or Paddle's `--type` + flags
- * turned into the same URL. Picks the source factory by scheme (or by Paddle
- * type) and lets it validate its own options.
+ * turned into the same URL by the backend that declares that type. Picks the
+ * backend by scheme and lets it validate its own options.
  */
 import { ConfigError } from './errors.js';
-import { redactUrl, type RawOptions } from './options.js';
+import { readOptions } from './option-values.js';
+import { redactUrl, type OptionSpec, type RawOptions } from './options.js';
 import { joinRemote, safeRelative } from './paths.js';
-import type { SourceFactory } from './sources/types.js';
+import type { Backend, BoundSource } from './sources/backend.js';
+import { sources } from './sources/index.js';
+import type { Source, SourceDeps } from './sources/types.js';
+
+const S = 'Source (Paddle Serving flags)';
+
+/** Every --type name, from the backends that declare one. */
+export const paddleTypes = (all: readonly Backend[] = sources): string[] => all.flatMap((b) => b.paddleTypes);
+
+/** The flags that choose the remote (a backend's own flags, Paddle's --ftp_host among them, sit beside it). */
+export const remoteOptions = [
+  { name: 'remote', kind: 'string', metavar: 'URL', group: S, help: 'remote root: ftp://, ftps://, s3://, webhdfs://, http(s)://, file://' },
+  { name: 'type', kind: 'string', group: S, choices: paddleTypes(), help: "Paddle's --type: remote kind, with --remote_path" },
+  { name: 'remote-path', kind: 'string', metavar: 'PATH', group: S, help: 'remote directory holding the model and the donefile (with --type)' },
+  { name: 'remote-model-name', kind: 'string', metavar: 'NAME', group: S, help: 'remote model: a directory, or a tar / tar.gz with --unpacked_filename' },
+  { name: 'remote-donefile-name', kind: 'string', metavar: 'NAME', group: S, help: 'remote donefile whose change means a new model' },
+] as const satisfies readonly OptionSpec[];
 
 export interface RemoteChoice {
-  readonly factory: SourceFactory<object>;
-  readonly sourceOptions: object;
+  /** The backend's kind (`ftp`, `s3`…). */
+  readonly sourceKind: string;
+  /** Creates the source; no I/O until its first call. */
+  readonly openSource: (deps: SourceDeps) => Source;
   readonly remoteUrl: URL;
   readonly displayUrl: string;
   readonly remoteModel: string;
@@ -28,60 +47,17 @@ export function wholeFilesOnly(raw: RawOptions, remote: Pick<RemoteChoice, 'prox
   return raw['part-size'] === undefined && remote.proxy !== null;
 }
 
-function need(raw: RawOptions, flag: string, why: string): string {
-  const v = raw[flag];
-  if (v === undefined || v === '') throw new ConfigError(flag, `required ${why}`);
-  return v;
-}
-
+/**
+ * `--remote`. WHATWG URLs cannot hold a comma host list (`webhdfs://nn1:9870,nn2:9870/p`):
+ * such a source reads the text itself; the URL only carries its scheme.
+ */
 function parseUrl(flag: string, s: string): URL {
   try {
     return new URL(s);
   } catch {
-    throw new ConfigError(flag, `not a URL: "${redactUrl(s)}"`);
-  }
-}
-
-/**
- * `--remote`. WHATWG URLs cannot hold a comma host list (`webhdfs://nn1:9870,nn2:9870/p`):
- * such a source reads the raw string itself; the URL only carries its scheme.
- */
-function remoteUrl(s: string): URL {
-  try {
-    return new URL(s);
-  } catch {
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\/[^/]*,/i.exec(s)?.[1];
+    const scheme = flag === 'remote' ? /^([a-z][a-z0-9+.-]*):\/\/[^/]*,/i.exec(s)?.[1] : undefined;
     if (scheme) return new URL(`${scheme}://placeholder/`);
-    throw new ConfigError('remote', `not a URL: "${redactUrl(s)}"`);
-  }
-}
-
-/** Paddle's flags → one URL whose path is the remote root. */
-function paddleUrl(type: string, raw: RawOptions): { url: URL; flag: string } {
-  const rpath = joinRemote('/', raw['remote-path'] ?? '/');
-  switch (type) {
-    case 'ftp': {
-      const host = need(raw, 'ftp-host', 'with --type ftp');
-      const port = raw['ftp-port'] ?? '21';
-      if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
-        throw new ConfigError('ftp-port', `expected a port 1-65535, got "${port}"`);
-      }
-      return { url: parseUrl('ftp-host', `ftp://${host.includes(':') ? `[${host}]` : host}:${port}${encodePath(rpath)}`), flag: 'ftp-host' };
-    }
-    case 'general':
-    case 'http': {
-      const host = need(raw, 'general-host', `with --type ${type}`).replace(/\/+$/, '');
-      return { url: parseUrl('general-host', `${host}${encodePath(rpath)}`), flag: 'general-host' };
-    }
-    case 'hdfs':
-    case 'afs':
-      return { url: parseUrl('remote-path', `${type}://${encodePath(rpath)}`), flag: 'type' };
-    case 's3':
-      return { url: parseUrl('remote-path', `s3:/${encodePath(rpath)}`), flag: 'remote-path' };
-    case 'file':
-      return { url: parseUrl('remote-path', `file://${encodePath(rpath)}`), flag: 'remote-path' };
-    default:
-      throw new ConfigError('type', `unknown type "${type}"; one of ftp, general, hdfs, afs, s3, http, file`);
+    throw new ConfigError(flag, `not a URL: "${redactUrl(s)}"`);
   }
 }
 
@@ -89,15 +65,22 @@ function encodePath(p: string): string {
   return p.split('/').map(encodeURIComponent).join('/');
 }
 
-function pickFactory(url: URL, type: string | undefined, all: readonly SourceFactory<never>[], flag: string): SourceFactory<object> {
+/** Paddle's flags → the URL text of the remote root, built by the backend that declares `type`. */
+function paddleRemote(type: string, remotePath: string | null, raw: RawOptions, all: readonly Backend[]): { text: string; flag: string } {
+  const b = all.find((x) => x.paddleTypes.includes(type));
+  if (!b) throw new ConfigError('type', `unknown type "${type}"; one of ${paddleTypes(all).join(', ')}`);
+  const { url, flag } = b.paddleUrl(type, encodePath(joinRemote('/', remotePath ?? '/')), raw);
+  return { text: url, flag };
+}
+
+function pickBackend(url: URL, all: readonly Backend[], flag: string): Backend {
   const scheme = url.protocol.replace(/:$/, '');
-  const byType = type && (type === 'hdfs' || type === 'afs') ? all.find((f) => f.types.includes(type)) : undefined;
-  const f = byType ?? all.find((x) => x.schemes.includes(scheme));
-  if (!f) {
+  const b = all.find((x) => x.schemes.includes(scheme));
+  if (!b) {
     const known = [...new Set(all.flatMap((x) => x.schemes))].join(', ');
     throw new ConfigError(flag, `no source for ${scheme}:// (this build knows ${known})`);
   }
-  return f as unknown as SourceFactory<object>;
+  return b;
 }
 
 /** True when the flags name a remote at all (`--remote`, or Paddle's `--type`). */
@@ -105,46 +88,51 @@ export function remoteGiven(raw: RawOptions): boolean {
   return !!raw['remote'] || !!raw['type'];
 }
 
-/**
- * `names: 'optional'` is for the local commands (status, rollback, accept): the remote is
- * only shown, so a missing model or donefile name is left empty instead of refused.
- */
-export function buildRemote(raw: RawOptions, all: readonly SourceFactory<never>[], o: { names?: 'required' | 'optional' } = {}): RemoteChoice {
-  const type = raw['type'];
-  let url: URL;
-  let flag: string;
-  if (raw['remote'] && type) {
-    throw new ConfigError('type', 'conflicts with --remote: give either a --remote URL, or --type with --remote_path (Paddle Serving flags)');
-  }
-  if (raw['remote']) {
-    url = remoteUrl(raw['remote']);
-    flag = 'remote';
-  } else if (type) {
-    ({ url, flag } = paddleUrl(type, raw));
-  } else {
-    throw new ConfigError('remote', 'required: a --remote URL, or --type with --remote_path (Paddle Serving flags)');
-  }
-  const optional = o.names === 'optional';
-  const modelRaw = optional ? (raw['remote-model-name'] ?? '') : need(raw, 'remote-model-name', '(the remote model directory or archive)');
-  const doneRaw = optional ? (raw['remote-donefile-name'] ?? '') : need(raw, 'remote-donefile-name', '(the remote donefile)');
-  const factory = pickFactory(url, type, all, flag);
-  const sourceOptions = factory.parse(url, raw);
-  if (raw['proxy'] && !factory.proxy) throw new ConfigError('proxy', `${factory.kind} remotes do not go through an HTTP proxy (only http(s)://, webhdfs:// and s3:// do)`);
-  return {
-    factory,
-    sourceOptions,
-    remoteUrl: url,
-    displayUrl: redactUrl(url.toString()),
-    remoteModel: modelRaw === '' ? '' : safeFlag('remote-model-name', modelRaw),
-    remoteDonefile: doneRaw === '' ? '' : safeFlag('remote-donefile-name', doneRaw),
-    proxy: factory.proxy?.(sourceOptions) ?? null,
-  };
+function need(v: string | null, flag: string, why: string): string {
+  if (v === null) throw new ConfigError(flag, `required ${why}`);
+  return v;
 }
 
-function safeFlag(flag: string, v: string): string {
+function safeFlag(flag: string, v: string | null): string {
+  if (v === null) return '';
   try {
     return safeRelative(v);
   } catch (err) {
     throw new ConfigError(flag, `must be a path inside the remote path, got "${v}"`, { cause: err });
   }
+}
+
+/**
+ * `names: 'optional'` is for the local commands (status, rollback, accept): the remote is
+ * only shown, so a missing model or donefile name is left empty instead of refused.
+ */
+export function buildRemote(raw: RawOptions, all: readonly Backend[] = sources, o: { names?: 'required' | 'optional' } = {}): RemoteChoice {
+  const v = readOptions(remoteOptions, raw);
+  if (v.remote !== null && v.type !== null) {
+    throw new ConfigError('type', 'conflicts with --remote: give either a --remote URL, or --type with --remote_path (Paddle Serving flags)');
+  }
+  if (v.remote === null && v.type === null) {
+    throw new ConfigError('remote', 'required: a --remote URL, or --type with --remote_path (Paddle Serving flags)');
+  }
+  // Every backend's flags are checked, the chosen one's and the others' alike: bad input is refused before any I/O.
+  for (const b of all) readOptions(b.options, raw);
+  const { text, flag } = v.remote !== null ? { text: v.remote, flag: 'remote' } : paddleRemote(v.type!, v.remotePath, raw, all);
+  const optional = o.names === 'optional';
+  const model = optional ? v.remoteModelName : need(v.remoteModelName, 'remote-model-name', '(the remote model directory or archive)');
+  const donefile = optional ? v.remoteDonefileName : need(v.remoteDonefileName, 'remote-donefile-name', '(the remote donefile)');
+  const url = parseUrl(flag, text);
+  const b = pickBackend(url, all, flag);
+  const bound: BoundSource = b.bind(url, raw, text);
+  if (raw['proxy'] && !b.options.some((s) => s.name === 'proxy')) {
+    throw new ConfigError('proxy', `${b.kind} remotes do not go through an HTTP proxy (only http(s)://, webhdfs:// and s3:// do)`);
+  }
+  return {
+    sourceKind: bound.kind,
+    openSource: bound.open,
+    remoteUrl: url,
+    displayUrl: redactUrl(url.toString()),
+    remoteModel: safeFlag('remote-model-name', model),
+    remoteDonefile: safeFlag('remote-donefile-name', donefile),
+    proxy: bound.proxy,
+  };
 }

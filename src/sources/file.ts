@@ -3,6 +3,7 @@ import { opendir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ConfigError, NotFoundError, RemoteError } from '../errors.js';
+import { decodeUrlPart } from '../option-values.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
 
@@ -15,20 +16,20 @@ export interface FileOptions {
 export const file = {
   kind: 'file',
   schemes: ['file'],
-  types: ['file'],
   options: [],
+  paddle: { types: ['file'], url: (_type, path) => ({ url: `file://${path}`, flag: 'remote-path' }) },
   parse(remote: URL): FileOptions {
     if (remote.host !== '' && remote.host !== 'localhost') {
       throw new ConfigError('remote', `file:// URLs name a local path, not a host (${remote.host})`);
     }
-    const root = decodeURIComponent(remote.pathname);
+    const root = decodeUrlPart('remote', remote.pathname);
     if (!path.isAbsolute(root)) throw new ConfigError('remote', `file:// needs an absolute path, got ${root}`);
     return { root };
   },
-  create(opts: FileOptions, _deps?: SourceDeps): Source {
+  create(opts: FileOptions, _deps: SourceDeps): Source {
     return new FileSource(opts.root);
   },
-} satisfies SourceFactory<FileOptions>;
+} satisfies SourceFactory<FileOptions, readonly []>;
 
 class FileSource implements Source {
   readonly kind = 'file';

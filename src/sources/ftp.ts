@@ -4,7 +4,8 @@ import { PassThrough, Writable, type Readable } from 'node:stream';
 import type { Client } from 'basic-ftp';
 import { basicFtp } from '../lazy.js';
 import { abortReason, AbortedError, ConfigError, NotFoundError, TransientError, UnsafePathError } from '../errors.js';
-import type { OptionSpec, RawOptions } from '../options.js';
+import { decodeUrlPart, type Values } from '../option-values.js';
+import type { OptionSpec } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import { FtpPool, mapFtpError, sizeOf, statPath, type Endpoint, type Lease } from './ftp-pool.js';
 import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
@@ -27,7 +28,11 @@ const ANONYMOUS_PASSWORD = 'anonymous@';
 /** Symlinked directories followed at most this deep (a link loop ends here). */
 const MAX_DEPTH = 64;
 
-const options: readonly OptionSpec[] = [
+const S = 'Source (Paddle Serving flags)';
+
+const options = [
+  { name: 'ftp-host', aliases: ['ftp_ip'], kind: 'string', metavar: 'HOST', group: S, help: 'with --type ftp: FTP server host' },
+  { name: 'ftp-port', kind: 'int', metavar: 'PORT', group: S, default: '21', min: 1, max: 65535, help: 'with --type ftp: FTP server port' },
   { name: 'ftp-username', kind: 'string', metavar: 'USER', group: 'FTP', help: "FTP user (the URL's wins); default anonymous" },
   { name: 'ftp-password', kind: 'string', secret: true, metavar: 'PASSWORD', group: 'FTP', help: "FTP password (the URL's wins)" },
   {
@@ -44,41 +49,34 @@ const options: readonly OptionSpec[] = [
     group: 'FTP',
     help: 'ftps://: accept a self-signed or otherwise untrusted server certificate',
   },
-];
+] as const satisfies readonly OptionSpec[];
 
-/** `ftp://[user[:pass]@]host[:port]/path` and explicit FTPS `ftps://…`. */
+type FtpValues = Values<typeof options>;
+
+/** `ftp://[user[:pass]@]host[:port]/path` and explicit FTPS `ftps://…`; Paddle's `--type ftp --ftp_host H --ftp_port P`. */
 export const ftp = {
   kind: 'ftp',
   schemes: ['ftp', 'ftps'],
-  types: ['ftp'],
   options,
+  paddle: {
+    types: ['ftp'],
+    url(_type, path, v) {
+      if (v.ftpHost === null) throw new ConfigError('ftp-host', 'required with --type ftp');
+      return { url: `ftp://${v.ftpHost.includes(':') ? `[${v.ftpHost}]` : v.ftpHost}:${v.ftpPort}${path}`, flag: 'ftp-host' };
+    },
+  },
   parse: parseFtp,
   create(opts: FtpOptions, deps: SourceDeps): Source {
     return new FtpSource(opts, deps);
   },
-} satisfies SourceFactory<FtpOptions>;
-
-function decode(flag: string, s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch (err) {
-    throw new ConfigError(flag, 'bad percent-encoding in the URL', { cause: err });
-  }
-}
-
-function parseBool(flag: string, raw: string | undefined): boolean {
-  const v = (raw ?? '').trim().toLowerCase();
-  if (['', 'false', '0', 'no', 'off'].includes(v)) return false;
-  if (['true', '1', 'yes', 'on'].includes(v)) return true;
-  throw new ConfigError(flag, `expected true or false, got ${JSON.stringify(raw)}`);
-}
+} satisfies SourceFactory<FtpOptions, typeof options>;
 
 function noControl(flag: string, what: string, s: string | undefined): void {
   if (s !== undefined && /[\r\n\0]/.test(s)) throw new ConfigError(flag, `${what} must not contain CR, LF or NUL`);
 }
 
 /** Validates the URL and the FTP flags; no I/O (the password file is read on first connect). */
-export function parseFtp(remote: URL, raw: RawOptions): FtpOptions {
+export function parseFtp(remote: URL, v: FtpValues): FtpOptions {
   const scheme = remote.protocol.replace(/:$/, '');
   if (scheme !== 'ftp' && scheme !== 'ftps') throw new ConfigError('remote', `not an ftp:// or ftps:// URL`);
   const host = remote.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -88,35 +86,28 @@ export function parseFtp(remote: URL, raw: RawOptions): FtpOptions {
     throw new ConfigError('remote', `FTP port must be 1-65535, got ${remote.port}`);
   }
   if (remote.search !== '' || remote.hash !== '') throw new ConfigError('remote', 'FTP URLs take no ?query or #fragment');
-  const insecureTls = parseBool('ftp-insecure-tls', raw['ftp-insecure-tls']);
-  if (insecureTls && scheme !== 'ftps') throw new ConfigError('ftp-insecure-tls', 'only applies to ftps:// URLs');
-  const urlUser = remote.username === '' ? undefined : decode('remote', remote.username);
-  const urlPass = remote.password === '' ? undefined : decode('remote', remote.password);
-  const flagPass = nonEmpty(raw['ftp-password']);
-  const passwordFile = nonEmpty(raw['ftp-password-file']);
-  if (flagPass !== undefined && passwordFile !== undefined) {
+  if (v.ftpInsecureTls && scheme !== 'ftps') throw new ConfigError('ftp-insecure-tls', 'only applies to ftps:// URLs');
+  const urlUser = remote.username === '' ? undefined : decodeUrlPart('remote', remote.username);
+  const urlPass = remote.password === '' ? undefined : decodeUrlPart('remote', remote.password);
+  if (v.ftpPassword !== null && v.ftpPasswordFile !== null) {
     throw new ConfigError('ftp-password-file', 'give either --ftp-password or --ftp-password-file, not both');
   }
-  const user = urlUser ?? nonEmpty(raw['ftp-username']) ?? 'anonymous';
-  const password = urlPass ?? flagPass;
+  const user = urlUser ?? v.ftpUsername ?? 'anonymous';
+  const password = urlPass ?? v.ftpPassword ?? undefined;
   noControl(urlUser !== undefined ? 'remote' : 'ftp-username', 'the FTP user', user);
   noControl(urlPass !== undefined ? 'remote' : 'ftp-password', 'the FTP password', password);
-  const root = joinRemote('/', decode('remote', remote.pathname)) || '/';
+  const root = joinRemote('/', decodeUrlPart('remote', remote.pathname)) || '/';
   noControl('remote', 'the remote path', root);
   return {
     host,
     port,
     secure: scheme === 'ftps',
-    insecureTls,
+    insecureTls: v.ftpInsecureTls,
     user,
     root,
     ...(password !== undefined ? { password } : {}),
-    ...(password === undefined && passwordFile !== undefined ? { passwordFile } : {}),
+    ...(password === undefined && v.ftpPasswordFile !== null ? { passwordFile: v.ftpPasswordFile } : {}),
   };
-}
-
-function nonEmpty(s: string | undefined): string | undefined {
-  return s === undefined || s === '' ? undefined : s;
 }
 
 /** A name from a listing must be one plain path segment. */
@@ -148,7 +139,7 @@ class FtpSource implements Source {
       max: Math.max(1, deps.concurrency),
       timeoutMs: deps.timeoutMs,
       endpoint: this.endpoint,
-      log: deps.log.child({ component: 'source', source: 'ftp' }),
+      log: deps.log,
       connect: (client) => this.connect(client),
     });
   }

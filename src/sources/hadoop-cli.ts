@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
-import { abortReason, AuthError, ConfigError, HadoopCliError, MonitorError, NotFoundError } from '../errors.js';
+import { abortReason, AuthError, HadoopCliError, MonitorError, NotFoundError } from '../errors.js';
 import { run } from '../exec.js';
 import { runStreaming, toFailure, type StreamFailure } from '../exec-stream.js';
 import type { Logger } from '../log.js';
-import type { RawOptions } from '../options.js';
+import { decodeUrlPart, type Values } from '../option-values.js';
+import type { OptionSpec } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import {
   classifyHadoopStderr,
@@ -39,12 +40,19 @@ const LEGACY_LS = Symbol('hadoop 1: no -ls -R');
 /** Largest `-stat` / `-ls -R` output parsed (a listing of some hundred thousand files). */
 const MAX_OUTPUT = 64 * 1024 * 1024;
 
-function checked(raw: RawOptions, name: string): string | undefined {
-  const v = raw[name];
-  if (v === undefined || v === '') return undefined;
-  if (/[\0\r\n]/.test(v)) throw new ConfigError(name, 'must not contain control characters');
-  return v;
+function noControl(v: string): string | null {
+  return /[\0\r\n]/.test(v) ? 'must not contain control characters' : null;
 }
+
+function fsUri(v: string): string | null {
+  return noControl(v) ?? (/\s/.test(v) ? `not a filesystem URI: ${v}` : null);
+}
+
+const options = [
+  { name: 'hadoop-bin', aliases: ['hadoop_bin_path', 'hdfs_bin'], kind: 'string', metavar: 'PATH', group: 'Hadoop CLI', default: 'hadoop', check: noControl, help: 'hadoop client executable for --type hdfs|afs (looked up on PATH unless a path)' },
+  { name: 'fs-name', aliases: ['hadoop_host'], kind: 'string', metavar: 'URI', group: 'Hadoop CLI', check: fsUri, help: 'passed as -D fs.default.name= (e.g. hdfs://namenode:8020)' },
+  { name: 'fs-ugi', aliases: ['hadoop_ugi'], kind: 'string', metavar: 'USER,PASSWORD', group: 'Hadoop CLI', secret: true, check: noControl, help: 'passed as -D hadoop.job.ugi= (AFS: user,password)' },
+] as const satisfies readonly OptionSpec[];
 
 /**
  * `hadoop fs` as Paddle Serving runs it (`--type hdfs|afs --hadoop_bin … --fs_name …
@@ -54,31 +62,18 @@ function checked(raw: RawOptions, name: string): string | undefined {
 export const hadoopCli = {
   kind: 'hadoop',
   schemes: ['hdfs', 'afs'],
-  types: ['hdfs', 'afs'],
-  options: [
-    { name: 'hadoop-bin', aliases: ['hadoop_bin_path', 'hdfs_bin'], kind: 'string', metavar: 'PATH', group: 'Hadoop CLI', help: 'hadoop client executable for --type hdfs|afs (default: hadoop on PATH)' },
-    { name: 'fs-name', aliases: ['hadoop_host'], kind: 'string', metavar: 'URI', group: 'Hadoop CLI', help: 'passed as -D fs.default.name= (e.g. hdfs://namenode:8020)' },
-    { name: 'fs-ugi', aliases: ['hadoop_ugi'], kind: 'string', metavar: 'USER,PASSWORD', group: 'Hadoop CLI', secret: true, help: 'passed as -D hadoop.job.ugi= (AFS: user,password)' },
-  ],
-  parse(remote: URL, raw: RawOptions): HadoopCliOptions {
-    const bin = checked(raw, 'hadoop-bin') ?? 'hadoop';
-    const ugi = checked(raw, 'fs-ugi');
-    let fsName = checked(raw, 'fs-name');
-    if (fsName !== undefined && /\s/.test(fsName)) throw new ConfigError('fs-name', `not a filesystem URI: ${fsName}`);
-    if (fsName === undefined && remote.host !== '') fsName = `${remote.protocol}//${remote.host}`;
-    let root: string;
-    try {
-      root = joinRemote('/', decodeURIComponent(remote.pathname));
-    } catch (err) {
-      throw new ConfigError('remote', `bad percent-encoding in ${remote.pathname}`, { cause: err });
-    }
+  options,
+  paddle: { types: ['hdfs', 'afs'], url: (type, path) => ({ url: `${type}://${path}`, flag: 'type' }) },
+  parse(remote: URL, v: Values<typeof options>): HadoopCliOptions {
+    const fsName = v.fsName ?? (remote.host !== '' ? `${remote.protocol}//${remote.host}` : undefined);
+    const root = joinRemote('/', decodeUrlPart('remote', remote.pathname));
     const displayUrl = `${fsName ?? `${remote.protocol}//`}${root}`;
-    return { bin, root, displayUrl, ...(fsName !== undefined ? { fsName } : {}), ...(ugi !== undefined ? { ugi } : {}) };
+    return { bin: v.hadoopBin, root, displayUrl, ...(fsName !== undefined ? { fsName } : {}), ...(v.fsUgi !== null ? { ugi: v.fsUgi } : {}) };
   },
   create(opts: HadoopCliOptions, deps: SourceDeps): Source {
     return new HadoopCliSource(opts, deps);
   },
-} satisfies SourceFactory<HadoopCliOptions>;
+} satisfies SourceFactory<HadoopCliOptions, typeof options>;
 
 class HadoopCliSource implements Source {
   readonly kind = 'hadoop';
@@ -94,7 +89,7 @@ class HadoopCliSource implements Source {
     private readonly deps: SourceDeps,
   ) {
     this.displayUrl = opts.displayUrl;
-    this.log = deps.log.child({ component: 'source', source: 'hadoop' });
+    this.log = deps.log;
   }
 
   /** `fs -D fs.default.name=… -D hadoop.job.ugi=… <cmd…>`: the generic options come before the command. */

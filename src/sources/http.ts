@@ -4,7 +4,8 @@ import { guardedBody, mapHttpError, statusError } from './http-body.js';
 import { dump, HttpClient, readText } from './http-client.js';
 import { ConfigError, NotFoundError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { LIST_SEPARATOR, type OptionSpec, type RawOptions } from '../options.js';
+import { decodeUrlPart, type Values } from '../option-values.js';
+import type { OptionSpec } from '../options.js';
 import { joinRemote } from '../paths.js';
 import { withDeadline } from '../deadline.js';
 import { ContentKeys } from './content-key.js';
@@ -21,7 +22,14 @@ export interface HttpOptions {
   readonly proxy: ProxySetting;
 }
 
-const options: readonly OptionSpec[] = [
+const options = [
+  {
+    name: 'general-host',
+    kind: 'string',
+    metavar: 'URL',
+    group: 'Source (Paddle Serving flags)',
+    help: 'with --type general: http://host:port or ftp://host:port',
+  },
   {
     name: 'http-header',
     kind: 'list',
@@ -31,15 +39,22 @@ const options: readonly OptionSpec[] = [
     help: "extra request header for http(s) remotes, e.g. 'Authorization: Bearer …' (repeatable; masked in logs)",
   },
   proxyOption,
-];
+] as const satisfies readonly OptionSpec[];
 
 /** `http(s)://host/path` (Paddle `--type general --general_host`): autoindex directories, or single files. */
 export const http = {
   kind: 'http',
   schemes: ['http', 'https'],
-  types: ['general', 'http'],
   options,
-  parse(remote: URL, raw: RawOptions): HttpOptions {
+  paddle: {
+    // Paddle's `general` is any URL: `--general_host ftp://h:21` picks the FTP source by its scheme.
+    types: ['general', 'http'],
+    url(type, path, v) {
+      if (v.generalHost === null) throw new ConfigError('general-host', `required with --type ${type}`);
+      return { url: `${v.generalHost.replace(/\/+$/, '')}${path}`, flag: 'general-host' };
+    },
+  },
+  parse(remote: URL, v: Values<typeof options>): HttpOptions {
     if (remote.protocol !== 'http:' && remote.protocol !== 'https:') {
       throw new ConfigError('remote', `not an http(s) URL: ${remote.protocol}`);
     }
@@ -48,11 +63,11 @@ export const http = {
     }
     const headers: Record<string, string> = {};
     if (remote.username || remote.password) {
-      const user = decodeURIComponent(remote.username);
-      const pass = decodeURIComponent(remote.password);
+      const user = decodeUrlPart('remote', remote.username);
+      const pass = decodeUrlPart('remote', remote.password);
       headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
     }
-    for (const line of (raw['http-header'] ?? '').split(LIST_SEPARATOR)) {
+    for (const line of v.httpHeader) {
       if (line.trim() === '') continue;
       const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*)$/.exec(line);
       if (!m) throw new ConfigError('http-header', "expected 'Name: value' (value masked)");
@@ -61,13 +76,13 @@ export const http = {
     const root = new URL(remote.href);
     root.username = '';
     root.password = '';
-    return { root: root.href.replace(/\/+$/, ''), headers, proxy: parseProxy(raw) };
+    return { root: root.href.replace(/\/+$/, ''), headers, proxy: parseProxy(v.proxy) };
   },
   proxy: (opts: HttpOptions) => resolveProxy(opts.proxy, opts.root),
   create(opts: HttpOptions, deps: SourceDeps): Source {
     return new HttpSource(opts, deps);
   },
-} satisfies SourceFactory<HttpOptions>;
+} satisfies SourceFactory<HttpOptions, typeof options>;
 
 interface Answer {
   readonly status: number;
@@ -109,7 +124,7 @@ class HttpSource implements Source {
   ) {
     this.root = new URL(opts.root);
     this.displayUrl = opts.root;
-    this.log = deps.log.child({ component: 'source', source: 'http' });
+    this.log = deps.log;
     // --proxy, else HTTP_PROXY / HTTPS_PROXY / NO_PROXY; --timeout bounds the wait for the answer and an idle body.
     this.http = new HttpClient({ timeoutMs: deps.timeoutMs, maxSockets: Math.max(4, deps.concurrency * 2), proxy: opts.proxy });
     this.keys = new ContentKeys(resolveProxy(opts.proxy, opts.root) !== null);

@@ -10,7 +10,7 @@
 import type { Agent } from 'node:http';
 import { ConfigError } from '../errors.js';
 import { proxyFromEnv } from '../lazy.js';
-import { redactUrl, type OptionSpec, type RawOptions } from '../options.js';
+import { redactUrl, type OptionSpec } from '../options.js';
 
 export interface AgentOptions {
   readonly keepAlive: boolean;
@@ -24,17 +24,17 @@ export interface AgentOptions {
 export type ProxySetting = string | null | undefined;
 
 /** Shared by the HTTP, WebHDFS and S3 sources (allOptions() keeps one copy). */
-export const proxyOption: OptionSpec = {
+export const proxyOption = {
   name: 'proxy',
   kind: 'string',
   metavar: 'URL',
   group: 'Fleet',
   help: "HTTP proxy for this remote's requests (a Squid / nginx cache tier, Dragonfly's dfdaemon): http://host:port; 'none' = no proxy, not even HTTP_PROXY; default: HTTP_PROXY / HTTPS_PROXY / NO_PROXY",
-};
+} as const satisfies OptionSpec;
 
-/** --proxy → ProxySetting; throws ConfigError naming the flag. No I/O. */
-export function parseProxy(raw: RawOptions): ProxySetting {
-  const v = raw['proxy']?.trim();
+/** --proxy (null: not given) → ProxySetting; throws ConfigError naming the flag. No I/O. */
+export function parseProxy(text: string | null): ProxySetting {
+  const v = text?.trim();
   if (v === undefined || v === '') return undefined;
   if (v.toLowerCase() === 'none') return null;
   let u: URL;

@@ -25,7 +25,8 @@ import { agentsFor, parseProxy, proxyOption, resolveProxy, type ProxySetting } f
 import { mapS3Error } from './s3-errors.js';
 import { addContentKey, addNoCache, unsignedConfig } from './s3-requests.js';
 import type { Logger } from '../log.js';
-import type { OptionSpec, RawOptions } from '../options.js';
+import { decodeUrlPart, type Values } from '../option-values.js';
+import type { OptionSpec } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import { withDeadline } from '../deadline.js';
 import { guardedBody } from './http-body.js';
@@ -48,13 +49,13 @@ export interface S3Options {
 
 export { mapS3Error };
 
-const options: readonly OptionSpec[] = [
+const options = [
   {
     name: 's3-endpoint', kind: 'string', metavar: 'URL', group: 'S3',
     help: 'S3-compatible endpoint (MinIO, Ceph RGW…), e.g. http://minio:9000; default: AWS',
   },
   {
-    name: 's3-region', kind: 'string', metavar: 'REGION', group: 'S3',
+    name: 's3-region', kind: 'string', metavar: 'REGION', group: 'S3', check: regionName,
     help: 'bucket region; default: AWS_REGION or the AWS profile, else us-east-1',
   },
   {
@@ -66,15 +67,15 @@ const options: readonly OptionSpec[] = [
     help: 'send requests unsigned (anonymous): a public-read bucket, or one whose policy admits the cache tier; a shared cache stores no answer to a signed request',
   },
   proxyOption,
-];
+] as const satisfies readonly OptionSpec[];
 
 /** `s3://bucket/prefix`; credentials come from the standard AWS chain (env, shared files, profile, IMDS). */
 export const s3 = {
   kind: 's3',
   schemes: ['s3'],
-  types: ['s3'],
   options,
-  parse(remote: URL, raw: RawOptions): S3Options {
+  paddle: { types: ['s3'], url: (_type, path) => ({ url: `s3:/${path}`, flag: 'remote-path' }) },
+  parse(remote: URL, v: Values<typeof options>): S3Options {
     if (remote.username || remote.password) {
       throw new ConfigError('remote', 's3:// URLs take no credentials; use AWS_ACCESS_KEY_ID/AWS_PROFILE or ~/.aws');
     }
@@ -85,30 +86,29 @@ export const s3 = {
     if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{1,254}$/.test(bucket)) {
       throw new ConfigError('remote', `not a valid S3 bucket name: ${JSON.stringify(bucket)}`);
     }
-    const prefix = joinRemote(decodeURIComponent(remote.pathname)).replace(/^\//, '');
+    const prefix = joinRemote(decodeUrlPart('remote', remote.pathname)).replace(/^\//, '');
     return {
       bucket,
       prefix,
-      endpoint: parseEndpoint(raw['s3-endpoint']),
-      region: parseRegion(raw['s3-region']),
-      forcePathStyle: parseBool('s3-force-path-style', raw['s3-force-path-style']),
-      unsigned: parseBool('s3-unsigned', raw['s3-unsigned']),
-      proxy: parseProxy(raw),
+      ...(v.s3Endpoint !== null ? { endpoint: parseEndpoint(v.s3Endpoint) } : {}),
+      ...(v.s3Region !== null ? { region: v.s3Region } : {}),
+      forcePathStyle: v.s3ForcePathStyle,
+      unsigned: v.s3Unsigned,
+      proxy: parseProxy(v.proxy),
     };
   },
   proxy: (opts: S3Options) => resolveProxy(opts.proxy, endpointOf(opts)),
   create(opts: S3Options, deps: SourceDeps): Source {
     return new S3Source(opts, deps);
   },
-} satisfies SourceFactory<S3Options>;
+} satisfies SourceFactory<S3Options, typeof options>;
 
 /** The URL the SDK sends requests to, for the proxy lookup (NO_PROXY matches its host). */
 function endpointOf(o: S3Options): string {
   return o.endpoint ?? `https://${o.forcePathStyle ? '' : `${o.bucket}.`}s3.${o.region ?? 'us-east-1'}.amazonaws.com`;
 }
 
-function parseEndpoint(v: string | undefined): string | undefined {
-  if (v === undefined || v === '') return undefined;
+function parseEndpoint(v: string): string {
   let u: URL;
   try {
     u = new URL(v);
@@ -122,21 +122,10 @@ function parseEndpoint(v: string | undefined): string | undefined {
   return u.toString().replace(/\/$/, '');
 }
 
-function parseRegion(v: string | undefined): string | undefined {
-  if (v === undefined || v === '') return undefined;
-  if (/^[a-z0-9][a-z0-9-]{0,62}$/.test(v)) return v;
-  throw new ConfigError('s3-region', `not a region name: ${JSON.stringify(v)}`);
+function regionName(v: string): string | null {
+  return /^[a-z0-9][a-z0-9-]{0,62}$/.test(v) ? null : `not a region name: ${JSON.stringify(v)}`;
 }
 
-/** Bool options arrive as raw strings; accepts the usual spellings. */
-function parseBool(flag: string, v: string | boolean | undefined): boolean {
-  if (v === undefined || v === '' || v === false) return false;
-  if (v === true) return true;
-  const s = v.toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(s)) return true;
-  if (['false', '0', 'no', 'off'].includes(s)) return false;
-  throw new ConfigError(flag, `expected true or false, got ${JSON.stringify(v)}`);
-}
 
 /** The SDK's region chain (env, profile), falling back to us-east-1 as the AWS CLI does for S3. */
 function regionFromChain(): () => Promise<string> {
@@ -200,7 +189,7 @@ class S3Source implements Source {
     private readonly deps: SourceDeps,
   ) {
     this.displayUrl = `s3://${opts.bucket}/${opts.prefix}`;
-    this.log = deps.log.child({ component: 'source', source: 's3' });
+    this.log = deps.log;
     this.keys = new ContentKeys(s3.proxy(opts) !== null);
     const t = deps.timeoutMs;
     const region = opts.region ?? regionFromChain();

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
-import type { OptionSpec, RawOptions } from '../options.js';
+import type { Values } from '../option-values.js';
+import type { OptionSpec } from '../options.js';
 
 /** What a backend can do, as data: the core checks capabilities, never backend names. */
 export interface SourceFeatures {
@@ -100,20 +101,40 @@ export interface SourceDeps {
   readonly concurrency: number;
 }
 
-export interface SourceFactory<O extends object = object> {
+/**
+ * How Paddle Serving's `--type NAME --remote_path P` (and the backend's own
+ * Paddle flags, `--ftp_host`, `--general_host`) name a remote of this backend.
+ */
+export interface PaddleMapping<V> {
+  /** The `--type` names (`ftp`; `general`, `http`; `hdfs`, `afs`). */
+  readonly types: readonly string[];
+  /**
+   * The remote root as a URL (`path` is --remote_path, absolute, %-encoded), and the
+   * flag an error about it names. `v` holds this backend's options, read and typed.
+   */
+  url(type: string, path: string, v: V): { readonly url: string; readonly flag: string };
+}
+
+/**
+ * One backend, declared in its own file (`export const ftp = {…} satisfies
+ * SourceFactory<FtpOptions, typeof options>`) and registered with one line in
+ * sources/index.ts. Its options arrive read and typed from its own table.
+ */
+export interface SourceFactory<O extends object, T extends readonly OptionSpec[] = readonly OptionSpec[]> {
   readonly kind: string;
   /** URL schemes this factory takes for --remote (`ftp`, `ftps`). */
   readonly schemes: readonly string[];
-  /** Paddle `--type` values this factory takes (`ftp`; `general`, `hdfs`, `afs`). */
-  readonly types: readonly string[];
   /** The factory's own flags. */
-  readonly options: readonly OptionSpec[];
+  readonly options: T;
+  /** Paddle's `--type` names for this backend and how its flags make the URL; absent = --remote only. */
+  readonly paddle?: PaddleMapping<Values<T>>;
   /**
-   * Validates input, no I/O. `remote` is the --remote URL, or one built from Paddle
-   * flags; `raw` holds every option's raw value by kebab name. Throws ConfigError.
+   * Validates the remote and the options, no I/O; throws ConfigError. `remote` is the
+   * --remote URL, or one built from Paddle flags; `text` is it as given (a comma list of
+   * hosts, which a WHATWG URL cannot hold, arrives there only).
    */
-  parse(remote: URL, raw: RawOptions): O;
-  /** No I/O until the first call. */
+  parse(remote: URL, v: Values<T>, text: string): O;
+  /** No I/O until the first call. `deps.log` is already the source's child logger. */
   create(opts: O, deps: SourceDeps): Source;
   /**
    * HTTP-based sources: the proxy this remote's requests go through (--proxy, or

@@ -4,7 +4,8 @@ import { setTimeout } from 'node:timers/promises';
 import { HttpClient } from './http-client.js';
 import { abortReason, ConfigError, isTransientNetworkError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { LIST_SEPARATOR, type RawOptions } from '../options.js';
+import { decodeUrlPart, type Values } from '../option-values.js';
+import type { OptionSpec } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import { deadline, withDeadline } from '../deadline.js';
 import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
@@ -47,13 +48,8 @@ export function parseWebHdfsUrl(raw: string): WebHdfsUrl {
   if (!m) throw new ConfigError('remote', `not a webhdfs:// or swebhdfs:// URL without query or fragment: ${raw}`);
   const secure = m[1]!.toLowerCase() === 'swebhdfs';
   const hosts = m[3]!.split(',').map((h) => hostPort(h, secure ? 9871 : 9870));
-  let root: string;
-  try {
-    root = joinRemote('/', ...m[4]!.split('/').map((s) => decodeURIComponent(s)));
-  } catch (err) {
-    throw new ConfigError('remote', `bad percent-encoding in ${m[4]}`, { cause: err });
-  }
-  const user = m[2] ? decodeURIComponent(m[2].split(':')[0]!) : undefined;
+  const root = joinRemote('/', ...m[4]!.split('/').map((s) => decodeUrlPart('remote', s)));
+  const user = m[2] ? decodeUrlPart('remote', m[2].split(':')[0]!) : undefined;
   return { secure, hosts, root, ...(user ? { user } : {}) };
 }
 
@@ -75,52 +71,50 @@ function defaultUser(): string | undefined {
   }
 }
 
-function nonEmpty(raw: RawOptions, name: string): string | undefined {
-  const v = raw[name];
-  if (v === undefined || v === '') return undefined;
-  if (/[\s\0]/.test(v)) throw new ConfigError(name, 'must not contain spaces or control characters');
-  return v;
+function noSpaces(v: string): string | null {
+  return /[\s\0]/.test(v) ? 'must not contain spaces or control characters' : null;
 }
 
-/** HDFS over WebHDFS (namenode + datanodes) or HttpFS, over node:http (http-client.ts). */
+function delegationToken(v: string): string | null {
+  return /^[A-Za-z0-9_-]+$/.test(v) ? null : 'a delegation token is URL-safe base64 (letters, digits, - and _)';
+}
+
+const options = [
+  { name: 'hdfs-user', kind: 'string', metavar: 'NAME', group: 'WebHDFS', check: noSpaces, help: 'HDFS user (user.name=); default $HADOOP_USER_NAME, else the OS user; not sent with a token unless given' },
+  { name: 'hdfs-token', kind: 'string', metavar: 'TOKEN', group: 'WebHDFS', secret: true, check: delegationToken, help: 'Hadoop delegation token (delegation=)' },
+  { name: 'hdfs-namenodes', kind: 'list', metavar: 'HOST:PORT', group: 'WebHDFS', help: 'more namenodes / HttpFS gateways besides the one in --remote (failover, spread reads)' },
+  { name: 'hdfs-noredirect', kind: 'bool', default: false, group: 'WebHDFS', help: 'ask for the datanode URL as JSON (noredirect=true) instead of a 307, for proxies that mangle redirects' },
+  proxyOption,
+] as const satisfies readonly OptionSpec[];
+
+/** HDFS over WebHDFS (namenode + datanodes) or HttpFS, over node:http (http-client.ts). --remote only (Paddle's hdfs is the Hadoop CLI). */
 export const webhdfs = {
   kind: 'webhdfs',
   schemes: ['webhdfs', 'swebhdfs'],
-  types: ['webhdfs'],
-  options: [
-    { name: 'hdfs-user', kind: 'string', metavar: 'NAME', group: 'WebHDFS', help: 'HDFS user (user.name=); default $HADOOP_USER_NAME, else the OS user; not sent with a token unless given' },
-    { name: 'hdfs-token', kind: 'string', metavar: 'TOKEN', group: 'WebHDFS', secret: true, help: 'Hadoop delegation token (delegation=)' },
-    { name: 'hdfs-namenodes', kind: 'list', metavar: 'HOST:PORT', group: 'WebHDFS', help: 'more namenodes / HttpFS gateways besides the one in --remote (failover, spread reads)' },
-    { name: 'hdfs-noredirect', kind: 'bool', default: false, group: 'WebHDFS', help: 'ask for the datanode URL as JSON (noredirect=true) instead of a 307, for proxies that mangle redirects' },
-    proxyOption,
-  ],
-  parse(remote: URL, raw: RawOptions): WebHdfsOptions {
-    const text = typeof raw.remote === 'string' && /^s?webhdfs:\/\//i.test(raw.remote) ? raw.remote : remote.href;
+  options,
+  parse(_remote: URL, v: Values<typeof options>, text: string): WebHdfsOptions {
     const u = parseWebHdfsUrl(text);
-    const extra = (raw['hdfs-namenodes'] ?? '').split(new RegExp(`[,${LIST_SEPARATOR}]`)).filter((s) => s.trim() !== '');
+    const extra = v.hdfsNamenodes.flatMap((s) => s.split(',')).filter((s) => s.trim() !== '');
     const hosts = [...new Set([...u.hosts, ...extra.map((h) => hostPort(h, u.secure ? 9871 : 9870))])];
-    const token = raw['hdfs-token'] || undefined;
-    if (token !== undefined && !/^[A-Za-z0-9_-]+$/.test(token)) {
-      throw new ConfigError('hdfs-token', 'a delegation token is URL-safe base64 (letters, digits, - and _)');
-    }
-    const user = nonEmpty(raw, 'hdfs-user') ?? u.user ?? (token === undefined ? defaultUser() : undefined);
+    const token = v.hdfsToken ?? undefined;
+    const user = v.hdfsUser ?? u.user ?? (token === undefined ? defaultUser() : undefined);
     const scheme = u.secure ? 'https' : 'http';
     return {
       endpoints: hosts.map((h) => `${scheme}://${h}`),
       root: u.root,
       ...(user !== undefined ? { user } : {}),
       ...(token !== undefined ? { token } : {}),
-      noRedirect: raw['hdfs-noredirect'] === 'true',
+      noRedirect: v.hdfsNoredirect,
       maxResumes: 5,
       displayUrl: `${u.secure ? 'swebhdfs' : 'webhdfs'}://${hosts.join(',')}${u.root}`,
-      proxy: parseProxy(raw),
+      proxy: parseProxy(v.proxy),
     };
   },
   proxy: (opts: WebHdfsOptions) => resolveProxy(opts.proxy, opts.endpoints[0] ?? ''),
   create(opts: WebHdfsOptions, deps: SourceDeps): Source {
     return new WebHdfsSource(opts, deps);
   },
-} satisfies SourceFactory<WebHdfsOptions>;
+} satisfies SourceFactory<WebHdfsOptions, typeof options>;
 
 class WebHdfsSource implements Source {
   readonly kind = 'webhdfs';
@@ -137,7 +131,7 @@ class WebHdfsSource implements Source {
     private readonly deps: SourceDeps,
   ) {
     this.displayUrl = opts.displayUrl;
-    this.log = deps.log.child({ component: 'source', source: 'webhdfs' });
+    this.log = deps.log;
     // --proxy, else HTTP(S)_PROXY / NO_PROXY: http:// goes to the proxy in absolute form, as curl sends it.
     this.http = new HttpClient({ timeoutMs: deps.timeoutMs, maxSockets: Math.max(4, deps.concurrency * 2), proxy: opts.proxy });
     this.keys = new ContentKeys(webhdfs.proxy(opts) !== null);

@@ -20,6 +20,7 @@ import type { RemoteEntry, Source } from '../../src/sources/types.js';
 import type { SourceHarness } from '../conformance/source.suite.js';
 import { writeLargeFile } from '../helpers/large.js';
 import { freePort, waitFor } from './ports.js';
+import { sourceWith } from '../helpers/source.js';
 
 /** A running FTP server whose `/` is `root` on disk. */
 export interface FtpTestServer {
@@ -70,7 +71,7 @@ export function ftpSourceFor(srv: FtpTestServer, o: SourceFor = {}): Source {
   const auth = login ? `${encodeURIComponent(login.user)}:${encodeURIComponent(login.password)}@` : '';
   const url = new URL(`${o.scheme ?? 'ftp'}://${auth}127.0.0.1:${srv.port}/${MODEL_DIR}`);
   const deps = { log: silentLogger(), timeoutMs: o.timeoutMs ?? 20_000, concurrency: o.concurrency ?? 3 };
-  return ftp.create(ftp.parse(url, o.raw ?? {}), deps);
+  return sourceWith(ftp, url, o.raw ?? {}, deps);
 }
 
 /** The conformance harness: put()/remove() write straight into `<root>/models` on disk. */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { file } from '../../src/sources/file.js';
 import { silentLogger } from '../../src/log.js';
 import { runSourceSuite, type SourceHarness } from '../conformance/source.suite.js';
+import { sourceWith } from '../helpers/source.js';
 
 async function harness(): Promise<SourceHarness> {
   const root = await mkdtemp(path.join(tmpdir(), 'mm-file-'));
@@ -18,7 +19,7 @@ async function harness(): Promise<SourceHarness> {
     async remove(p) {
       await rm(path.join(root, p), { force: true });
     },
-    source: () => file.create(file.parse(new URL(`file://${root}`)), deps),
+    source: () => sourceWith(file, `file://${root}`, {}, deps),
     async close() {
       await rm(root, { recursive: true, force: true });
     },

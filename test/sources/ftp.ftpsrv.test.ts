@@ -13,6 +13,7 @@ import { digest, runSourceSuite } from '../conformance/source.suite.js';
 import { ftpHarness, ftpSourceFor, largeBytes, removeRoot, runFtpServerChecks, startFtpSrv } from '../servers/ftp-srv.js';
 import type { FtpSrvHandle } from '../servers/ftp-srv.js';
 import { freePort } from '../servers/ports.js';
+import { sourceWith } from '../helpers/source.js';
 
 const signal = () => AbortSignal.timeout(30_000);
 const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
@@ -201,7 +202,7 @@ describe('ftp source: timeouts', () => {
 
   it('a server that never answers is a retryable error after --timeout, not a hang', async () => {
     const deps = { log: silentLogger(), timeoutMs: 400, concurrency: 1 };
-    const src = ftp.create(ftp.parse(new URL(`ftp://127.0.0.1:${port}/`), {}), deps);
+    const src = sourceWith(ftp, `ftp://127.0.0.1:${port}/`, {}, deps);
     try {
       const err = await src.stat('donefile', { signal: signal() }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(MonitorError);

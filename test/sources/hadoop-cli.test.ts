@@ -13,6 +13,7 @@ import type { RemoteEntry, Source } from '../../src/sources/types.js';
 import { digest, runSourceSuite, type SourceHarness } from '../conformance/source.suite.js';
 import { isAlive } from '../helpers/checks.js';
 import { freePort, waitFor } from '../servers/ports.js';
+import { parseWith, sourceWith } from '../helpers/source.js';
 
 const FAKE_HADOOP = fileURLToPath(new URL('../servers/hadoop', import.meta.url));
 const signal = () => AbortSignal.timeout(60_000);
@@ -61,7 +62,7 @@ async function cluster(): Promise<Cluster> {
     source(o: { fsName?: string; ugi?: string; bin?: string; timeoutMs?: number } = {}): Source {
       const raw = { 'hadoop-bin': o.bin ?? c.defaultBin, 'fs-name': o.fsName ?? c.fsName, 'fs-ugi': o.ugi ?? c.ugi };
       const deps = { log: silentLogger(), timeoutMs: o.timeoutMs ?? 30_000, concurrency: 4 };
-      return hadoopCli.create(hadoopCli.parse(new URL('hdfs:///user/model%20dir'), raw), deps);
+      return sourceWith(hadoopCli, 'hdfs:///user/model%20dir', raw, deps);
     },
   };
   c.defaultBin = await c.bin();
@@ -113,11 +114,11 @@ describe('hadoop CLI: Paddle flags, argv, failures', () => {
   });
 
   it('paddle spellings parse; fs-name comes from an hdfs:// URL when not given', () => {
-    const o = hadoopCli.parse(new URL('hdfs://nn.example:8020/models/a'), { 'hadoop-bin': '/opt/hadoop/bin/hadoop' });
+    const o = parseWith(hadoopCli, 'hdfs://nn.example:8020/models/a', { 'hadoop-bin': '/opt/hadoop/bin/hadoop' });
     expect(o).toMatchObject({ bin: '/opt/hadoop/bin/hadoop', fsName: 'hdfs://nn.example:8020', root: '/models/a' });
     expect(o.ugi).toBeUndefined();
-    expect(hadoopCli.parse(new URL('afs:///x'), {}).bin).toBe('hadoop');
-    expect(() => hadoopCli.parse(new URL('afs:///x'), { 'fs-ugi': 'a,b\nc' })).toThrow(/--fs-ugi/);
+    expect(parseWith(hadoopCli, 'afs:///x').bin).toBe('hadoop');
+    expect(() => parseWith(hadoopCli, 'afs:///x', { 'fs-ugi': 'a,b\nc' })).toThrow(/--fs-ugi/);
   });
 
   it('glob characters and spaces in names are taken literally', async () => {

@@ -9,6 +9,7 @@ import { digest, runSourceSuite, type SourceHarness } from '../conformance/sourc
 import { dirFiles, type DirFiles } from '../servers/http.js';
 import { nginxUnavailable, startNginx, type NginxHandle } from '../servers/nginx.js';
 import { freePort } from '../servers/ports.js';
+import { sourceWith } from '../helpers/source.js';
 
 const deps = { log: silentLogger(), timeoutMs: 15_000, concurrency: 4 };
 const signal = () => AbortSignal.timeout(60_000);
@@ -20,7 +21,7 @@ const PREFIX = 'models';
 const why = await nginxUnavailable();
 if (why) console.warn(`skipping the nginx source tests: ${why}`);
 
-const source = (url: string): Source => http.create(http.parse(new URL(url), {}), deps);
+const source = (url: string): Source => sourceWith(http, url, {}, deps);
 
 async function served(): Promise<{ root: string; nginx: NginxHandle }> {
   const root = await mkdtemp(path.join(tmpdir(), 'mm-nginx-root-'));

@@ -10,6 +10,8 @@ import type { RemoteEntry, Source, SourceDeps } from '../../src/sources/types.js
 import { digest, runSourceSuite, type SourceHarness } from '../conformance/source.suite.js';
 import { dirFiles, startForwardProxy, startHttpFileServer, type DirFiles, type HttpFileServer } from '../servers/http.js';
 import { freePort, waitFor } from '../servers/ports.js';
+import { parseWith, sourceWith } from '../helpers/source.js';
+import type { OptionSpec } from '../../src/options.js';
 
 const deps: SourceDeps = { log: silentLogger(), timeoutMs: 15_000, concurrency: 4 };
 const signal = () => AbortSignal.timeout(60_000);
@@ -20,7 +22,7 @@ const LARGE = 160 * 1024 * 1024;
 const PREFIX = 'models'; // the source root is http://host/models
 
 function source(url: string, raw: Record<string, string> = {}, d: Partial<SourceDeps> = {}): Source {
-  return http.create(http.parse(new URL(url), raw), { ...deps, ...d });
+  return sourceWith(http, url, raw, { ...deps, ...d });
 }
 
 async function harness(): Promise<SourceHarness> {
@@ -193,10 +195,10 @@ describe('http source: directories, statuses, headers, proxy', () => {
 });
 
 describe('http.parse (no I/O)', () => {
-  const parse = (url: string, raw: Record<string, string> = {}) => http.parse(new URL(url), raw);
+  const parse = (url: string, raw: Record<string, string> = {}) => parseWith(http, url, raw);
 
   it('declares its options (headers secret, the shared --proxy); root normalised, credentials moved into a header', () => {
-    expect(http.options.map((o) => [o.name, o.kind, o.secret])).toEqual([['http-header', 'list', true], ['proxy', 'string', undefined]]);
+    expect((http.options as readonly OptionSpec[]).map((o) => [o.name, o.kind, o.secret])).toEqual([['general-host', 'string', undefined], ['http-header', 'list', true], ['proxy', 'string', undefined]]);
     expect(parse('http://h:8080/models/')).toEqual({ root: 'http://h:8080/models', headers: {}, proxy: undefined });
     expect(parse('http://h/m', { proxy: 'http://squid:3128' }).proxy).toBe('http://squid:3128');
     const p = parse('https://bob:p%40ss@h/m');

@@ -9,6 +9,7 @@ import type { RemoteEntry, Source } from '../../src/sources/types.js';
 import { runSourceSuite, type SourceHarness } from '../conformance/source.suite.js';
 import { freePort } from '../servers/ports.js';
 import { seedObjects, startS3ErrorServer, startS3rver, type S3ErrorServer, type S3rverHandle } from '../servers/s3rver.js';
+import { sourceWith } from '../helpers/source.js';
 
 // s3rver knows one key pair; the source finds it through the standard AWS chain (env)
 process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
@@ -22,7 +23,7 @@ const ROOT = 'root';
 
 function source(bucket: string, endpoint: string, o: Partial<typeof deps> = {}): Source {
   const raw = { 's3-endpoint': endpoint, 's3-force-path-style': 'true' };
-  return s3.create(s3.parse(new URL(`s3://${bucket}/${ROOT}`), raw), { ...deps, ...o });
+  return sourceWith(s3, `s3://${bucket}/${ROOT}`, raw, { ...deps, ...o });
 }
 
 function directClient(srv: S3rverHandle): S3Client {

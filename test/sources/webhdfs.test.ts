@@ -14,6 +14,7 @@ import { webhdfs } from '../../src/sources/webhdfs.js';
 import { digest, runSourceSuite, type SourceHarness } from '../conformance/source.suite.js';
 import { freePort } from '../servers/ports.js';
 import { WebHdfsTestServer, type WebHdfsServerOptions } from '../servers/webhdfs.js';
+import { sourceWith } from '../helpers/source.js';
 
 const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
 const signal = () => AbortSignal.timeout(60_000);
@@ -22,8 +23,7 @@ const deps = (timeoutMs = 20_000) => ({ log: silentLogger(), timeoutMs, concurre
 /** A source over `remote` (the raw --remote string, which may hold a comma list of namenodes). */
 function sourceFor(remote: string, extra: Record<string, string> = {}, timeoutMs?: number): Source {
   const raw = { remote, 'hdfs-user': 'alice', ...extra };
-  const url = new URL(remote.replace(/\/\/[^/]*/, '//placeholder'));
-  return webhdfs.create(webhdfs.parse(url, raw), deps(timeoutMs));
+  return sourceWith(webhdfs, remote, raw, deps(timeoutMs));
 }
 
 async function put(root: string, p: string, data: Buffer | string): Promise<void> {

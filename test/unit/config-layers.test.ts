@@ -7,8 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.js';
 import { sources } from '../../src/sources/index.js';
+import { runMain } from '../helpers/main.js';
 
 const ftpRegistered = sources.some((s) => s.schemes.includes('ftp'));
 
@@ -22,18 +22,7 @@ afterAll(async () => {
 
 const BASE = ['--remote', 'file:///srv/models', '--remote_model_name', 'model', '--remote_donefile_name', 'donefile'];
 
-interface Ran {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-async function cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'model-monitor', ...args], { out: (s) => (out += s), err: (s) => (err += s), env });
-  return { code, out, err };
-}
+const cli = runMain;
 
 /** The effective config as --print-config shows it. */
 async function effective(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Record<string, unknown>> {

@@ -24,7 +24,7 @@ describe('splitModelUri: the URI names the model itself', () => {
 describe('kserveTargets', () => {
   it('takes URI DEST pairs and builds each source', () => {
     const t = kserveTargets(['file:///srv/a/m', 'dest1', 'ftp://h/x/y', '/mnt/models'], {});
-    expect(t.map((x) => [x.remote.factory.kind, x.remote.remoteModel, x.dest.endsWith('dest1') || x.dest])).toEqual([
+    expect(t.map((x) => [x.remote.sourceKind, x.remote.remoteModel, x.dest.endsWith('dest1') || x.dest])).toEqual([
       ['file', 'm', true],
       ['ftp', 'y', '/mnt/models'],
     ]);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { allOptions, normalizeArgv } from '../../src/config.js';
-import { parseBytes, parseValues } from '../../src/values.js';
+import { parseBytes } from '../../src/option-values.js';
+import { parseValues } from '../../src/values.js';
 
 describe('argv spellings', () => {
   const specs = allOptions();

@@ -6,25 +6,29 @@ import { mapFtpError, parseFtpTime, parseMlstFacts } from '../../../src/sources/
 import { checkEntryName, ftp, type FtpOptions } from '../../../src/sources/ftp.js';
 import type { SourceFactory } from '../../../src/sources/types.js';
 import { configError } from '../../helpers/checks.js';
+import { parseWith } from '../../helpers/source.js';
+import type { OptionSpec } from '../../../src/options.js';
 
-const parse = (url: string, raw: Record<string, string> = {}) => ftp.parse(new URL(url), raw);
+const parse = (url: string, raw: Record<string, string> = {}) => parseWith(ftp, url, raw);
+const specs: readonly OptionSpec[] = ftp.options;
 const deps = { log: silentLogger(), timeoutMs: 1000, concurrency: 2 };
 
 describe('ftp factory', () => {
   it('is a SourceFactory for ftp:// and ftps:// and Paddle --type ftp', () => {
-    expectTypeOf(ftp).toMatchTypeOf<SourceFactory<FtpOptions>>();
+    expectTypeOf(ftp).toMatchTypeOf<SourceFactory<FtpOptions, typeof ftp.options>>();
     expect(ftp.kind).toBe('ftp');
     expect(ftp.schemes).toEqual(['ftp', 'ftps']);
-    expect(ftp.types).toEqual(['ftp']);
+    expect(ftp.paddle.types).toEqual(['ftp']);
   });
 
-  it('declares its options once; only the password is secret', () => {
-    const byName = Object.fromEntries(ftp.options.map((o) => [o.name, o]));
-    expect(Object.keys(byName).sort()).toEqual(['ftp-insecure-tls', 'ftp-password', 'ftp-password-file', 'ftp-username']);
+  it("declares its options once, Paddle's --ftp_host and --ftp_port among them; only the password is secret", () => {
+    const byName = Object.fromEntries(specs.map((o) => [o.name, o]));
+    expect(Object.keys(byName).sort()).toEqual(['ftp-host', 'ftp-insecure-tls', 'ftp-password', 'ftp-password-file', 'ftp-port', 'ftp-username']);
     expect(byName['ftp-password']?.secret).toBe(true);
-    expect(ftp.options.filter((o) => o.secret).map((o) => o.name)).toEqual(['ftp-password']);
+    expect(specs.filter((o) => o.secret).map((o) => o.name)).toEqual(['ftp-password']);
     expect(byName['ftp-insecure-tls']).toMatchObject({ kind: 'bool', default: false });
-    for (const o of ftp.options) expect(o.help.length).toBeGreaterThan(10);
+    expect(byName['ftp-port']).toMatchObject({ kind: 'int', default: '21', min: 1, max: 65535 });
+    for (const o of specs) expect(o.help.length).toBeGreaterThan(10);
   });
 });
 

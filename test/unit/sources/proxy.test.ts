@@ -13,13 +13,13 @@ afterEach(() => {
 
 describe('--proxy', () => {
   it('takes http(s)://host:port, or none; anything else names the flag', () => {
-    expect(parseProxy({ proxy: 'http://squid:3128' })).toBe('http://squid:3128');
-    expect(parseProxy({ proxy: 'http://user:pw@squid:3128/' })).toBe('http://user:pw@squid:3128');
-    expect(parseProxy({ proxy: 'NONE' })).toBeNull();
-    expect(parseProxy({})).toBeUndefined();
+    expect(parseProxy('http://squid:3128')).toBe('http://squid:3128');
+    expect(parseProxy('http://user:pw@squid:3128/')).toBe('http://user:pw@squid:3128');
+    expect(parseProxy('NONE')).toBeNull();
+    expect(parseProxy(null)).toBeUndefined();
     for (const bad of ['squid:3128x', 'socks5://s:1080', 'http://squid:3128/path', 'http://s:1/?a=b']) {
-      expect(() => parseProxy({ proxy: bad }), bad).toThrow(ConfigError);
-      expect(() => parseProxy({ proxy: bad }), bad).toThrow(/^--proxy: /);
+      expect(() => parseProxy(bad), bad).toThrow(ConfigError);
+      expect(() => parseProxy(bad), bad).toThrow(/^--proxy: /);
     }
   });
 

@@ -3,21 +3,24 @@ import { MonitorError, NotFoundError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import { mapS3Error, s3 } from '../../../src/sources/s3.js';
 import { configError } from '../../helpers/checks.js';
+import { parseWith } from '../../helpers/source.js';
+import type { OptionSpec } from '../../../src/options.js';
 
-const parse = (url: string, raw: Record<string, string | undefined> = {}) => s3.parse(new URL(url), raw);
+const parse = (url: string, raw: Record<string, string | undefined> = {}) => parseWith(s3, url, raw);
+const specs: readonly OptionSpec[] = s3.options;
 
 
 describe('s3 factory: declared options', () => {
   it('declares its flags once, none of them a key or secret', () => {
-    expect(s3.options.map((o) => [o.name, o.kind])).toEqual([
+    expect(specs.map((o) => [o.name, o.kind])).toEqual([
       ['s3-endpoint', 'string'],
       ['s3-region', 'string'],
       ['s3-force-path-style', 'bool'],
       ['s3-unsigned', 'bool'],
       ['proxy', 'string'],
     ]);
-    expect(s3.options.every((o) => o.secret !== true && o.help.length > 10)).toBe(true);
-    expect([s3.kind, s3.schemes, s3.types]).toEqual(['s3', ['s3'], ['s3']]);
+    expect(specs.every((o) => o.secret !== true && o.help.length > 10)).toBe(true);
+    expect([s3.kind, s3.schemes, s3.paddle.types]).toEqual(['s3', ['s3'], ['s3']]);
   });
 });
 

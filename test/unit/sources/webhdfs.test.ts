@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { AuthError, ConfigError, NotFoundError, RemoteError, TransientError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import { parseWebHdfsUrl, webhdfs } from '../../../src/sources/webhdfs.js';
+import type { OptionSpec } from '../../../src/options.js';
+import { parseWith } from '../../helpers/source.js';
 import {
   classifyRemote,
   encodeHdfsPath,
@@ -40,24 +42,24 @@ describe('webhdfs.parse', () => {
 
   it('declares its options once, the token as a secret', () => {
     expect(webhdfs.options.map((o) => o.name)).toEqual(['hdfs-user', 'hdfs-token', 'hdfs-namenodes', 'hdfs-noredirect', 'proxy']);
-    expect(webhdfs.options.find((o) => o.name === 'hdfs-token')?.secret).toBe(true);
+    expect((webhdfs.options as readonly OptionSpec[]).find((o) => o.name === 'hdfs-token')?.secret).toBe(true);
     expect(webhdfs.schemes).toEqual(['webhdfs', 'swebhdfs']);
   });
 
   it('builds endpoints from the URL, raw --remote and --hdfs-namenodes', () => {
-    const o = webhdfs.parse(url, { remote: 'webhdfs://nn1:9870,nn2:9870/m', 'hdfs-namenodes': 'nn3:14000\u0000nn2:9870', 'hdfs-user': 'bob' });
+    const o = parseWith(webhdfs, 'webhdfs://nn1:9870,nn2:9870/m', { 'hdfs-namenodes': 'nn3:14000\u0000nn2:9870', 'hdfs-user': 'bob' });
     expect(o.endpoints).toEqual(['http://nn1:9870', 'http://nn2:9870', 'http://nn3:14000']);
     expect(o).toMatchObject({ root: '/m', user: 'bob', noRedirect: false, displayUrl: 'webhdfs://nn1:9870,nn2:9870,nn3:14000/m' });
-    expect(webhdfs.parse(new URL('swebhdfs://nn/m'), {}).endpoints).toEqual(['https://nn:9871']);
+    expect(parseWith(webhdfs, 'swebhdfs://nn/m').endpoints).toEqual(['https://nn:9871']);
   });
 
   it('user.name defaults to $HADOOP_USER_NAME, but is not sent with a token unless given', () => {
     const saved = process.env.HADOOP_USER_NAME;
     process.env.HADOOP_USER_NAME = 'hadoop-env-user';
     try {
-      expect(webhdfs.parse(url, {}).user).toBe('hadoop-env-user');
-      expect(webhdfs.parse(url, { 'hdfs-token': 'abc_DEF-1' }).user).toBeUndefined();
-      expect(webhdfs.parse(url, { 'hdfs-token': 'abc', 'hdfs-user': 'x' }).user).toBe('x');
+      expect(parseWith(webhdfs, url, {}).user).toBe('hadoop-env-user');
+      expect(parseWith(webhdfs, url, { 'hdfs-token': 'abc_DEF-1' }).user).toBeUndefined();
+      expect(parseWith(webhdfs, url, { 'hdfs-token': 'abc', 'hdfs-user': 'x' }).user).toBe('x');
     } finally {
       if (saved === undefined) delete process.env.HADOOP_USER_NAME;
       else process.env.HADOOP_USER_NAME = saved;
@@ -65,15 +67,15 @@ describe('webhdfs.parse', () => {
   });
 
   it('bad input names the flag; the token never appears in displayUrl', () => {
-    expect(() => webhdfs.parse(url, { 'hdfs-token': 'has space' })).toThrow(/--hdfs-token/);
-    expect(() => webhdfs.parse(url, { 'hdfs-user': 'a b' })).toThrow(/--hdfs-user/);
-    expect(() => webhdfs.parse(url, { 'hdfs-namenodes': 'bad host:1' })).toThrow(ConfigError);
-    expect(webhdfs.parse(url, { 'hdfs-token': 'SeCrEt' }).displayUrl).not.toContain('SeCrEt');
-    expect(webhdfs.parse(url, { 'hdfs-noredirect': 'true' }).noRedirect).toBe(true);
+    expect(() => parseWith(webhdfs, url, { 'hdfs-token': 'has space' })).toThrow(/--hdfs-token/);
+    expect(() => parseWith(webhdfs, url, { 'hdfs-user': 'a b' })).toThrow(/--hdfs-user/);
+    expect(() => parseWith(webhdfs, url, { 'hdfs-namenodes': 'bad host:1' })).toThrow(ConfigError);
+    expect(parseWith(webhdfs, url, { 'hdfs-token': 'SeCrEt' }).displayUrl).not.toContain('SeCrEt');
+    expect(parseWith(webhdfs, url, { 'hdfs-noredirect': 'true' }).noRedirect).toBe(true);
   });
 
   it('create() does no I/O', async () => {
-    const src = webhdfs.create(webhdfs.parse(url, {}), { log: silentLogger(), timeoutMs: 1000, concurrency: 2 });
+    const src = webhdfs.create(parseWith(webhdfs, url), { log: silentLogger(), timeoutMs: 1000, concurrency: 2 });
     expect(src.features).toEqual({ md5: false, etag: false, ranges: true, mtimeResolutionMs: 1 });
     await src.close();
   });
