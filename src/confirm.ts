@@ -30,7 +30,7 @@ export async function confirmOneVersion(
     throw new ModelChangedError(`the donefile changed while the model was pulled (${now ? 'a newer version was published' : 'it is gone'})`);
   }
   if (p.files.every((f) => f.reuseFrom === undefined && staged.confirmed?.has(f.path))) return;
-  const { entries } = await listModel(source, p.aspired, o.plan, ctx);
+  const { entries } = await listModel(source, p.aspired.remoteModel, o.plan, ctx);
   const listed = new Map(modelEntries(entries, o.plan).map((e) => [e.path, e]));
   for (const f of p.files) {
     const e = listed.get(f.path);

@@ -19,7 +19,7 @@ import { FileSink } from './sink.js';
 import type { FileRecord, Staged } from './model.js';
 import { ownDir, resolveInside } from './paths.js';
 import type { FetchPlan, PlannedFile } from './plan.js';
-import { withRetry } from './retry.js';
+import { remoteOp } from './retry.js';
 import type { Source } from './sources/types.js';
 import { checkRead } from './same-version.js';
 import { openStaging, type StagingArea } from './staging.js';
@@ -106,8 +106,8 @@ async function transfer(source: Source, r: Range, done: number, first: Hash | nu
   let hash = first;
   let written = done;
   let fresh = done === 0 && !r.part;
-  await withRetry(
-    async (attempt) => {
+  await remoteOp(
+    async (_signal, attempt) => {
       if (attempt > 1 && written > 0 && !source.features.ranges) {
         written = 0;
         fresh = true;
@@ -137,7 +137,7 @@ async function transfer(source: Source, r: Range, done: number, first: Hash | nu
       written += sink.bytes;
       if (written < r.length) throw new TransientError(`${r.remote}: connection ended after ${written} of ${r.length} bytes`);
     },
-    { signal: ctx.signal, log: ctx.log, retries: o.retries, what: `download ${r.remote}${r.part ? ` bytes ${r.start}-${r.start + r.length - 1}` : ''}` },
+    { signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: null, what: `download ${r.remote}${r.part ? ` bytes ${r.start}-${r.start + r.length - 1}` : ''}` },
   );
   return hash;
 }

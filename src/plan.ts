@@ -8,7 +8,7 @@ import type { Logger } from './log.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import type { Aspired, FileRecord, ServedRecord } from './model.js';
 import { joinRemote } from './paths.js';
-import { remoteOp, withRetry } from './retry.js';
+import { remoteOp } from './retry.js';
 import type { RemoteEntry, Source } from './sources/types.js';
 
 export interface PlannedFile {
@@ -87,20 +87,22 @@ export interface Listing {
   readonly single: boolean;
 }
 
-export async function listModel(source: Source, a: Aspired, o: Pick<PlanOptions, 'timeoutMs' | 'retries' | 'archive'>, ctx: { signal: AbortSignal; log: Logger }): Promise<Listing> {
-  const st = await remoteOp((signal) => source.stat(a.remoteModel, { signal }), {
-    signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: o.timeoutMs, what: `stat ${a.remoteModel}`,
+/** The remote model (`model`, relative to the source root): a directory's files, or the one file it is. */
+export async function listModel(source: Source, model: string, o: Pick<PlanOptions, 'timeoutMs' | 'retries' | 'archive'>, ctx: { signal: AbortSignal; log: Logger }): Promise<Listing> {
+  const st = await remoteOp((signal) => source.stat(model, { signal }), {
+    signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: o.timeoutMs, what: `stat ${model}`,
   });
-  if (!st) throw new NotFoundError(`the donefile is there but the model ${a.remoteModel} is not`);
-  if (!st.isDirectory) return { entries: [{ ...st, path: a.remoteModel.split('/').pop()! }], single: true };
-  if (o.archive) throw new IntegrityError(`--unpacked_filename was given but ${a.remoteModel} is a directory, not a tar`);
-  return withRetry(
-    async () => {
+  if (!st) throw new NotFoundError(`the donefile is there but the model ${model} is not`);
+  if (!st.isDirectory) return { entries: [{ ...st, path: model.split('/').pop()! }], single: true };
+  if (o.archive) throw new IntegrityError(`--unpacked_filename was given but ${model} is a directory, not a tar`);
+  // A listing may be many requests (pages, directories): each has the deadline, not the whole.
+  return remoteOp(
+    async (signal) => {
       const out: RemoteEntry[] = [];
-      for await (const e of source.list(a.remoteModel, { signal: ctx.signal })) out.push(e);
+      for await (const e of source.list(model, { signal })) out.push(e);
       return { entries: out, single: false };
     },
-    { signal: ctx.signal, log: ctx.log, retries: o.retries, what: `list ${a.remoteModel}` },
+    { signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: null, what: `list ${model}` },
   );
 }
 
@@ -116,7 +118,7 @@ export async function plan(
   o: PlanOptions,
   ctx: { signal: AbortSignal; log: Logger },
 ): Promise<FetchPlan> {
-  const [{ entries, single }, manifest] = await Promise.all([listModel(source, a, o, ctx), loadManifest(source, a, o, ctx)]);
+  const [{ entries, single }, manifest] = await Promise.all([listModel(source, a.remoteModel, o, ctx), loadManifest(source, a, o, ctx)]);
   const archive = single && (o.archive || ARCHIVE_NAME.test(a.remoteModel));
   const listed = modelEntries(entries, o);
   if (listed.length === 0) throw new EmptyModelError(`the remote model ${a.remoteModel} has no files; refusing an empty model`);

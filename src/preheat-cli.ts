@@ -9,8 +9,8 @@
  */
 import { loggerFor, shutdownSignal, terminal } from './cli-support.js';
 import { buildConfig } from './config.js';
-import { withDeadline } from './deadline.js';
-import { ConfigError, MonitorError } from './errors.js';
+import { ConfigError, MonitorError, NotFoundError } from './errors.js';
+import { listModel } from './plan.js';
 import type { Logger } from './log.js';
 import type { OptionSpec, RawOptions } from './options.js';
 import { joinRemote } from './paths.js';
@@ -46,17 +46,16 @@ function fileUrls(args: readonly string[]): string[] {
   });
 }
 
-/** The URLs of the remote model's files as replicas request them; the source is listed like a plan does. */
-async function remoteUrls(source: Source, model: string, signal: AbortSignal, timeoutMs: number): Promise<string[]> {
-  if (!source.requestUrl) {
+/** The URLs of the remote model's files as replicas request them; the source is listed as a plan lists it. */
+async function remoteUrls(source: Source, model: string, o: { timeoutMs: number; retries: number }, ctx: { signal: AbortSignal; log: Logger }): Promise<string[]> {
+  const requestUrl = source.requestUrl?.bind(source);
+  if (!requestUrl) {
     throw new ConfigError('remote', `${source.kind} file URLs cannot be named ahead (the namenode picks the datanode): preheat with a canary replica instead (docs: fleet)`);
   }
-  const st = await withDeadline(signal, timeoutMs, `stat ${model}`, (s) => source.stat(model, { signal: s }));
-  if (!st) throw new ConfigError('remote-model-name', `no such remote model: ${source.displayUrl}/${model}`);
-  if (!st.isDirectory) return [source.requestUrl(model)];
-  const out: string[] = [];
-  for await (const e of source.list(model, { signal })) out.push(source.requestUrl(joinRemote(model, e.path)));
-  return out;
+  const { entries, single } = await listModel(source, model, { ...o, archive: false }, ctx).catch((err: unknown) => {
+    throw err instanceof NotFoundError ? new ConfigError('remote-model-name', `no such remote model: ${source.displayUrl}/${model}`, { cause: err }) : err;
+  });
+  return single ? [requestUrl(model)] : entries.map((e) => requestUrl(joinRemote(model, e.path)));
 }
 
 async function urlsFrom(raw: RawOptions, args: readonly string[], log: Logger, signal: AbortSignal): Promise<string[]> {
@@ -65,7 +64,7 @@ async function urlsFrom(raw: RawOptions, args: readonly string[], log: Logger, s
   const c = buildConfig('preheat', raw);
   const source = c.openSource({ log, timeoutMs: c.timeoutMs, concurrency: c.concurrency });
   try {
-    return await remoteUrls(source, c.remoteModel, signal, c.timeoutMs);
+    return await remoteUrls(source, c.remoteModel, c, { signal, log });
   } finally {
     await source.close();
   }

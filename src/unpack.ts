@@ -22,7 +22,7 @@ import { md5Hash, Meter } from './meter.js';
 import type { FileRecord } from './model.js';
 import { safeRelative } from './paths.js';
 import type { PlannedFile } from './plan.js';
-import { withRetry } from './retry.js';
+import { remoteOp } from './retry.js';
 import type { Source } from './sources/types.js';
 import { checkRead } from './same-version.js';
 import { checkEntry, checkUnpackedTree } from './tar-safety.js';
@@ -159,8 +159,8 @@ export async function unpackArchive(
 ): Promise<{ modelDir: string; files: FileRecord[]; archive: FileRecord }> {
   const into = path.join(dir, 'unpack');
   // A tar stream cannot resume mid-entry: a retry starts the archive over.
-  const archive = await withRetry(() => extractOnce(source, f, into, o, ctx), {
-    signal: ctx.signal, log: ctx.log, retries: o.retries, what: `download and unpack ${f.remote}`,
+  const archive = await remoteOp(() => extractOnce(source, f, into, o, ctx), {
+    signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: null, what: `download and unpack ${f.remote}`,
   });
   let modelDir = into;
   if (o.unpackedFilename) {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError, MonitorError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import { withRetry } from '../../src/retry.js';
+import { remoteOp } from '../../src/retry.js';
 import { ftp } from '../../src/sources/ftp.js';
 import { digest, runSourceSuite } from '../conformance/source.suite.js';
 import { ftpHarness, ftpSourceFor, largeBytes, removeRoot, runFtpServerChecks, startFtpSrv } from '../servers/ftp-srv.js';
@@ -77,7 +77,7 @@ describe('ftp source against ftp-srv: login, reconnect, pool, abort', () => {
     try {
       const s = signal();
       const op = () => src.stat('login/ok.txt', { signal: s });
-      const err = await withRetry(op, { signal: s, log: silentLogger(), retries: 3, what: 'stat', minTimeoutMs: 10 }).catch(
+      const err = await remoteOp(op, { signal: s, log: silentLogger(), retries: 3, timeoutMs: null, what: 'stat', minTimeoutMs: 10 }).catch(
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(AuthError);

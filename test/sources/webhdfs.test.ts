@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError, MonitorError, NotFoundError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
-import { withRetry } from '../../src/retry.js';
+import { remoteOp } from '../../src/retry.js';
 import type { RemoteEntry, Source } from '../../src/sources/types.js';
 import { webhdfs } from '../../src/sources/webhdfs.js';
 import { digest, runSourceSuite, type SourceHarness } from '../conformance/source.suite.js';
@@ -132,9 +132,9 @@ describe('webhdfs: failover, resume, errors', () => {
     nn2.standbyProbability = 0.3;
     try {
       const src = track(sourceFor(`webhdfs://127.0.0.1:${nn1.nnPort},127.0.0.1:${nn2.nnPort}/h`));
-      const o = { signal: signal(), log: silentLogger(), retries: 12, what: 'stat', minTimeoutMs: 1, maxTimeoutMs: 5 };
+      const o = { signal: signal(), log: silentLogger(), retries: 12, timeoutMs: null, what: 'stat', minTimeoutMs: 1, maxTimeoutMs: 5 };
       for (let i = 0; i < 20; i++) {
-        expect((await withRetry(() => src.stat('donefile', { signal: signal() }), o))?.size).toBe(5);
+        expect((await remoteOp(() => src.stat('donefile', { signal: signal() }), o))?.size).toBe(5);
       }
     } finally {
       nn1.standbyProbability = 0;
@@ -147,8 +147,8 @@ describe('webhdfs: failover, resume, errors', () => {
     nn2.denied.add('/a/secret.bin');
     const src = track(sourceFor(`${nn2.url}/a`));
     const before = nn2.count('nn', 'GETFILESTATUS');
-    const o = { signal: signal(), log: silentLogger(), retries: 5, what: 'stat', minTimeoutMs: 1 };
-    const err = await withRetry(() => src.stat('secret.bin', { signal: signal() }), o).catch((e: unknown) => e);
+    const o = { signal: signal(), log: silentLogger(), retries: 5, timeoutMs: null, what: 'stat', minTimeoutMs: 1 };
+    const err = await remoteOp(() => src.stat('secret.bin', { signal: signal() }), o).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthError);
     expect((err as AuthError).message).toMatch(/access denied.*AccessControlException.*Permission denied/);
     expect(nn2.count('nn', 'GETFILESTATUS') - before).toBe(1);
