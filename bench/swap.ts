@@ -19,6 +19,7 @@ import { brandVerified, type ServedRecord } from '../src/model.js';
 import { createRenameSwap } from '../src/swap/rename.js';
 import { median } from './matrix.js';
 import { runOrThrow, syncDisks } from './proc.js';
+import { Discarder } from '../src/swap/discard.js';
 
 export interface SwapFigures {
   readonly label: string;
@@ -71,7 +72,8 @@ export async function measureSwaps(work: string, label: string, modelDir: string
   const local = await mkdtemp(path.join(work, 'swap-'));
   const servedPath = path.join(local, 'model');
   const workDir = path.join(local, '_serving_monitor_tmp');
-  const swap = createRenameSwap({ servedPath, workDir, name: 'model', keepBackups, fsync: false });
+  const discarder = new Discarder();
+  const swap = createRenameSwap({ servedPath, workDir, name: 'model', keepBackups, fsync: false, discarder });
   const ctx = { log: silentLogger(), signal: new AbortController().signal };
   const times: number[] = [];
   const windows: number[] = [];

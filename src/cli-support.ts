@@ -1,21 +1,15 @@
 /**
  * What the commander program in cli.ts is made of: options from the specs,
- * the merged raw values, the shared terminal, logger and progress bar, the
- * shutdown signal, and the mapping of errors to one line and an exit code.
+ * the merged raw values (and --print-config), the warning about secrets typed
+ * on the command line, and the mapping of errors to one line and an exit code.
  */
 import { Option, type Command } from 'commander';
 import { flagLabel } from './argv.js';
-import { allOptions, printableConfig, resolveRaw } from './config.js';
+import { printableConfig, resolveRaw } from './config.js';
 import { coreOptions } from './core-options.js';
 import { readOptions } from './option-values.js';
 import { ConfigError, LockedError, MonitorError } from './errors.js';
-import { createLogger, type Logger } from './log.js';
-import { envName, LIST_SEPARATOR, redactPaths, type OptionSpec, type RawOptions } from './options.js';
-import { createTerminal, type Terminal } from './terminal.js';
-import type { CoreValues } from './values.js';
-
-/** Loaded when a command needs it: a `status` or a bad flag should not pay for it. */
-const progressModule = () => import('./progress.js');
+import { envName, LIST_SEPARATOR, type OptionSpec, type RawOptions } from './options.js';
 
 export function addOptions(cmd: Command, specs: readonly OptionSpec[]): Command {
   for (const s of specs) {
@@ -52,7 +46,6 @@ export interface CliIo {
 
 export const defaultIo: CliIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), env: process.env };
 
-/** The layers merged; with --print-config the effective config is printed (and then still validated). */
 /**
  * Secrets typed on the command line (a password flag, a password in a URL) are
  * visible to every local user in `ps` and /proc/<pid>/cmdline: said once, with
@@ -72,6 +65,7 @@ export function exposedSecrets(cli: Readonly<Record<string, string | undefined>>
   return out;
 }
 
+/** The layers merged; with --print-config the effective config is printed (and then still validated). */
 export function rawFrom(cmd: Command, specs: readonly OptionSpec[], io: CliIo): { raw: RawOptions; printed: boolean } {
   const cli = typed(cmd, specs);
   for (const w of exposedSecrets(cli, specs)) io.err(`model-monitor: warning: ${w}\n`);
@@ -79,31 +73,6 @@ export function rawFrom(cmd: Command, specs: readonly OptionSpec[], io: CliIo): 
   const printed = readOptions(coreOptions.filter((s) => s.name === 'print-config'), raw).printConfig === true;
   if (printed) io.out(JSON.stringify(printableConfig(raw, specs), null, 2) + '\n');
   return { raw, printed };
-}
-
-/** Log lines and the progress bar share the terminal (see terminal.ts). */
-export const terminal = (): Terminal => createTerminal(process.stdout, process.stderr);
-
-/** The logger of a command: redaction paths from every secret option (allOptions() and the command's own). */
-export function loggerFor(c: CoreValues, term: Terminal, own: readonly OptionSpec[] = []): Logger {
-  return createLogger({ level: c.logLevel, format: c.logFormat, terminal: term, redact: redactPaths([...allOptions(), ...own]) });
-}
-
-export async function progressFor(c: CoreValues, term: Terminal) {
-  return (await progressModule()).createProgress({ enabled: c.progress, terminal: term });
-}
-
-export function shutdownSignal(log: Logger | null): { signal: AbortSignal; dispose: () => void } {
-  const ac = new AbortController();
-  const stop = (sig: string) => {
-    log?.info({ event: 'shutdown', signal: sig }, 'stopping: aborting the cycle in flight');
-    ac.abort(new Error(`received ${sig}`));
-  };
-  const onTerm = () => stop('SIGTERM');
-  const onInt = () => stop('SIGINT');
-  process.on('SIGTERM', onTerm);
-  process.on('SIGINT', onInt);
-  return { signal: ac.signal, dispose: () => (process.off('SIGTERM', onTerm), process.off('SIGINT', onInt)) };
 }
 
 /** `model-monitor --help | head -1`: the reader went away; stop writing, exit normally (no EPIPE trace). */

@@ -2,6 +2,9 @@
  * One sync cycle, the same for every source and mode:
  *   detect → plan → fetch → verify → check → swap → reload → record
  * A failure before swap discards staging and leaves the served model as it was.
+ * The choice after detect is decide(), a pure function. Every write of the
+ * status file goes through the monitor's record step (record.ts): a rejection
+ * at once, how the cycle ended once it has.
  */
 import { rm } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -12,7 +15,7 @@ import { NEVER } from './deadline.js';
 import { confirmOneVersion } from './confirm.js';
 import { detect, type DetectOptions } from './detect.js';
 import { abortReason, isRetryable, ModelChangedError, MonitorError, ReloadError, TransientError, ValidateError } from './errors.js';
-import { fetchModel } from './fetch.js';
+import { fetchModel, type FetchOptions } from './fetch.js';
 import type { Logger } from './log.js';
 import { joinDisplay } from './options.js';
 import type { Aspired, ServedRecord, Staged } from './model.js';
@@ -21,8 +24,10 @@ import type { ReloadEvent, ReloadTrigger } from './reload/types.js';
 import type { Source } from './sources/types.js';
 import { spreadBeforePull } from './spread.js';
 import { stagingDirFor } from './staging.js';
-import { readStatus, updateStatus } from './state.js';
+import type { StatusRecord } from './record.js';
+import { readStatus } from './state.js';
 import type { SwapResult, SwapStrategy } from './swap/types.js';
+import type { CoreValues } from './values.js';
 import { verify } from './verify.js';
 
 export interface CycleDeps {
@@ -33,7 +38,9 @@ export interface CycleDeps {
   readonly log: Logger;
   /** Pull even if the served fingerprint matches (the served copy failed its start-up check). */
   readonly force?: boolean;
-  readonly hooks?: CycleHooks;
+  readonly hooks?: CycleHooks | undefined;
+  /** The record step: here, the rejections (a failed --validate, a reload rolled back), written when they happen. */
+  readonly record: Pick<StatusRecord, 'reject'>;
 }
 
 export interface CycleHooks {
@@ -60,6 +67,28 @@ export type CycleOutcome =
       readonly fetchedBytes: number;
     };
 
+/** What detect's answer leads to: nothing to do (and why), or a pull of that version. */
+export type Decision = Exclude<CycleOutcome, { kind: 'updated' }> | { readonly kind: 'pull'; readonly aspired: Aspired };
+
+export interface DecideInput {
+  /** What the donefile says should be served; null = no donefile. */
+  readonly aspired: Aspired | null;
+  /** What is served (its version and donefile fingerprint), or null. */
+  readonly served: { readonly version: string; readonly fingerprint: string } | null;
+  /** The fingerprint rollback, --validate or a failed reload rejected, or null. */
+  readonly rejected: string | null;
+  /** Pull even when the served fingerprint matches (the served copy failed its start-up check). */
+  readonly force: boolean;
+}
+
+/** The current / rejected / pull choice: a served match wins over a rejection (rollback's own state is current). */
+export function decide(i: DecideInput): Decision {
+  if (!i.aspired) return { kind: 'no-donefile' };
+  if (!i.force && i.served?.fingerprint === i.aspired.fingerprint) return { kind: 'current', version: i.served.version };
+  if (i.rejected === i.aspired.fingerprint) return { kind: 'skipped-rejected', fingerprint: i.aspired.fingerprint };
+  return { kind: 'pull', aspired: i.aspired };
+}
+
 export const stagingRoot = (c: Pick<MonitorConfig, 'workDir' | 'modelName'>) => path.join(c.workDir, `${c.modelName}.staging`);
 
 /**
@@ -68,6 +97,20 @@ export const stagingRoot = (c: Pick<MonitorConfig, 'workDir' | 'modelName'>) => 
  */
 export function rateFloor(c: Pick<MonitorConfig, 'minRate' | 'bwlimit' | 'concurrency'>): number {
   return c.bwlimit > 0 ? Math.min(c.minRate, Math.floor(c.bwlimit / c.concurrency / 4)) : c.minRate;
+}
+
+/** fetch's options from the core's values, for this plan (a cycle's, or kserve-init's). */
+export function fetchOptions(
+  c: CoreValues,
+  p: FetchPlan,
+  o: Pick<FetchOptions, 'stagingRoot' | 'servedDir' | 'partSize' | 'timestampFile'> & { readonly hooks?: CycleHooks | undefined },
+): FetchOptions {
+  return {
+    stagingRoot: o.stagingRoot, servedDir: o.servedDir, partSize: o.partSize, timestampFile: o.timestampFile,
+    concurrency: c.concurrency, bwlimit: c.bwlimit, timeoutMs: c.timeoutMs, retries: c.retries, minBytesPerSec: rateFloor(c),
+    md5: c.verify === 'md5' || (c.verify === 'auto' && (p.manifest !== null || p.files.some((f) => f.md5))),
+    unpackedFilename: c.unpackedFilename, maxUnpackRatio: c.maxUnpackRatio, onBytes: o.hooks?.onBytes?.bind(o.hooks), onFile: o.hooks?.onFile?.bind(o.hooks),
+  };
 }
 
 const detectOptions = (c: MonitorConfig): DetectOptions => ({
@@ -115,21 +158,17 @@ async function cycleOnce(d: CycleDeps, signal: AbortSignal, attempt: number): Pr
   const c = d.config;
   const ctx = { signal, log: d.log };
   const aspired = await timed(d, 'detect', () => detect(d.source, detectOptions(c), ctx));
-  if (!aspired) return { kind: 'no-donefile' };
-  d.hooks?.onAspired?.(aspired);
-  const served = await d.swap.current();
-  if (!d.force && served?.record.fingerprint === aspired.fingerprint) return { kind: 'current', version: served.version };
-  const status = await readStatus(c.workDir, c.modelName);
-  if (status.rejected?.fingerprint === aspired.fingerprint) return { kind: 'skipped-rejected', fingerprint: aspired.fingerprint };
-  d.log.info({ event: 'change', version: aspired.version, fingerprint: aspired.fingerprint }, 'donefile changed, pulling the model');
+  if (aspired) d.hooks?.onAspired?.(aspired);
+  const served = aspired && (await d.swap.current());
+  const rejected = aspired && ((await readStatus(c.workDir, c.modelName)).rejected?.fingerprint ?? null);
+  const choice = decide({ aspired, served: served && { version: served.version, fingerprint: served.record.fingerprint }, rejected, force: d.force ?? false });
+  if (choice.kind !== 'pull') return choice;
+  const a = choice.aspired;
+  d.log.info({ event: 'change', version: a.version, fingerprint: a.fingerprint }, 'donefile changed, pulling the model');
   // --spread: a fleet does not pull in the same second (once per change: a pull started over does not wait again)
   if (attempt === 1) await spreadBeforePull(c.spreadMs, ctx);
-  const { result, fetchedBytes } = await pullAndSwap(d, aspired, served, signal);
+  const { result, fetchedBytes } = await pullAndSwap(d, a, served, signal);
   await reload(d, result, served);
-  // Past the swap and the reload the update has happened: a status file that cannot be written (disk full) is no failure of it.
-  await updateStatus(c.workDir, c.modelName, { lastSuccessAt: new Date().toISOString(), lastOutcome: 'updated' }).catch((err: unknown) =>
-    d.log.warn({ event: 'status-write-failed', err }, 'could not write the status file'),
-  );
   const files = result.record.files;
   const bytes = files.reduce((n, f) => n + f.size, 0);
   return { kind: 'updated', version: result.version, previous: served?.version ?? null, bytes, files: files.length, fetchedBytes };
@@ -143,15 +182,8 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
   await checkDiskSpace(c.workDir, p.totalBytes, p.files.length);
   let keepStaging = false;
   try {
-    const staged: Staged = await timed(d, 'fetch', () =>
-      fetchModel(d.source, p, {
-        stagingRoot: stagingRoot(c), concurrency: c.concurrency, partSize: c.partSize, bwlimit: c.bwlimit, timeoutMs: c.timeoutMs, retries: c.retries,
-        minBytesPerSec: rateFloor(c),
-        md5: c.verify === 'md5' || (c.verify === 'auto' && (p.manifest !== null || p.files.some((f) => f.md5))),
-        servedDir: served ? path.join(served.servedPath) : null, unpackedFilename: c.unpackedFilename, onBytes: d.hooks?.onBytes, onFile: d.hooks?.onFile,
-        maxUnpackRatio: c.maxUnpackRatio, timestampFile: c.timestampFile,
-      }, ctx),
-    );
+    const fo = fetchOptions(c, p, { stagingRoot: stagingRoot(c), servedDir: served?.modelDir ?? null, partSize: c.partSize, timestampFile: c.timestampFile, hooks: d.hooks });
+    const staged: Staged = await timed(d, 'fetch', () => fetchModel(d.source, p, fo, ctx));
     await timed(d, 'confirm', () => confirmOneVersion(d.source, p, staged, { detect: detectOptions(c), plan: planOptions(c) }, ctx));
     const verified = verify(p, staged, { mode: c.verify, ignore: [c.timestampFile ?? '', c.manifest ?? ''].filter(Boolean) });
     if (c.validate) await timed(d, 'validate', () => validateOrReject(d, verified.dir, a, signal));
@@ -180,9 +212,8 @@ async function validateOrReject(d: CycleDeps, dir: string, a: Aspired, signal: A
   try {
     await runValidate(c.validate!, dir, a.version, { timeoutMs: c.validateTimeoutMs, signal, log: d.log });
   } catch (err) {
-    if (err instanceof ValidateError) {
-      await updateStatus(c.workDir, c.modelName, { rejected: { fingerprint: a.fingerprint, reason: err.message, at: new Date().toISOString() } });
-    }
+    // This donefile is not pulled again until it changes (or `accept`).
+    if (err instanceof ValidateError) await d.record.reject({ fingerprint: a.fingerprint, reason: err.message, at: new Date().toISOString() });
     throw err;
   }
 }
@@ -200,7 +231,7 @@ export async function fireTriggers(d: Pick<CycleDeps, 'triggers' | 'log'>, e: Re
 }
 
 export function reloadEvent(r: SwapResult, previousVersion: string | null): ReloadEvent {
-  return { servedPath: r.servedPath, modelDir: r.servedPath, version: r.version, previousVersion, previousDir: r.backupPath };
+  return { modelDir: r.modelDir, version: r.version, previousVersion, previousDir: r.backupPath };
 }
 
 async function reload(d: CycleDeps, r: SwapResult, served: SwapResult | null): Promise<void> {
@@ -212,7 +243,8 @@ async function reload(d: CycleDeps, r: SwapResult, served: SwapResult | null): P
     if (!c.rollbackOnReloadFailure || !served) throw e;
     d.log.error({ event: 'reload-failed', version: r.version, err: e }, 'reload failed; rolling back');
     const back = await d.swap.rollback({ log: d.log, signal: NEVER });
-    await updateStatus(c.workDir, c.modelName, { rejected: { fingerprint: r.record.fingerprint, reason: e.message, at: new Date().toISOString() }, lastOutcome: 'rolled-back' });
+    // Written before the triggers run: a crash during them must not pull the rolled-back donefile again.
+    await d.record.reject({ fingerprint: r.record.fingerprint, reason: e.message, at: new Date().toISOString() }, 'rolled-back');
     await fireTriggers(d, reloadEvent(back, r.version)).catch((err2: unknown) =>
       d.log.error({ event: 'reload-failed', version: back.version, err: err2 }, 'reload after rollback failed too'),
     );

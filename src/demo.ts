@@ -11,9 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { allOptions, buildConfig, resolveRaw } from './config.js';
-import { createLogger } from './log.js';
-import { createMonitor } from './monitor.js';
-import { createWaker, watchLoop } from './watch.js';
+import { runWatch } from './monitor-run.js';
 
 interface Io {
   readonly out: (s: string) => void;
@@ -105,9 +103,8 @@ export async function runDemo(io: Io): Promise<number> {
   await publish(remote, ++n, stamp());
   const producer = setInterval(() => void publish(remote, ++n, stamp()).catch(() => {}), PUBLISH_EVERY_S * 1000);
   const shown = { type: 'ftp', 'ftp-host': '127.0.0.1', 'ftp-port': String(ftp.port), 'remote-path': '/', 'remote-model-name': MODEL, 'remote-donefile-name': 'donefile', 'local-model-name': MODEL, interval: '1' };
-  const raw = resolveRaw({ ...shown, 'local-path': local, 'log-level': 'warn' }, {}, allOptions());
+  const raw = resolveRaw({ ...shown, 'local-path': local, 'log-level': 'warn', progress: 'false' }, {}, allOptions());
   const config = buildConfig('watch', raw);
-  const monitor = createMonitor(config, createLogger({ level: 'warn', format: process.stdout.isTTY ? 'pretty' : 'json' }));
   io.out(
     `model-monitor demo\n  FTP server  ftp://127.0.0.1:${ftp.port}/ over ${remote}\n  served at   ${config.servedPath}\n` +
       `  a new model every ${PUBLISH_EVERY_S} s; Ctrl-C to stop\n\n` +
@@ -115,9 +112,8 @@ export async function runDemo(io: Io): Promise<number> {
   );
   let swaps = 0;
   try {
-    await monitor.start();
-    await watchLoop((s) => monitor.cycle(s), createWaker(), {
-      intervalMs: config.intervalMs, maxFailures: null, log: createLogger({ level: 'warn', format: 'json' }), shutdown: ac.signal,
+    await runWatch(config, {
+      shutdown: ac.signal,
       onOutcome: (o) => {
         if (o.kind !== 'updated') return;
         swaps++;
@@ -129,7 +125,6 @@ export async function runDemo(io: Io): Promise<number> {
     });
   } finally {
     clearInterval(producer);
-    await monitor.close();
     await ftp.close();
     await rm(dir, { recursive: true, force: true });
     io.out(`\nstopped after ${swaps} hot swap(s); temp dir removed\n`);

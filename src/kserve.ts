@@ -19,7 +19,7 @@ import type { Aspired, FileRecord, Verified } from './model.js';
 import { redactUrl, type RawOptions } from './options.js';
 import { plan } from './plan.js';
 import { buildRemote, wholeFilesOnly, type RemoteChoice } from './remote.js';
-import { rateFloor, type CycleHooks } from './cycle.js';
+import { fetchOptions, type CycleHooks } from './cycle.js';
 import { sources } from './sources/index.js';
 import type { CoreValues } from './values.js';
 import { verify } from './verify.js';
@@ -113,12 +113,8 @@ export async function pullInto(t: KserveTarget, d: KserveDeps): Promise<{ files:
     });
     d.hooks?.onPlan?.(p);
     await checkDiskSpace(t.dest, p.totalBytes, p.files.length);
-    const staged = await fetchModel(source, p, {
-      stagingRoot, concurrency: c.concurrency, partSize: t.wholeFiles ? 0 : c.partSize, bwlimit: c.bwlimit, timeoutMs: c.timeoutMs, retries: c.retries,
-      md5: c.verify === 'md5' || (c.verify === 'auto' && (p.manifest !== null || p.files.some((f) => f.md5))),
-      servedDir: null, unpackedFilename: c.unpackedFilename, onBytes: d.hooks?.onBytes, onFile: d.hooks?.onFile,
-      minBytesPerSec: rateFloor(c), maxUnpackRatio: c.maxUnpackRatio, timestampFile: null,
-    }, ctx).finally(() => d.hooks?.onPhase?.('fetch', 0));
+    const fo = fetchOptions(c, p, { stagingRoot, servedDir: null, partSize: t.wholeFiles ? 0 : c.partSize, timestampFile: null, hooks: d.hooks });
+    const staged = await fetchModel(source, p, fo, ctx).finally(() => d.hooks?.onPhase?.('fetch', 0));
     const verified = verify(p, staged, { mode: c.verify, ignore: [c.manifest ?? ''].filter(Boolean) });
     if (c.validate) await runValidate(c.validate, verified.dir, aspired.version, { timeoutMs: c.validateTimeoutMs, signal: d.signal, log });
     await moveInto(verified, t.dest);

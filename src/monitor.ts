@@ -1,27 +1,29 @@
 /**
- * The composition root: builds the source, the swap strategy, the triggers
- * and the child loggers from one config, and hands them to the cycle. No logic.
+ * The composition root: builds the source, the swap strategy (with its
+ * background discarder), the triggers, the record step and the child loggers
+ * from one config, and hands them to the cycle. No logic of its own; the
+ * process around it (terminal, signals, metrics, the /metrics server) is
+ * monitor-run.ts.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { LocalConfig, MonitorConfig } from './config.js';
 import { NEVER } from './deadline.js';
 import { fireTriggers, reloadEvent, runCycle, stagingRoot, type CycleHooks, type CycleOutcome } from './cycle.js';
-import { ConfigError } from './errors.js';
-import { Freshness, type FreshnessView } from './freshness.js';
+import { Freshness } from './freshness.js';
 import type { Logger } from './log.js';
-import { linksAmong, sameFilesystem } from './paths.js';
-import type { ServedRecord } from './model.js';
 import { checkLocalDirs } from './local-dirs.js';
+import { StatusRecord } from './record.js';
 import { createTriggers } from './reload/index.js';
 import type { ReloadTrigger } from './reload/types.js';
 import type { Source } from './sources/types.js';
-import { acquireLock, readStatus, updateStatus, type Lock, type SyncStatus } from './state.js';
+import { checkLocalLayout, servedIntact } from './start-checks.js';
+import { acquireLock, readStatus, type Lock, type SyncStatus } from './state.js';
+import { Discarder } from './swap/discard.js';
 import { createSwap } from './swap/index.js';
-import { settleDiscards } from './swap/disk.js';
 import type { BackupInfo, SwapResult, SwapStrategy } from './swap/types.js';
+
+export { checkLocalLayout } from './start-checks.js';
 
 /** What the local commands need (rollback, status, accept): no source. */
 export interface LocalMonitor {
@@ -44,63 +46,14 @@ export interface Monitor extends LocalMonitor {
   freshness(): Freshness;
 }
 
-const isoOrNull = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 const msOrNull = (s: string | null | undefined) => (s ? Date.parse(s) || null : null);
 
-/** What the status file keeps of a FreshnessView (ISO times), for `status --json`. */
-function freshnessRecord(v: FreshnessView): Pick<SyncStatus, 'remote' | 'staleSince'> {
-  return { remote: v.remote && { version: v.remote.version, fingerprint: v.remote.fingerprint, seenAt: new Date(v.remote.seenAt).toISOString() }, staleSince: isoOrNull(v.staleSince) };
-}
-
-async function md5File(p: string): Promise<string> {
-  const h = createHash('md5');
-  for await (const c of createReadStream(p)) h.update(c as Buffer);
-  return h.digest('hex');
-}
-
-/** Invariant 9: the served copy still matches its record (sizes; hashes with --verify-on-start). */
-async function servedIntact(r: ServedRecord, dir: string, hashes: boolean): Promise<string | null> {
-  for (const f of r.files) {
-    const p = path.join(dir, ...f.path.split('/'));
-    const s = await lstat(p).catch(() => null);
-    if (!s || s.size !== f.size) return `${f.path}: ${s ? `${s.size} bytes, recorded ${f.size}` : 'missing'}`;
-    if (hashes && f.md5 && (await md5File(p)) !== f.md5) return `${f.path}: md5 differs from the record`;
-  }
-  return null;
-}
-
-/**
- * Checked at start, before any download (exit 2): nothing under the work dir
- * that the tool owns is a symbolic link (everything it writes, empties or
- * deletes there would land in the link's target), and staging is on the
- * served path's filesystem (else the swap's rename fails with EXDEV, or EBUSY
- * on a mount point, after the whole pull).
- */
-export async function checkLocalLayout(c: Pick<LocalConfig, 'workDir' | 'modelName' | 'servedPath'>): Promise<void> {
-  const links = await linksAmong(c.workDir, `${c.modelName}.`);
-  if (links.length > 0) {
-    throw new ConfigError('local-tmp-path', `${links[0]} is a symbolic link; model-monitor never writes through a link in its work dir (remove it)`);
-  }
-  if (!(await sameFilesystem(c.workDir, c.servedPath))) {
-    throw new ConfigError(
-      'local-tmp-path',
-      `${c.workDir} (staging and backups) and ${c.servedPath} (the served model) are on different filesystems ` +
-        '(is the served path a mount point?); a swap must be one rename on one filesystem: put both under one mount',
-    );
-  }
-}
-
-/** What createMonitor builds on: the recovery outcome of start(), and the triggers (one set per monitor). */
+/** What createMonitor builds on: the recovery outcome of start(), the triggers (one set per monitor), the record step. */
 type LocalParts = LocalMonitor & { readonly recovered: () => string; readonly triggers: readonly ReloadTrigger[] };
 
-export function createLocalMonitor(config: LocalConfig, log: Logger): LocalParts {
-  const swap = createSwap(config.swap, {
-    servedPath: config.servedPath,
-    workDir: config.workDir,
-    name: config.modelName,
-    keepBackups: config.keepBackups,
-    fsync: config.fsync,
-  });
+export function createLocalMonitor(config: LocalConfig, log: Logger, record = new StatusRecord({ workDir: config.workDir, name: config.modelName, log })): LocalParts {
+  const discarder = new Discarder();
+  const swap = createSwap(config.swap, { servedPath: config.servedPath, workDir: config.workDir, name: config.modelName, keepBackups: config.keepBackups, fsync: config.fsync, discarder });
   const triggers = createTriggers(config);
   const cycleLog = log.child({ component: 'cycle' });
   let lock: Lock | null = null;
@@ -138,10 +91,7 @@ export function createLocalMonitor(config: LocalConfig, log: Logger): LocalParts
     const r = await swap.rollback({ log: cycleLog, signal: NEVER });
     // The rolled-back-from donefile stays rejected until the producer publishes a new one, or `accept`.
     if (before) {
-      await updateStatus(config.workDir, config.modelName, {
-        rejected: { fingerprint: before.record.fingerprint, reason: 'rolled back by the operator', at: new Date().toISOString(), byOperator: true },
-        lastOutcome: 'rolled-back',
-      });
+      await record.reject({ fingerprint: before.record.fingerprint, reason: 'rolled back by the operator', at: new Date().toISOString(), byOperator: true }, 'rolled-back');
     }
     await fireTriggers({ triggers, log: cycleLog }, reloadEvent(r, before?.version ?? null));
     return r;
@@ -153,7 +103,7 @@ export function createLocalMonitor(config: LocalConfig, log: Logger): LocalParts
 
   async function close(): Promise<void> {
     if (lock && started) await rm(stagingRoot(config), { recursive: true, force: true }).catch(() => {});
-    await settleDiscards();
+    await discarder.settle();
     await lock?.release();
   }
 
@@ -162,17 +112,18 @@ export function createLocalMonitor(config: LocalConfig, log: Logger): LocalParts
 
 export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
   const source = config.openSource({ log, timeoutMs: config.timeoutMs, concurrency: config.concurrency });
-  const local = createLocalMonitor(config, log);
+  let fresh = new Freshness({ servedFingerprint: null });
+  const record = new StatusRecord({ workDir: config.workDir, name: config.modelName, log, freshness: () => fresh.view() });
+  const local = createLocalMonitor(config, log, record);
   const { swap, triggers } = local;
   const cycleLog = log.child({ component: 'cycle' });
   let force = false;
-  let fresh = new Freshness({ servedFingerprint: null });
 
   async function start(): Promise<void> {
     await local.start();
     const cur = await swap.current();
     if (cur) {
-      const bad = await servedIntact(cur.record, cur.servedPath, config.verifyOnStart);
+      const bad = await servedIntact(cur.record, cur.modelDir, config.verifyOnStart);
       if (bad) {
         log.warn({ event: 'served-mismatch', version: cur.version, detail: bad }, 'served model does not match its record; it will be pulled again');
         force = true;
@@ -184,29 +135,17 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
     log.info({ event: 'start', remote: config.displayUrl, served: config.servedPath, version: cur?.version ?? null, recover: local.recovered() }, 'model-monitor started');
   }
 
-  /** The last outcome written to the status file: an idle poll that changes nothing writes nothing. */
-  let recorded = '';
-  async function record(patch: Partial<SyncStatus>): Promise<void> {
-    const full = { ...patch, ...freshnessRecord(fresh.view()) };
-    const key = JSON.stringify([full.lastOutcome, full.lastError, full.remote?.fingerprint, full.staleSince]);
-    if (key === recorded) return;
-    await updateStatus(config.workDir, config.modelName, full);
-    recorded = key;
-  }
-
   async function cycle(signal: AbortSignal, hooks?: CycleHooks): Promise<CycleOutcome> {
     const withFreshness: CycleHooks = { ...hooks, onAspired: (a) => (fresh.aspired(a), hooks?.onAspired?.(a)) };
     try {
-      const out = await runCycle({ source, swap, triggers, config, log: cycleLog, force, hooks: withFreshness }, signal);
+      const out = await runCycle({ source, swap, triggers, config, log: cycleLog, force, hooks: withFreshness, record }, signal);
       fresh.outcome(out.kind);
       if (out.kind === 'updated') force = false;
-      // runCycle has recorded an update itself (lastSuccessAt); other outcomes are recorded when they change.
-      await record({ lastOutcome: out.kind === 'skipped-rejected' ? 'rejected' : out.kind === 'updated' ? 'updated' : out.kind, lastError: undefined });
+      await record.ended(out);
       return out;
     } catch (err) {
-      const e = err as { code?: string; message?: string };
       if (!signal.aborted) fresh.outcome('failed');
-      await record({ lastOutcome: 'failed', lastError: { code: e.code ?? 'E_UNKNOWN', message: String(e.message) } }).catch(() => {});
+      await record.ended({ kind: 'failed', err });
       throw err;
     }
   }

@@ -1,6 +1,7 @@
 /**
  * plan: the remote model's listing (+ the manifest, + what is served) →
- * FetchPlan. Nothing is downloaded here but a manifest.
+ * FetchPlan. The decision is planFiles(), a pure function; plan() reads what
+ * it decides from. Nothing is downloaded here but a manifest.
  */
 import { EmptyModelError, IntegrityError, NotFoundError } from './errors.js';
 import { readSmall } from './detect.js';
@@ -111,6 +112,37 @@ export function modelEntries(entries: readonly RemoteEntry[], o: Pick<PlanOption
   return entries.filter((e) => e.path !== o.manifestName);
 }
 
+/** What planFiles() decides by, besides the listing, the manifest and what is served. */
+export interface PlanRules extends Pick<PlanOptions, 'manifestName' | 'incremental' | 'archive' | 'neverReuse'> {
+  readonly aspired: Aspired;
+  /** The source's listing gives content md5s (features.md5). */
+  readonly listedMd5: boolean;
+}
+
+/**
+ * The plan, decided from what was read: which files the model has, where each
+ * is on the remote, the md5 each must have (the manifest's, else a listed
+ * content md5), and which are reused from the served model (--incremental). No I/O.
+ */
+export function planFiles(listing: Listing, manifest: Manifest | null, served: ServedRecord | null, o: PlanRules): FetchPlan {
+  const a = o.aspired;
+  const archive = listing.single && (o.archive || ARCHIVE_NAME.test(a.remoteModel));
+  const listed = modelEntries(listing.entries, o);
+  if (listed.length === 0) throw new EmptyModelError(`the remote model ${a.remoteModel} has no files; refusing an empty model`);
+  const byPath = new Map((served?.files ?? []).map((f) => [f.path, f]));
+  const files = listed.map((e): PlannedFile => {
+    const md5 = manifest?.get(e.path) ?? (o.listedMd5 ? e.md5 : undefined);
+    const reusable = o.incremental && !listing.single && !o.neverReuse?.includes(e.path) && unchanged(byPath.get(e.path), { size: e.size, md5, etag: e.etag, mtimeMs: e.mtimeMs });
+    const remote = listing.single ? a.remoteModel : joinRemote(a.remoteModel, e.path);
+    return {
+      path: e.path, remote, size: e.size, ...(md5 ? { md5 } : {}), ...(e.mtimeMs !== undefined ? { mtimeMs: e.mtimeMs } : {}),
+      ...(e.etag ? { etag: e.etag } : {}), ...(reusable ? { reuseFrom: e.path } : {}),
+    };
+  });
+  return { aspired: a, archive, files, totalBytes: files.reduce((n, f) => n + (f.reuseFrom ? 0 : f.size), 0), manifest };
+}
+
+/** plan: the remote read (the model's listing, its manifest), then planFiles(). */
 export async function plan(
   source: Source,
   a: Aspired,
@@ -118,25 +150,6 @@ export async function plan(
   o: PlanOptions,
   ctx: { signal: AbortSignal; log: Logger },
 ): Promise<FetchPlan> {
-  const [{ entries, single }, manifest] = await Promise.all([listModel(source, a.remoteModel, o, ctx), loadManifest(source, a, o, ctx)]);
-  const archive = single && (o.archive || ARCHIVE_NAME.test(a.remoteModel));
-  const listed = modelEntries(entries, o);
-  if (listed.length === 0) throw new EmptyModelError(`the remote model ${a.remoteModel} has no files; refusing an empty model`);
-  const byPath = new Map((served?.files ?? []).map((f) => [f.path, f]));
-  const files = listed.map((e): PlannedFile => {
-    const md5 = manifest?.get(e.path) ?? (source.features.md5 ? e.md5 : undefined);
-    const reusable = o.incremental && !single && !o.neverReuse?.includes(e.path) && unchanged(byPath.get(e.path), { size: e.size, md5, etag: e.etag, mtimeMs: e.mtimeMs });
-    const remote = single ? a.remoteModel : joinRemote(a.remoteModel, e.path);
-    return {
-      path: e.path, remote, size: e.size, ...(md5 ? { md5 } : {}), ...(e.mtimeMs !== undefined ? { mtimeMs: e.mtimeMs } : {}),
-      ...(e.etag ? { etag: e.etag } : {}), ...(reusable ? { reuseFrom: e.path } : {}),
-    };
-  });
-  return {
-    aspired: a,
-    archive,
-    files,
-    totalBytes: files.reduce((n, f) => n + (f.reuseFrom ? 0 : f.size), 0),
-    manifest,
-  };
+  const [listing, manifest] = await Promise.all([listModel(source, a.remoteModel, o, ctx), loadManifest(source, a, o, ctx)]);
+  return planFiles(listing, manifest, served, { ...o, aspired: a, listedMd5: source.features.md5 });
 }

@@ -7,7 +7,7 @@
  * version keys). A producer's last step, or an exec hook, until `publish
  * --preheat-url` calls the same module.
  */
-import { loggerFor, shutdownSignal, terminal } from './cli-support.js';
+import { loggerFor, shutdownSignal, terminal } from './runtime.js';
 import { buildConfig } from './config.js';
 import { ConfigError, MonitorError, NotFoundError } from './errors.js';
 import { listModel } from './plan.js';

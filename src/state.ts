@@ -6,7 +6,7 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LockedError } from './errors.js';
-import { readJson, writeJsonAtomic } from './swap/disk.js';
+import { readJson, writeJsonAtomic } from './json-file.js';
 
 export interface SyncStatus {
   readonly lastSuccessAt?: string;

@@ -3,6 +3,7 @@ import type { LocalConfig } from './config.js';
 import { joinDisplay } from './options.js';
 import { readStatus } from './state.js';
 import { createSwap } from './swap/index.js';
+import { Discarder } from './swap/discard.js';
 
 /** Where the served model comes from: the flags' remote when given, else what the record says it was pulled from. */
 function remoteOf(c: LocalConfig, recorded: string | undefined): string | null {
@@ -12,7 +13,8 @@ function remoteOf(c: LocalConfig, recorded: string | undefined): string | null {
 }
 
 export async function printStatus(c: LocalConfig, out: (s: string) => void): Promise<number> {
-  const swap = createSwap(c.swap, { servedPath: c.servedPath, workDir: c.workDir, name: c.modelName, keepBackups: c.keepBackups, fsync: false });
+  // Reads only: nothing is discarded.
+  const swap = createSwap(c.swap, { servedPath: c.servedPath, workDir: c.workDir, name: c.modelName, keepBackups: c.keepBackups, fsync: false, discarder: new Discarder() });
   const [served, backups, status] = await Promise.all([swap.current(), swap.backups(), readStatus(c.workDir, c.modelName)]);
   const doc = {
     servedPath: c.servedPath,

@@ -1,9 +1,7 @@
 import type { Logger } from '../log.js';
 
 export interface ReloadEvent {
-  /** The path the engine reads now. */
-  readonly servedPath: string;
-  /** The directory the new model is in (= servedPath, or the version dir for `versioned`). */
+  /** The directory the new model is in (the served path, or the version dir for `versioned`). */
   readonly modelDir: string;
   readonly version: string;
   readonly previousVersion: string | null;

@@ -16,7 +16,8 @@ import { lstat, rename, rm } from 'node:fs/promises';
 import { ownDir } from '../paths.js';
 import { NoBackupError } from '../errors.js';
 import type { ServedRecord, Verified } from '../model.js';
-import { exists, fsyncPath, fsyncTree, listBackups, nextBackupSeq, pruneBackups, readJson, workPaths, writeJsonAtomic } from './disk.js';
+import { fsyncPath, readJson, writeJsonAtomic } from '../json-file.js';
+import { exists, fsyncTree, initialRecord, listBackups, nextBackupSeq, pruneBackups, workPaths } from './disk.js';
 import path from 'node:path';
 import type { BackupInfo, SwapContext, SwapLayout, SwapResult, SwapStrategy } from './types.js';
 
@@ -56,7 +57,7 @@ export function createRenameSwap(l: SwapLayout): SwapStrategy {
     const id = await dirId(l.servedPath);
     // No record without its directory, and none that names another directory than the one served.
     if (id === null || (rec.dirId !== undefined && rec.dirId !== id)) return null;
-    return { servedPath: l.servedPath, version: rec.version, backupPath: null, record: rec };
+    return { modelDir: l.servedPath, version: rec.version, backupPath: null, record: rec };
   }
 
   /** The served path is the incoming tree: record it and drop the journal. Idempotent. */
@@ -116,17 +117,17 @@ export function createRenameSwap(l: SwapLayout): SwapStrategy {
       // A model we did not put there (the user's initial model, or one the record no longer names): keep it as a
       // backup with a synthetic record.
       const foreign = await dirId(l.servedPath);
-      await writeJsonAtomic(w.record, { ...unknownRecord(), ...(foreign ? { dirId: foreign } : {}) });
+      await writeJsonAtomic(w.record, { ...initialRecord(), ...(foreign ? { dirId: foreign } : {}) });
     }
     await apply(j, ctx);
     await tidy(ctx);
     ctx.log.debug({ event: 'swapped', version: record.version, backup: j.outgoing }, 'swapped');
-    return { servedPath: l.servedPath, version: record.version, backupPath: j.outgoing, record: incomingRecord };
+    return { modelDir: l.servedPath, version: record.version, backupPath: j.outgoing, record: incomingRecord };
   }
 
   /** After the commit: pruning old backups. Its failure is logged, not thrown: the swap itself is done. */
   async function tidy(ctx: SwapContext): Promise<void> {
-    await pruneBackups(w.backups, l.keepBackups).catch((err: unknown) => ctx.log.warn({ event: 'prune-failed', err }, 'could not prune old backups'));
+    await pruneBackups(w.backups, l.keepBackups, l.discarder).catch((err: unknown) => ctx.log.warn({ event: 'prune-failed', err }, 'could not prune old backups'));
   }
 
   async function rollback(ctx: SwapContext): Promise<SwapResult> {
@@ -150,7 +151,7 @@ export function createRenameSwap(l: SwapLayout): SwapStrategy {
     };
     await apply(j, ctx);
     await rm(newest.recordPath, { force: true });
-    return { servedPath: l.servedPath, version: rec.version, backupPath: j.outgoing, record: incomingRecord };
+    return { modelDir: l.servedPath, version: rec.version, backupPath: j.outgoing, record: incomingRecord };
   }
 
   async function recover(ctx: SwapContext): Promise<'clean' | 'completed' | 'undone'> {
@@ -185,8 +186,4 @@ export function createRenameSwap(l: SwapLayout): SwapStrategy {
   }
 
   return { name: 'rename', current, swap, rollback, recover, backups };
-}
-
-function unknownRecord(): ServedRecord {
-  return { version: 'initial', fingerprint: 'unknown', remote: '', appliedAt: new Date().toISOString(), files: [] };
 }

@@ -25,7 +25,8 @@ import path from 'node:path';
 import { NoBackupError } from '../errors.js';
 import { ownDir } from '../paths.js';
 import type { ServedRecord, Verified } from '../model.js';
-import { exists, fsyncPath, fsyncTree, listBackups, nextBackupSeq, pruneBackups, readJson, workPaths, writeJsonAtomic } from './disk.js';
+import { fsyncPath, readJson, writeJsonAtomic } from '../json-file.js';
+import { exists, fsyncTree, initialRecord, listBackups, nextBackupSeq, pruneBackups, workPaths } from './disk.js';
 import type { BackupInfo, SwapContext, SwapLayout, SwapResult, SwapStrategy } from './types.js';
 
 type Journal =
@@ -54,10 +55,6 @@ export function symlinkPaths(l: SwapLayout) {
     /** Beside the served path: rename() over it must stay in one directory. */
     tmpLink: path.join(dir, `.${path.basename(l.servedPath)}.link-tmp`),
   };
-}
-
-function initialRecord(): ServedRecord {
-  return { version: 'initial', fingerprint: 'unknown', remote: '', appliedAt: new Date().toISOString(), files: [] };
 }
 
 export function createSymlinkSwap(l: SwapLayout): SwapStrategy {
@@ -95,12 +92,12 @@ export function createSymlinkSwap(l: SwapLayout): SwapStrategy {
     if (s.kind === 'dir') {
       // Not converted yet: a directory a rename swap left, with its record.
       const rec = await readJson<ServedRecord>(workPaths(l).record);
-      return rec ? { servedPath: l.servedPath, version: rec.version, backupPath: null, record: rec } : null;
+      return rec ? { modelDir: l.servedPath, version: rec.version, backupPath: null, record: rec } : null;
     }
     if (s.kind !== 'link' || s.seq === null) return null;
     const rec = await readJson<ServedRecord>(recordOf(s.seq));
     if (!rec || !(await exists(versionDir(s.seq)))) return null;
-    return { servedPath: l.servedPath, version: rec.version, backupPath: null, record: rec };
+    return { modelDir: l.servedPath, version: rec.version, backupPath: null, record: rec };
   }
 
   async function swap(model: Verified, record: ServedRecord, ctx: SwapContext): Promise<SwapResult> {
@@ -133,12 +130,12 @@ export function createSymlinkSwap(l: SwapLayout): SwapStrategy {
       if (convert !== null) await rm(workPaths(l).record, { force: true }); // the rename swap's record now lives in <convert>.json
       await rm(p.journal, { force: true });
       // Crash after: clean; versions beyond keepBackups are removed by the next swap's prune.
-      await pruneBackups(p.versions, l.keepBackups + 1);
+      await pruneBackups(p.versions, l.keepBackups + 1, l.discarder);
     } catch (err) {
       ctx.log.warn({ event: 'prune-failed', err }, 'swapped, but could not tidy the versions dir');
     }
     ctx.log.debug({ event: 'swapped', version: record.version, seq, previous }, 'symlink switched');
-    return { servedPath: l.servedPath, version: record.version, backupPath: previous === null ? null : versionDir(previous), record };
+    return { modelDir: l.servedPath, version: record.version, backupPath: previous === null ? null : versionDir(previous), record };
   }
 
   /** First run over a real directory: it becomes backup <seq> (its record from a rename swap, else "initial"). */
@@ -163,7 +160,7 @@ export function createSymlinkSwap(l: SwapLayout): SwapStrategy {
     await writeJsonAtomic(p.journal, j, l.fsync);
     // Crash after: recover() finishes the rollback (the decision is made; both sides are complete).
     await finishRollback(j);
-    return { servedPath: l.servedPath, version: rec.version, backupPath: versionDir(from), record: rec };
+    return { modelDir: l.servedPath, version: rec.version, backupPath: versionDir(from), record: rec };
   }
 
   /** Idempotent: run by rollback() and again by recover(). */

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { ServedRecord, Verified } from '../model.js';
+import type { Discarder } from './discard.js';
 
 export interface SwapContext {
   readonly log: Logger;
@@ -7,8 +8,8 @@ export interface SwapContext {
 }
 
 export interface SwapResult {
-  /** The path the engine reads (the model dir, the symlink, or the new version dir). */
-  readonly servedPath: string;
+  /** Where the model's files are: the served dir (rename), the served link (symlink), or the version dir (versioned). */
+  readonly modelDir: string;
   readonly version: string;
   /** Where the previous model now is (a backup dir), or null when there was none. */
   readonly backupPath: string | null;
@@ -48,4 +49,6 @@ export interface SwapLayout {
   readonly keepBackups: number;
   /** fsync staged files and dirs before the rename (--fsync). */
   readonly fsync: boolean;
+  /** Deletes old copies in the background: one per monitor (monitor.ts settles it on close). */
+  readonly discarder: Discarder;
 }

@@ -22,7 +22,8 @@ import { randomBytes } from 'node:crypto';
 import { NoBackupError } from '../errors.js';
 import { ownDir, refuseLink } from '../paths.js';
 import type { ServedRecord, Verified } from '../model.js';
-import { exists, fsyncPath, fsyncTree, readJson, sweep, sweepEntries, writeJsonAtomic } from './disk.js';
+import { fsyncPath, readJson, writeJsonAtomic } from '../json-file.js';
+import { exists, fsyncTree, initialRecord } from './disk.js';
 import type { BackupInfo, SwapContext, SwapLayout, SwapResult, SwapStrategy } from './types.js';
 
 type Journal = { readonly op: 'swap'; readonly n: number } | { readonly op: 'rollback'; readonly n: number };
@@ -33,10 +34,6 @@ export function versionedPaths(l: SwapLayout) {
     trash: path.join(l.workDir, `${l.name}.trash`),
     journal: path.join(l.workDir, `${l.name}.versioned-journal.json`),
   };
-}
-
-function initialRecord(): ServedRecord {
-  return { version: 'initial', fingerprint: 'unknown', remote: '', appliedAt: new Date().toISOString(), files: [] };
 }
 
 async function names(dir: string): Promise<string[]> {
@@ -83,7 +80,7 @@ export function createVersionedSwap(l: SwapLayout): SwapStrategy {
     const [top] = await versions();
     if (top === undefined) return null;
     const rec = await recordFor(top);
-    return rec ? { servedPath: versionDir(top), version: rec.version, backupPath: null, record: rec } : null;
+    return rec ? { modelDir: versionDir(top), version: rec.version, backupPath: null, record: rec } : null;
   }
 
   /** Moves a version dir out of NAME/ in one step (a scanner never sees it half deleted), into the trash. */
@@ -100,7 +97,7 @@ export function createVersionedSwap(l: SwapLayout): SwapStrategy {
       const gone = await moveOut(n, 'pruned');
       // Crash after: the dir is out of NAME/; the trash is emptied by the next swap, the orphan record below.
       // Deleted in the background: unlinking a big model should not hold up the reload.
-      sweep(gone);
+      l.discarder.sweep(gone);
     }
     const live = new Set(await versions());
     for (const name of await names(p.records)) {
@@ -114,7 +111,7 @@ export function createVersionedSwap(l: SwapLayout): SwapStrategy {
     ctx.signal.throwIfAborted();
     if (l.fsync) await fsyncTree(model.dir);
     // Leftovers of the last prune or rollback (kept until now so reload triggers could read them).
-    await sweepEntries(p.trash);
+    await l.discarder.sweepEntries(p.trash);
     const [prev] = await versions();
     if (prev !== undefined && !(await recordFor(prev))) await writeJsonAtomic(recordOf(prev), initialRecord(), l.fsync);
     const n = await nextVersion();
@@ -142,7 +139,7 @@ export function createVersionedSwap(l: SwapLayout): SwapStrategy {
       ctx.log.warn({ event: 'prune-failed', err }, `version ${n} added, but older versions could not be pruned`);
     }
     ctx.log.debug({ event: 'swapped', version: record.version, n, previous: prev ?? null }, `version ${n} added`);
-    return { servedPath: versionDir(n), version: record.version, backupPath: prev === undefined ? null : versionDir(prev), record };
+    return { modelDir: versionDir(n), version: record.version, backupPath: prev === undefined ? null : versionDir(prev), record };
   }
 
   /** Idempotent: run by rollback() and again by recover(). */
@@ -167,7 +164,7 @@ export function createVersionedSwap(l: SwapLayout): SwapStrategy {
     // Crash after: recover() finishes the rollback (both sides are complete; the decision was made).
     const parked = await finishRollback(top);
     ctx.log.debug({ event: 'rolled-back', removed: top, now: to }, `version ${top} removed; serving ${to}`);
-    return { servedPath: versionDir(to), version: rec.version, backupPath: parked, record: rec };
+    return { modelDir: versionDir(to), version: rec.version, backupPath: parked, record: rec };
   }
 
   async function recover(ctx: SwapContext): Promise<'clean' | 'completed' | 'undone'> {

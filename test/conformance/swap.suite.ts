@@ -121,7 +121,9 @@ export function runSwapSuite(name: string, make: Make, o: SwapSuiteOptions): voi
     roots.push(root);
     const local = path.join(root, 'local');
     await fsp.mkdir(local);
-    return { servedPath: path.join(local, 'model'), workDir: path.join(local, '_serving_monitor_tmp'), name: 'model', keepBackups, fsync: false };
+    // Imported here, as below: the test files' vi.mock of node:fs/promises loads this module.
+    const { Discarder } = await import('../../src/swap/discard.js');
+    return { servedPath: path.join(local, 'model'), workDir: path.join(local, '_serving_monitor_tmp'), name: 'model', keepBackups, fsync: false, discarder: new Discarder() };
   }
 
   async function engine(l: SwapLayout): Promise<string | null> {
@@ -132,10 +134,9 @@ export function runSwapSuite(name: string, make: Make, o: SwapSuiteOptions): voi
   /** Model copies anywhere under the local dir (outside staging), not following links. */
   async function copies(l: SwapLayout): Promise<number> {
     // Pruned backups are deleted in the background: count once those deletions are done.
-    // (Imported here: the test files' vi.mock of node:fs/promises loads this module, so a
-    // top-level import of anything that imports node:fs/promises would wait on itself.)
-    const { settleDiscards } = await import('../../src/swap/disk.js');
-    await settleDiscards();
+    // (The discarder is imported in layout(): the test files' vi.mock of node:fs/promises loads this
+    // module, so a top-level import of anything that imports node:fs/promises would wait on itself.)
+    await l.discarder.settle();
     return countCopies(path.dirname(l.servedPath));
   }
 
@@ -164,7 +165,7 @@ export function runSwapSuite(name: string, make: Make, o: SwapSuiteOptions): voi
       const r1 = await swapIn(s, l, 'v1');
       expect(r1.version).toBe('v1');
       expect(r1.backupPath).toBeNull();
-      expect(await readModel(r1.servedPath)).toBe('v1');
+      expect(await readModel(r1.modelDir)).toBe('v1');
       expect(await engine(l)).toBe('v1');
       expect(existsSync(path.join(l.workDir, 'model.staging', 'sync-v1', 'model'))).toBe(false);
       const r2 = await swapIn(s, l, 'v2');
@@ -193,7 +194,7 @@ export function runSwapSuite(name: string, make: Make, o: SwapSuiteOptions): voi
       for (const v of ['v1', 'v2', 'v3']) await swapIn(s, l, v);
       const r = await s.rollback(ctx());
       expect(r.version).toBe('v2');
-      expect(await readModel(r.servedPath)).toBe('v2');
+      expect(await readModel(r.modelDir)).toBe('v2');
       expect(await engine(l)).toBe('v2');
       expect((await s.current())?.version).toBe('v2');
       expect((await s.backups()).map((b) => b.version)).toEqual(['v1']);
@@ -212,7 +213,7 @@ export function runSwapSuite(name: string, make: Make, o: SwapSuiteOptions): voi
       expect(await engine(l)).toBe('v0');
       await swapIn(s, l, 'v1');
       expect(await engine(l)).toBe('v1');
-      expect((await s.rollback(ctx())).servedPath).toBeTruthy();
+      expect((await s.rollback(ctx())).modelDir).toBeTruthy();
       expect(await engine(l)).toBe('v0');
     });
 

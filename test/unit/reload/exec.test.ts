@@ -10,7 +10,7 @@ import type { ReloadEvent } from '../../../src/reload/types.js';
 import { isAlive } from '../../helpers/checks.js';
 import { waitFor } from '../../servers/ports.js';
 
-const event: ReloadEvent = { servedPath: '/srv/model', modelDir: '/srv/model/3', version: 'v3', previousVersion: 'v2', previousDir: '/srv/model/2' };
+const event: ReloadEvent = { modelDir: '/srv/model/3', version: 'v3', previousVersion: 'v2', previousDir: '/srv/model/2' };
 const ctx = (signal = AbortSignal.timeout(30_000)) => ({ log: silentLogger(), signal });
 
 let dir: string;

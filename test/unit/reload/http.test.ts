@@ -7,7 +7,7 @@ import { createHttpTrigger } from '../../../src/reload/http.js';
 import type { ReloadEvent } from '../../../src/reload/types.js';
 import { freePort } from '../../servers/ports.js';
 
-const event: ReloadEvent = { servedPath: '/m', modelDir: '/m/2', version: 'v2', previousVersion: 'v1', previousDir: null };
+const event: ReloadEvent = { modelDir: '/m/2', version: 'v2', previousVersion: 'v1', previousDir: null };
 const ctx = () => ({ log: silentLogger(), signal: AbortSignal.timeout(30_000) });
 
 interface Seen {

@@ -10,7 +10,7 @@ import { createSignalTrigger, parsePid } from '../../../src/reload/signal.js';
 import type { ReloadEvent } from '../../../src/reload/types.js';
 import { waitFor } from '../../servers/ports.js';
 
-const event: ReloadEvent = { servedPath: '/m', modelDir: '/m', version: 'v2', previousVersion: 'v1', previousDir: null };
+const event: ReloadEvent = { modelDir: '/m', version: 'v2', previousVersion: 'v1', previousDir: null };
 const ctx = () => ({ log: silentLogger(), signal: AbortSignal.timeout(30_000) });
 
 /** A child that prints "HUP n" on each SIGHUP. */

@@ -7,6 +7,7 @@ import { createRenameSwap } from '../../../src/swap/rename.js';
 import { createSymlinkSwap, symlinkPaths } from '../../../src/swap/symlink.js';
 import type { SwapLayout } from '../../../src/swap/types.js';
 import { readModel, runSwapSuite, swapIn, writeModel, type CrashControl } from '../../conformance/swap.suite.js';
+import { Discarder } from '../../../src/swap/discard.js';
 
 const crash = vi.hoisted((): CrashControl => ({ crashAfter: null, mutations: 0, crashed: false }));
 vi.mock('node:fs/promises', async (orig) => (await import('../../conformance/swap.suite.js')).crashableFs(await orig(), crash));
@@ -28,7 +29,7 @@ afterEach(async () => {
 async function layout(): Promise<SwapLayout> {
   const root = await fsp.mkdtemp(path.join(tmpdir(), 'mm-symlink-'));
   roots.push(root);
-  return { servedPath: path.join(root, 'model'), workDir: path.join(root, '_serving_monitor_tmp'), name: 'model', keepBackups: 2, fsync: false };
+  return { servedPath: path.join(root, 'model'), workDir: path.join(root, '_serving_monitor_tmp'), name: 'model', keepBackups: 2, fsync: false, discarder: new Discarder() };
 }
 
 describe('symlink swap specifics', () => {

@@ -6,6 +6,7 @@ import { silentLogger } from '../../../src/log.js';
 import type { SwapLayout } from '../../../src/swap/types.js';
 import { createVersionedSwap } from '../../../src/swap/versioned.js';
 import { readModel, runSwapSuite, swapIn, type CrashControl } from '../../conformance/swap.suite.js';
+import { Discarder } from '../../../src/swap/discard.js';
 
 const crash = vi.hoisted((): CrashControl => ({ crashAfter: null, mutations: 0, crashed: false }));
 vi.mock('node:fs/promises', async (orig) => (await import('../../conformance/swap.suite.js')).crashableFs(await orig(), crash));
@@ -36,7 +37,7 @@ afterEach(async () => {
 async function layout(keepBackups = 2): Promise<SwapLayout> {
   const root = await fsp.mkdtemp(path.join(tmpdir(), 'mm-versioned-'));
   roots.push(root);
-  return { servedPath: path.join(root, 'model'), workDir: path.join(root, '_serving_monitor_tmp'), name: 'model', keepBackups, fsync: false };
+  return { servedPath: path.join(root, 'model'), workDir: path.join(root, '_serving_monitor_tmp'), name: 'model', keepBackups, fsync: false, discarder: new Discarder() };
 }
 
 describe('versioned swap specifics', () => {
@@ -45,10 +46,10 @@ describe('versioned swap specifics', () => {
     const s = createVersionedSwap(l);
     const r1 = await swapIn(s, l, 'v1');
     const r2 = await swapIn(s, l, 'v2');
-    expect(r1.servedPath).toBe(path.join(l.servedPath, '1'));
-    expect(r2.servedPath).toBe(path.join(l.servedPath, '2'));
-    expect(r2.backupPath).toBe(r1.servedPath);
-    expect((await s.current())?.servedPath).toBe(r2.servedPath);
+    expect(r1.modelDir).toBe(path.join(l.servedPath, '1'));
+    expect(r2.modelDir).toBe(path.join(l.servedPath, '2'));
+    expect(r2.backupPath).toBe(r1.modelDir);
+    expect((await s.current())?.modelDir).toBe(r2.modelDir);
   });
 
   it('never reuses a version number after a rollback removed it', async () => {
@@ -58,7 +59,7 @@ describe('versioned swap specifics', () => {
     await s.rollback(ctx());
     expect(await versionNumbers(l)).toEqual([2, 1]);
     const r = await swapIn(createVersionedSwap(l), l, 'v4');
-    expect(r.servedPath).toBe(path.join(l.servedPath, '4'));
+    expect(r.modelDir).toBe(path.join(l.servedPath, '4'));
     expect(await versionNumbers(l)).toEqual([4, 2, 1]);
   });
 
