@@ -39,7 +39,7 @@ async function unregistered(p: Protocol, work: string): Promise<string | null> {
 }
 
 /** One pull of a model SCALE × the bench model (same shape, built in the server's root): does peak RSS grow with it? */
-async function scaled(protocol: string, target: Target, data: Dataset, rows: readonly Row[], work: string): Promise<Extras['scale']> {
+async function scaled(protocol: string, target: Target, data: Dataset, rows: readonly Row[], work: string): Promise<NonNullable<Extras["scale"]> | undefined> {
   const c4 = rows.find((r) => r.mm && r.label.endsWith('--concurrency 4'));
   if (!target.diskRoot || SCALE < 2 || !c4?.samples.length) return undefined;
   const mib = Math.round((data.totalBytes / (1024 * 1024)) * SCALE);
@@ -139,7 +139,8 @@ it('bench: model-monitor vs the peer tools', async () => {
         if (f) fixed.push(f);
         if (!ext.incremental && target.diskRoot) {
           ext = await extras(p.name, target, data, got, work);
-          ext.scale = await scaled(p.name, target, data, got, work);
+          const scale = await scaled(p.name, target, data, got, work);
+          if (scale) ext.scale = scale;
         }
       } catch (err) {
         log(`  ${p.name} failed: ${(err as Error).stack ?? String(err)}`);

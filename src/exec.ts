@@ -138,7 +138,7 @@ export async function run(file: string, args: readonly string[], o: RunOptions):
     forceKillAfterDelay: 2000,
     env: childEnv(o.env),
     extendEnv: false,
-    cwd: o.cwd,
+    ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
     stdin: 'ignore',
     buffer: false,
     reject: false,

@@ -64,12 +64,12 @@ export function createLogger(o: LogOptions): Logger {
   const err = detailed(o.level) ? stdSerializers.errWithCause : (e: Error) => withoutStacks(stdSerializers.errWithCause(e) as Serialized);
   const serializers = { err };
   if (o.destination) {
-    return pino({ level: o.level, redact, serializers, base: undefined }, o.destination);
+    return pino({ level: o.level, redact, serializers, base: null }, o.destination);
   }
   if (o.format === 'pretty') {
     const pretty = prettyLines(o.level, o.colorize ?? process.stdout.isTTY === true);
     const print = o.terminal ? (s: string) => o.terminal!.print(s) : (s: string) => void process.stdout.write(s);
-    return pino({ level: o.level, redact, serializers, base: undefined }, { write: (line: string) => print(pretty(line)) });
+    return pino({ level: o.level, redact, serializers, base: null }, { write: (line: string) => print(pretty(line)) });
   }
   if (o.terminal && process.stdout.isTTY) {
     // JSON on a terminal: through the terminal too, so a progress bar never splits a line.

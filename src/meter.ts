@@ -12,7 +12,7 @@ export class Meter extends Transform {
   private readonly stall: StallTimer;
 
   constructor(
-    private readonly o: { hash: Hash | null; idleMs: number; minBytesPerSec?: number; onBytes?: (n: number) => void; what: string },
+    private readonly o: { hash: Hash | null; idleMs: number; minBytesPerSec?: number; onBytes?: ((n: number) => void) | undefined; what: string },
   ) {
     super();
     this.stall = stallTimer(o.idleMs, o.what, (err) => this.destroy(err), o.minBytesPerSec);

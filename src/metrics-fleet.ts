@@ -13,7 +13,7 @@ const P = 'model_monitor_';
 export interface FleetSources {
   /** What is served now, or null. */
   readonly served: () => VersionRef | null;
-  readonly freshness?: () => Freshness;
+  readonly freshness?: (() => Freshness) | undefined;
 }
 
 /** An info metric: one series with `version` and `fingerprint` labels and value 1, or none. */

@@ -30,7 +30,7 @@ export interface PlannedFile {
  * --incremental's quick check (rsync's, plus content hashes where known): same
  * size, and the same md5, or the same ETag, or the same remote mtime.
  */
-export function unchanged(old: FileRecord | undefined, e: { size: number; md5?: string; etag?: string; mtimeMs?: number }): boolean {
+export function unchanged(old: FileRecord | undefined, e: { size: number; md5?: string | undefined; etag?: string | undefined; mtimeMs?: number | undefined }): boolean {
   if (!old || old.size !== e.size) return false;
   if (old.md5 && e.md5) return old.md5 === e.md5;
   if (old.etag && e.etag) return old.etag === e.etag;

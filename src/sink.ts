@@ -17,7 +17,7 @@ export interface SinkOptions {
   readonly idleMs: number;
   /** …or fewer than this many bytes/s arrive on average over a window of idleMs (0 = only a full stall). */
   readonly minBytesPerSec?: number;
-  readonly onBytes?: (n: number) => void;
+  readonly onBytes?: ((n: number) => void) | undefined;
   readonly what: string;
 }
 

@@ -11,7 +11,8 @@ import { readJson, writeJsonAtomic } from './json-file.js';
 export interface SyncStatus {
   readonly lastSuccessAt?: string;
   readonly lastOutcome?: 'updated' | 'current' | 'no-donefile' | 'failed' | 'rejected' | 'rolled-back';
-  readonly lastError?: { readonly code: string; readonly message: string };
+  /** Cleared (undefined) by a cycle that did not fail. */
+  readonly lastError?: { readonly code: string; readonly message: string } | undefined;
   /** A donefile fingerprint not to pull again until the donefile changes (or `accept`). */
   readonly rejected?: Rejection;
   /** The remote's newest version as the watch process last saw it (freshness.ts). */

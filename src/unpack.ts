@@ -51,8 +51,8 @@ export interface UnpackOptions {
   readonly maxUnpackRatio: number;
   /** The timestamp file the triggers rewrite: it must not be a link in the model. */
   readonly timestampFile: string | null;
-  readonly onBytes?: (n: number) => void;
-  readonly onConfirmed?: (path: string) => void;
+  readonly onBytes?: ((n: number) => void) | undefined;
+  readonly onConfirmed?: ((path: string) => void) | undefined;
 }
 
 /** Fails the stream once more than `limit` bytes came through. */

@@ -10,7 +10,7 @@ import {
 interface GuardOptions {
   readonly signal: AbortSignal;
   /** Content-Length: fewer bytes than this at the end is a drop, not a file. */
-  readonly expected?: number;
+  readonly expected?: number | undefined;
   readonly mapError: (err: unknown) => MonitorError;
   readonly what: string;
 }

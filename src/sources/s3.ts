@@ -154,7 +154,7 @@ function headEntry(path: string, h: HeadObjectCommandOutput): RemoteEntry {
   const etag = unquote(h.ETag);
   const kms = h.ServerSideEncryption === 'aws:kms' || h.ServerSideEncryption === 'aws:kms:dsse';
   const md5 = kms || h.SSECustomerAlgorithm ? undefined : md5FromEtag(etag);
-  return { path, size: h.ContentLength ?? 0, mtimeMs: h.LastModified?.getTime(), etag, md5 };
+  return entryOf(path, h.ContentLength ?? 0, h.LastModified?.getTime(), etag, md5);
 }
 
 function listEntry(o: _Object, prefix: string, log: Logger): RemoteEntry | null {
@@ -165,13 +165,11 @@ function listEntry(o: _Object, prefix: string, log: Logger): RemoteEntry | null 
     return null;
   }
   const etag = unquote(o.ETag);
-  return {
-    path: safeRelative(o.Key.slice(prefix.length)),
-    size: o.Size ?? 0,
-    mtimeMs: o.LastModified?.getTime(),
-    etag,
-    md5: md5FromEtag(etag),
-  };
+  return entryOf(safeRelative(o.Key.slice(prefix.length)), o.Size ?? 0, o.LastModified?.getTime(), etag, md5FromEtag(etag));
+}
+
+function entryOf(path: string, size: number, mtimeMs: number | undefined, etag: string | undefined, md5: string | undefined): RemoteEntry {
+  return { path, size, ...(mtimeMs !== undefined ? { mtimeMs } : {}), ...(etag !== undefined ? { etag } : {}), ...(md5 !== undefined ? { md5 } : {}) };
 }
 
 class S3Source implements Source {
@@ -195,7 +193,7 @@ class S3Source implements Source {
     const region = opts.region ?? regionFromChain();
     this.clientConfig = {
       region,
-      endpoint: opts.endpoint,
+      ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
       forcePathStyle: opts.forcePathStyle,
       maxAttempts: 1, // withRetry() retries, with backoff and logging
       requestChecksumCalculation: 'WHEN_REQUIRED',

@@ -31,7 +31,7 @@ export interface SourceHarness {
 
 export interface SuiteOptions {
   /** Size of the "large file" test (default 64 MiB; 1 GiB in benchmarks). */
-  readonly largeBytes?: number;
+  readonly largeBytes?: number | undefined;
   /** Skip the non-ASCII names test (a server that cannot store them). */
   readonly skipNonAscii?: boolean;
 }

@@ -44,7 +44,7 @@ function pax(e: RawEntry): Buffer[] {
   if (e.linkname && Buffer.byteLength(e.linkname) > 100) rec('linkpath', e.linkname);
   if (recs.length === 0) return [];
   const data = Buffer.from(recs.join(''));
-  return [header({ name: 'PaxHeader', type: 'x' as RawEntry['type'] }, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512)];
+  return [header({ name: 'PaxHeader', type: 'x' as NonNullable<RawEntry['type']> }, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512)];
 }
 
 export function rawTar(entries: readonly RawEntry[]): Buffer {
