@@ -8,6 +8,7 @@ import { flagLabel } from './argv.js';
 import { printableConfig, resolveRaw } from './config.js';
 import { coreOptions } from './core-options.js';
 import { readOptions } from './option-values.js';
+import { sources } from './sources/index.js';
 import { ConfigError, LockedError, MonitorError } from './errors.js';
 import { envName, LIST_SEPARATOR, type OptionSpec, type RawOptions } from './options.js';
 
@@ -53,12 +54,17 @@ export const defaultIo: CliIo = { out: (s) => process.stdout.write(s), err: (s) 
  */
 export function exposedSecrets(cli: Readonly<Record<string, string | undefined>>, specs: readonly OptionSpec[]): string[] {
   const out: string[] = [];
+  // Where a secret option has a FILE sibling (`--ftp-password-file`), that is the first place to say.
+  const fileFor = (name: string) => (specs.some((x) => x.name === `${name}-file`) ? `--${name}-file FILE or ` : '');
   for (const s of specs) {
     const v = cli[s.name];
     if (v === undefined) continue;
-    if (s.secret) out.push(`--${s.name} is visible to other users in ps: use ${s.name === 'ftp-password' ? '--ftp-password-file FILE or ' : ''}${envName(s.name)}`);
+    if (s.secret) out.push(`--${s.name} is visible to other users in ps: use ${fileFor(s.name)}${envName(s.name)}`);
     else if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(v)) {
-      const instead = /^ftps?:/i.test(v) ? '--ftp-password-file FILE or MODEL_MONITOR_FTP_PASSWORD' : `${envName(s.name)} or a --config file`;
+      // The URL's source may take its password from a flag of its own (FTP's --ftp-password).
+      const scheme = v.slice(0, v.indexOf(':')).toLowerCase();
+      const own = sources.find((b) => b.schemes.includes(scheme))?.options.find((o) => o.secret && fileFor(o.name));
+      const instead = own ? `${fileFor(own.name)}${envName(own.name)}` : `${envName(s.name)} or a --config file`;
       out.push(`the password in --${s.name} is visible to other users in ps: use ${instead}`);
     }
   }

@@ -18,7 +18,7 @@ export const paddleTypes = (all: readonly Backend[] = sources): string[] => all.
 
 /** The flags that choose the remote (a backend's own flags, Paddle's --ftp_host among them, sit beside it). */
 export const remoteOptions = [
-  { name: 'remote', kind: 'string', metavar: 'URL', group: S, help: 'remote root: ftp://, ftps://, s3://, webhdfs://, http(s)://, file://' },
+  { name: 'remote', kind: 'string', metavar: 'URL', group: S, help: `remote root: ${sources.flatMap((b) => b.schemes.map((s) => `${s}://`)).join(', ')}` },
   { name: 'type', kind: 'string', group: S, choices: paddleTypes(), help: "Paddle's --type: remote kind, with --remote_path" },
   { name: 'remote-path', kind: 'string', metavar: 'PATH', group: S, help: 'remote directory holding the model and the donefile (with --type)' },
   { name: 'remote-model-name', kind: 'string', metavar: 'NAME', group: S, help: 'remote model: a directory, or a tar / tar.gz with --unpacked_filename' },
@@ -123,8 +123,10 @@ export function buildRemote(raw: RawOptions, all: readonly Backend[] = sources, 
   const url = parseUrl(flag, text);
   const b = pickBackend(url, all, flag);
   const bound: BoundSource = b.bind(url, raw, text);
-  if (raw['proxy'] && !b.options.some((s) => s.name === 'proxy')) {
-    throw new ConfigError('proxy', `${b.kind} remotes do not go through an HTTP proxy (only http(s)://, webhdfs:// and s3:// do)`);
+  const proxied = (x: Backend) => x.options.some((s) => s.name === 'proxy');
+  if (raw['proxy'] && !proxied(b)) {
+    const which = all.filter(proxied).flatMap((x) => x.schemes.map((s) => `${s}://`));
+    throw new ConfigError('proxy', `${b.kind} remotes do not go through an HTTP proxy (only ${which.join(', ')} do)`);
   }
   return {
     sourceKind: bound.kind,
