@@ -8,6 +8,7 @@ import { ConfigError, LockedError, MonitorError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { createMonitor, type Monitor } from './monitor.js';
 import { LIST_SEPARATOR, type OptionSpec } from './options.js';
+import { addPublishCommand } from './publish/cli.js';
 import { printStatus } from './status.js';
 import { createWaker, watchLoop } from './watch.js';
 import type { CycleHooks, CycleOutcome } from './cycle.js';
@@ -34,7 +35,7 @@ async function reportServed(m: Monitor, metrics: Metrics): Promise<void> {
 
 const VERSION = '0.1.0';
 
-function addOptions(cmd: Command, specs: readonly OptionSpec[]): Command {
+export function addOptions(cmd: Command, specs: readonly OptionSpec[]): Command {
   for (const s of specs) {
     if (s.kind === 'bool') {
       cmd.addOption(new Option(`--${s.name}`, s.help));
@@ -50,7 +51,7 @@ function addOptions(cmd: Command, specs: readonly OptionSpec[]): Command {
 }
 
 /** commander's values → raw strings keyed by kebab name, only what was typed. */
-function typed(cmd: Command, specs: readonly OptionSpec[]): Record<string, string | undefined> {
+export function typed(cmd: Command, specs: readonly OptionSpec[]): Record<string, string | undefined> {
   const opts = cmd.opts<Record<string, unknown>>();
   const out: Record<string, string | undefined> = {};
   for (const s of specs) {
@@ -209,6 +210,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       result = printed ? 0 : await action(config);
     });
   }
+  addPublishCommand(program, specs, io, (code) => (result = code));
   try {
     await program.parseAsync(normalizeArgv(argv.slice(2), specs), { from: 'user' });
     return result;

@@ -10,6 +10,7 @@ import type { MonitorConfig } from './config.js';
 import { fireTriggers, reloadEvent, runCycle, stagingRoot, type CycleHooks, type CycleOutcome } from './cycle.js';
 import type { Logger } from './log.js';
 import type { ServedRecord } from './model.js';
+import { publishedView } from './publish/view.js';
 import { createTriggers } from './reload/index.js';
 import type { Source } from './sources/types.js';
 import { acquireLock, readStatus, updateStatus, type Lock, type SyncStatus } from './state.js';
@@ -47,11 +48,10 @@ async function servedIntact(r: ServedRecord, dir: string, hashes: boolean): Prom
 }
 
 export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
-  const source = config.factory.create(config.sourceOptions, {
-    log: log.child({ component: 'source', source: config.factory.kind }),
-    timeoutMs: config.timeoutMs,
-    concurrency: config.concurrency,
-  });
+  const sourceLog = log.child({ component: 'source', source: config.factory.kind });
+  const raw = config.factory.create(config.sourceOptions, { log: sourceLog, timeoutMs: config.timeoutMs, concurrency: config.concurrency });
+  // A model that `publish` wrote is read through its version manifest; any other remote passes through as is.
+  const source = publishedView(raw, { model: config.remoteModel, donefile: config.remoteDonefile, timeoutMs: config.timeoutMs, retries: config.retries, log: sourceLog });
   const swap = createSwap(config.swap, {
     servedPath: config.servedPath,
     workDir: config.workDir,

@@ -197,12 +197,41 @@ function listEntry(o: _Object, prefix: string, log: Logger): RemoteEntry | null 
   };
 }
 
+/** The SDK and a client for `opts` (shared by the source and the publish writer); loaded on the first call. */
+export function s3Client(opts: S3Options, deps: SourceDeps, log: Logger): () => Promise<{ sdk: Sdk; client: S3Client }> {
+  const t = deps.timeoutMs;
+  const clientConfig: S3ClientConfig = {
+    region: opts.region ?? regionFromChain(),
+    endpoint: opts.endpoint,
+    forcePathStyle: opts.forcePathStyle,
+    maxAttempts: 1, // withRetry() retries, with backoff and logging
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    // options object, not `new NodeHttpHandler()`: @smithy/node-http-handler is not our direct dependency
+    requestHandler: {
+      connectionTimeout: t,
+      requestTimeout: t, // until the response headers
+      throwOnRequestTimeout: true,
+      socketTimeout: t, // idle socket, including mid-body stalls
+    },
+  };
+  /** The client config with agents for the environment's proxy, if one applies to the endpoint. */
+  const withAgents = async (): Promise<S3ClientConfig> => {
+    const target = opts.endpoint ?? 'https://s3.amazonaws.com';
+    const { httpAgent, httpsAgent, proxy } = await agentsFor(target, { keepAlive: true, maxSockets: Math.max(deps.concurrency * 2, 8) });
+    if (proxy) log.info({ event: 'proxy', proxy: redactUrl(proxy) }, 'S3 requests go through the proxy from the environment');
+    return { ...clientConfig, requestHandler: { ...(clientConfig.requestHandler as object), httpAgent, httpsAgent } };
+  };
+  let ready: Promise<{ sdk: Sdk; client: S3Client }> | null = null;
+  return () => (ready ??= Promise.all([loadSdk(), withAgents()]).then(([sdk, config]) => ({ sdk, client: new sdk.S3Client(config) })));
+}
+
 class S3Source implements Source {
   readonly kind = 's3';
   readonly features = { md5: true, etag: true, ranges: true, mtimeResolutionMs: 1000 } as const;
   readonly displayUrl: string;
-  private readonly clientConfig: S3ClientConfig;
-  private sdk: Promise<{ sdk: Sdk; client: S3Client }> | null = null;
+  private readonly ready: () => Promise<{ sdk: Sdk; client: S3Client }>;
+  private started = false;
   private readonly log: Logger;
 
   constructor(
@@ -211,35 +240,11 @@ class S3Source implements Source {
   ) {
     this.displayUrl = `s3://${opts.bucket}/${opts.prefix}`;
     this.log = deps.log.child({ component: 'source', source: 's3' });
-    const t = deps.timeoutMs;
-    const region = opts.region ?? regionFromChain();
-    this.clientConfig = {
-      region,
-      endpoint: opts.endpoint,
-      forcePathStyle: opts.forcePathStyle,
-      maxAttempts: 1, // withRetry() retries, with backoff and logging
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      // options object, not `new NodeHttpHandler()`: @smithy/node-http-handler is not our direct dependency
-      requestHandler: {
-        connectionTimeout: t,
-        requestTimeout: t, // until the response headers
-        throwOnRequestTimeout: true,
-        socketTimeout: t, // idle socket, including mid-body stalls
-      },
+    const ready = s3Client(opts, deps, this.log);
+    this.ready = () => {
+      this.started = true;
+      return ready();
     };
-  }
-
-  /** The client config with agents for the environment's proxy, if one applies to the endpoint. */
-  private async withAgents(): Promise<S3ClientConfig> {
-    const target = this.opts.endpoint ?? 'https://s3.amazonaws.com';
-    const { httpAgent, httpsAgent, proxy } = await agentsFor(target, { keepAlive: true, maxSockets: Math.max(this.deps.concurrency * 2, 8) });
-    if (proxy) this.log.info({ event: 'proxy', proxy: redactUrl(proxy) }, 'S3 requests go through the proxy from the environment');
-    return { ...this.clientConfig, requestHandler: { ...(this.clientConfig.requestHandler as object), httpAgent, httpsAgent } };
-  }
-
-  private ready(): Promise<{ sdk: Sdk; client: S3Client }> {
-    return (this.sdk ??= Promise.all([loadSdk(), this.withAgents()]).then(([sdk, config]) => ({ sdk, client: new sdk.S3Client(config) })));
   }
 
   private key(p: string): string {
@@ -323,6 +328,6 @@ class S3Source implements Source {
   }
 
   async close(): Promise<void> {
-    if (this.sdk) (await this.sdk).client.destroy();
+    if (this.started) (await this.ready()).client.destroy();
   }
 }

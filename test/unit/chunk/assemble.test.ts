@@ -27,7 +27,7 @@ function remote(data: Buffer, o: { cutOnceAfter?: number; corruptAt?: number } =
   const f = (start: number, length: number) => {
     calls.push([start, length]);
     const bytes = Buffer.from(data.subarray(start, start + length));
-    if (o.corruptAt !== undefined && o.corruptAt >= start && o.corruptAt < start + length) bytes[o.corruptAt - start] ^= 0xff;
+    if (o.corruptAt !== undefined && o.corruptAt >= start && o.corruptAt < start + length) bytes[o.corruptAt - start]! ^= 0xff;
     const parts = pieces(bytes, 50_000);
     if (cut === undefined) return Readable.from(parts);
     const limit = cut;

@@ -1,0 +1,74 @@
+/**
+ * Reading what publish wrote: the donefile, its header, the version manifest
+ * it names, checked against each other. Used by publish (what is published
+ * now, what can be reused) and by the monitor's view of a published model.
+ */
+import { readSmall } from '../detect.js';
+import { IntegrityError, NotFoundError } from '../errors.js';
+import { parseManifest } from '../manifest.js';
+import { opSignal, withRetry } from '../retry.js';
+import type { Logger } from '../log.js';
+import type { RemoteEntry, Source } from '../sources/types.js';
+import { parseDonefileHeader, parsePublishedManifest, underModel, type DonefileHeader, type PublishedManifest } from './layout.js';
+
+export interface Published {
+  /** The donefile as read. */
+  readonly text: string;
+  /** Its stat when read (publish compares fingerprints with it). */
+  readonly stat: RemoteEntry | null;
+  /** Null for a donefile publish did not write. */
+  readonly header: DonefileHeader | null;
+  readonly manifest: PublishedManifest | null;
+}
+
+export interface ReadOptions {
+  readonly model: string;
+  readonly donefile: string;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+async function readText(source: Source, p: string, o: ReadOptions): Promise<string | null> {
+  return withRetry(
+    () =>
+      readSmall(source, p, opSignal(o.signal, o.timeoutMs)).catch((err: unknown) => {
+        if (err instanceof NotFoundError) return null;
+        throw err;
+      }),
+    { signal: o.signal, log: o.log, retries: o.retries, what: `read ${p}` },
+  );
+}
+
+/** The donefile's md5 lines must be the manifest's files, exactly. */
+function agree(text: string, m: PublishedManifest, what: string): void {
+  const lines = parseManifest(text);
+  if (!lines || lines.size !== m.files.length) throw new IntegrityError(`${what}: the donefile lists ${lines?.size ?? 0} files, its manifest ${m.files.length}`);
+  for (const f of m.files) {
+    if (lines.get(f.path) !== f.md5) throw new IntegrityError(`${what}: the donefile and its manifest disagree about ${f.path}`);
+  }
+}
+
+/** Reads a version manifest (relative to the model name) and checks it. */
+export async function readManifest(source: Source, manifestPath: string, o: ReadOptions, expectVersion?: string): Promise<PublishedManifest> {
+  const p = underModel(o.model, manifestPath);
+  const text = await readText(source, p, o);
+  if (text === null) throw new NotFoundError(`the manifest ${p} named by the donefile is not there`);
+  return parsePublishedManifest(text, p, expectVersion);
+}
+
+/** What the donefile says now; null when there is no donefile. */
+export async function readPublished(source: Source, o: ReadOptions): Promise<Published | null> {
+  const stat = await withRetry(() => source.stat(o.donefile, { signal: opSignal(o.signal, o.timeoutMs) }), {
+    signal: o.signal, log: o.log, retries: o.retries, what: `stat ${o.donefile}`,
+  });
+  if (!stat || stat.isDirectory) return null;
+  const text = await readText(source, o.donefile, o);
+  if (text === null) return null;
+  const header = parseDonefileHeader(text);
+  if (!header) return { text, stat, header: null, manifest: null };
+  const manifest = await readManifest(source, header.manifest, o, header.version);
+  agree(text, manifest, o.donefile);
+  return { text, stat, header, manifest };
+}

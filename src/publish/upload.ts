@@ -1,0 +1,81 @@
+/**
+ * One file's bytes, read once: hashed (md5, and the chunk index above the
+ * threshold) on their way to the writer, or only hashed when publish has to
+ * know whether the remote already has them. The local file must not change
+ * while it is read: its size and mtime are checked before and after.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FileHasher, type FileDigest } from '../chunk/build.js';
+import type { ChunkParams } from '../chunk/cdc.js';
+import { IntegrityError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { withRetry } from '../retry.js';
+import type { LocalFile } from './local.js';
+import type { Writer } from './types.js';
+
+/** 1 MiB reads: what the chunker and the hashes were measured with (bench/chunk.test.ts). */
+const READ_BYTES = 1024 * 1024;
+
+export interface UploadContext {
+  readonly writer: Writer;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  readonly retries: number;
+  readonly onBytes?: (n: number) => void;
+}
+
+async function unchangedSince(f: LocalFile, d: FileDigest): Promise<void> {
+  const s = await stat(f.abs);
+  if (s.size !== f.size || s.mtimeMs !== f.mtimeMs || d.size !== f.size) {
+    throw new IntegrityError(`${f.abs} changed while it was read (size ${f.size} → ${s.size}); publish a model only once it is written`);
+  }
+}
+
+function tap(hasher: FileHasher, onBytes?: (n: number) => void): Transform {
+  return new Transform({
+    highWaterMark: READ_BYTES,
+    transform(chunk: Buffer, _enc, cb) {
+      hasher.update(chunk);
+      onBytes?.(chunk.length);
+      cb(null, chunk);
+    },
+  });
+}
+
+/** Reads and hashes without uploading. */
+export async function hashFile(f: LocalFile, chunking: ChunkParams | null, signal: AbortSignal): Promise<FileDigest> {
+  const h = new FileHasher(chunking);
+  for await (const c of createReadStream(f.abs, { highWaterMark: READ_BYTES, signal })) h.update(c as Buffer);
+  const d = h.digest();
+  await unchangedSince(f, d);
+  return d;
+}
+
+/** Uploads `f` to `dest` (a fresh name), hashing as it goes; retried whole from the first byte. */
+export async function uploadFile(f: LocalFile, dest: string, chunking: ChunkParams | null, ctx: UploadContext): Promise<FileDigest> {
+  return withRetry(
+    async () => {
+      const hasher = new FileHasher(chunking);
+      const body = tap(hasher, ctx.onBytes);
+      const reading = pipeline(createReadStream(f.abs, { highWaterMark: READ_BYTES, signal: ctx.signal }), body).catch((err: unknown) => {
+        body.destroy(err as Error);
+        throw err;
+      });
+      await Promise.all([ctx.writer.put(dest, body, { signal: ctx.signal, size: f.size }), reading]);
+      const d = hasher.digest();
+      await unchangedSince(f, d);
+      return d;
+    },
+    { signal: ctx.signal, log: ctx.log, retries: ctx.retries, what: `upload ${f.path}` },
+  );
+}
+
+/** Uploads a small in-memory object (a manifest, an index, a donefile) to a fresh name. */
+export async function uploadBytes(dest: string, bytes: Buffer, ctx: UploadContext): Promise<void> {
+  await withRetry(() => ctx.writer.put(dest, Readable.from([bytes]), { signal: ctx.signal, size: bytes.length }), {
+    signal: ctx.signal, log: ctx.log, retries: ctx.retries, what: `upload ${dest}`,
+  });
+}
