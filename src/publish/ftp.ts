@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import type { Client } from 'basic-ftp';
 import { basicFtp } from '../lazy.js';
 import type { Logger } from '../log.js';
-import { TransientError } from '../errors.js';
+import { RemoteError, TransientError, type MonitorError } from '../errors.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import { ftpConnector, ftpEndpoint, type FtpOptions } from '../sources/ftp.js';
 import { FtpPool, guarded, mapFtpError, sizeOf, type Endpoint } from '../sources/ftp-pool.js';
@@ -25,6 +25,15 @@ export const ftpWriter = {
 } satisfies WriterFactory<FtpOptions>;
 
 const isCode = (err: unknown, ...codes: number[]) => err instanceof basicFtp().FTPError && codes.includes(err.code);
+
+/** A write refused (550/553 on MKD, STOR, RNTO) is a refusal, not a missing file as for a read. */
+function writeError(err: unknown, what: string, ep: Endpoint, o: { signal: AbortSignal; lost: boolean }): MonitorError {
+  if (isCode(err, 550, 553, 552, 532) && !o.signal.aborted) {
+    const reply = `${(err as { code: number }).code} ${(err as Error).message.replace(/^\d{3}[ -]/, '').trim()}`;
+    return new RemoteError(`${what}: ${ep.address} refused the write (${reply}); is the remote path writable for user "${ep.user}"?`, { cause: err });
+  }
+  return mapFtpError(err, what, ep, o);
+}
 
 class FtpWriter implements Writer {
   readonly kind = 'ftp';
@@ -75,7 +84,7 @@ class FtpWriter implements Writer {
       broken = false;
     } catch (err) {
       body.destroy();
-      throw mapFtpError(err, `upload ${abs}`, this.endpoint, { signal: o.signal, lost: lease.client.closed });
+      throw writeError(err, `upload ${abs}`, this.endpoint, { signal: o.signal, lost: lease.client.closed });
     } finally {
       lease.release(broken);
     }
@@ -83,17 +92,18 @@ class FtpWriter implements Writer {
 
   async rename(from: string, to: string, o: IoOptions): Promise<void> {
     const [a, b] = [this.remote(from), this.remote(to)];
-    await this.pool.run(`rename ${a} to ${b}`, o.signal, async ({ client }) => {
-      await this.ensureDir(client, path.posix.dirname(b));
+    const what = `rename ${a} to ${b}`;
+    await this.pool.run(what, o.signal, async ({ client }) => {
       try {
+        await this.ensureDir(client, path.posix.dirname(b));
         await client.rename(a, b);
       } catch (err) {
         if (!isCode(err, 550, 553)) throw err;
         // Some servers refuse RNTO onto an existing file: delete it first (not atomic, said in the docs).
         const gone = await client.send(`DELE ${b}`).then(() => true, () => false);
-        if (!gone) throw err;
+        if (!gone) throw writeError(err, what, this.endpoint, { signal: o.signal, lost: false });
         this.log.warn({ event: 'rename-not-atomic' }, 'the FTP server refused to rename onto an existing file; deleted it first');
-        await client.rename(a, b);
+        await client.rename(a, b).catch((e: unknown) => Promise.reject(writeError(e, what, this.endpoint, { signal: o.signal, lost: false })));
       }
     });
   }
