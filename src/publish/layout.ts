@@ -24,8 +24,17 @@ export const PUBLISH_FORMAT_VERSION = 1;
 /** `20261202T125500Z-3fa9c1`: sortable by time, unique per run. */
 export const VERSION_ID = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
 
-export function newVersionId(now: Date, random: string): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${random}`;
+/**
+ * A new version id that sorts after `previous` (the version it replaces), even
+ * when the clock says otherwise: garbage collection deletes only versions that
+ * sort before the new one.
+ */
+export function newVersionId(now: Date, random: string, previous?: string | null): string {
+  const id = (d: Date) => `${d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${random}`;
+  if (!previous || id(now) > previous) return id(now);
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(previous)!;
+  const [y, mo, d, h, mi, sec] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  return id(new Date(Date.UTC(y, mo - 1, d, h, mi, sec) + 1000));
 }
 
 /** Paths relative to the model name on the remote. */

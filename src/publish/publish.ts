@@ -169,7 +169,7 @@ export async function publish(local: LocalModel, source: Source, writer: Writer,
   const ctx: UploadContext = { writer, signal: o.signal, log: o.log, retries: o.retries, ...(o.onBytes ? { onBytes: o.onBytes } : {}) };
   const prev = await current(source, o);
   const old = prev?.manifest && prev.manifest.kind === local.kind ? new Map(prev.manifest.files.map((f) => [f.path, f])) : new Map<string, PublishedFile>();
-  const vid = newVersionId(o.now?.() ?? new Date(), randomBytes(3).toString('hex'));
+  const vid = newVersionId(o.now?.() ?? new Date(), randomBytes(3).toString('hex'), prev?.header?.version);
   const log = o.log.child({ version: vid });
   log.info({ event: 'publish', files: local.files.length, bytes: local.totalBytes, previous: prev?.header?.version ?? null }, `publishing ${local.files.length} files as ${vid}`);
   const planned = await runAll(local.files, o.concurrency, (f) => planFile(f, old.get(f.path), vid, source, ctx, o));
