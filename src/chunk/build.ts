@@ -14,7 +14,8 @@ export interface FileDigest {
   readonly index: ChunkIndex | null;
 }
 
-class IndexParts {
+/** The chunk index of a stream of bytes (cuts and a SHA-256 per chunk), without the md5. */
+export class ChunkIndexBuilder {
   private readonly lengths: number[] = [];
   private hashes: Buffer = Buffer.alloc(64 * HASH_BYTES);
   private hash: Hash = createHash('sha256');
@@ -63,10 +64,10 @@ class IndexParts {
 export class FileHasher {
   private readonly md5 = createHash('md5');
   private size = 0;
-  private readonly parts: IndexParts | null;
+  private readonly parts: ChunkIndexBuilder | null;
 
   constructor(chunking: ChunkParams | null = null) {
-    this.parts = chunking ? new IndexParts(new Chunker(chunking)) : null;
+    this.parts = chunking ? new ChunkIndexBuilder(new Chunker(chunking)) : null;
   }
 
   update(buf: Buffer): void {

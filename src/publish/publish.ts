@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Readable } from 'node:stream';
 import type { ChunkParams } from '../chunk/cdc.js';
 import { encodeIndex } from '../chunk/index-format.js';
+import { IndexWorker } from '../chunk/index-pool.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { opSignal, withRetry } from '../retry.js';
@@ -119,7 +120,7 @@ async function planFile(f: LocalFile, prev: PublishedFile | undefined, vid: stri
   };
   if (prev && prev.size === f.size) {
     // Same size: hash first (one read); a second read uploads it only if it did change.
-    const d = await hashFile(f, prev.index || !chunking ? null : chunking, o.signal);
+    const d = await hashFile(f, prev.index || !chunking ? null : chunking, ctx);
     if (d.md5 === prev.md5 && (await exists(source, underModel(o.model, prev.object), prev.size, o))) {
       const index = prev.index ?? (await putIndex(d));
       return { file: { path: f.path, size: f.size, md5: d.md5, object: prev.object, ...(index ? { index } : {}) }, uploaded: false, indexBytes: 0 };
@@ -166,7 +167,17 @@ async function commitDistinct(source: Source, writer: Writer, text: string, vid:
 }
 
 export async function publish(local: LocalModel, source: Source, writer: Writer, o: PublishOptions): Promise<PublishResult> {
-  const ctx: UploadContext = { writer, signal: o.signal, log: o.log, retries: o.retries, ...(o.onBytes ? { onBytes: o.onBytes } : {}) };
+  const chunked = o.chunking !== null && local.files.some((f) => f.size > o.chunking!.threshold);
+  const indexWorker = chunked ? IndexWorker.create() : null;
+  try {
+    return await publishWith(local, source, writer, o, indexWorker);
+  } finally {
+    await indexWorker?.close();
+  }
+}
+
+async function publishWith(local: LocalModel, source: Source, writer: Writer, o: PublishOptions, indexWorker: IndexWorker | null): Promise<PublishResult> {
+  const ctx: UploadContext = { writer, indexWorker, signal: o.signal, log: o.log, retries: o.retries, ...(o.onBytes ? { onBytes: o.onBytes } : {}) };
   const prev = await current(source, o);
   const old = prev?.manifest && prev.manifest.kind === local.kind ? new Map(prev.manifest.files.map((f) => [f.path, f])) : new Map<string, PublishedFile>();
   const vid = newVersionId(o.now?.() ?? new Date(), randomBytes(3).toString('hex'), prev?.header?.version);

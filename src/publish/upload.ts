@@ -10,6 +10,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FileHasher, type FileDigest } from '../chunk/build.js';
 import type { ChunkParams } from '../chunk/cdc.js';
+import type { IndexWorker } from '../chunk/index-pool.js';
 import { IntegrityError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { withRetry } from '../retry.js';
@@ -21,6 +22,8 @@ const READ_BYTES = 1024 * 1024;
 
 export interface UploadContext {
   readonly writer: Writer;
+  /** Builds chunk indexes on another core; null: in this thread. */
+  readonly indexWorker: IndexWorker | null;
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly retries: number;
@@ -34,22 +37,48 @@ async function unchangedSince(f: LocalFile, d: FileDigest): Promise<void> {
   }
 }
 
-function tap(hasher: FileHasher, onBytes?: (n: number) => void): Transform {
+interface StreamHasher {
+  update(buf: Buffer): Promise<void> | void;
+  digest(): Promise<FileDigest>;
+}
+
+/** md5 here; the chunk index here too, or on the index worker when there is one. */
+function newHasher(chunking: ChunkParams | null, worker: IndexWorker | null): StreamHasher {
+  if (!chunking || !worker) {
+    const h = new FileHasher(chunking);
+    return { update: (b) => h.update(b), digest: async () => h.digest() };
+  }
+  const md5 = new FileHasher(null);
+  const job = worker.start(chunking);
+  return {
+    update: (b) => {
+      md5.update(b);
+      return job.push(b);
+    },
+    digest: async () => {
+      const d = md5.digest();
+      return { ...d, index: await job.end(d.size, d.md5) };
+    },
+  };
+}
+
+function tap(hasher: StreamHasher, onBytes?: (n: number) => void): Transform {
   return new Transform({
     highWaterMark: READ_BYTES,
     transform(chunk: Buffer, _enc, cb) {
-      hasher.update(chunk);
       onBytes?.(chunk.length);
-      cb(null, chunk);
+      const wait = hasher.update(chunk);
+      if (wait) wait.then(() => cb(null, chunk), cb);
+      else cb(null, chunk);
     },
   });
 }
 
 /** Reads and hashes without uploading. */
-export async function hashFile(f: LocalFile, chunking: ChunkParams | null, signal: AbortSignal): Promise<FileDigest> {
-  const h = new FileHasher(chunking);
-  for await (const c of createReadStream(f.abs, { highWaterMark: READ_BYTES, signal })) h.update(c as Buffer);
-  const d = h.digest();
+export async function hashFile(f: LocalFile, chunking: ChunkParams | null, ctx: Pick<UploadContext, 'signal' | 'indexWorker'>): Promise<FileDigest> {
+  const h = newHasher(chunking, ctx.indexWorker);
+  for await (const c of createReadStream(f.abs, { highWaterMark: READ_BYTES, signal: ctx.signal })) await h.update(c as Buffer);
+  const d = await h.digest();
   await unchangedSince(f, d);
   return d;
 }
@@ -58,14 +87,14 @@ export async function hashFile(f: LocalFile, chunking: ChunkParams | null, signa
 export async function uploadFile(f: LocalFile, dest: string, chunking: ChunkParams | null, ctx: UploadContext): Promise<FileDigest> {
   return withRetry(
     async () => {
-      const hasher = new FileHasher(chunking);
+      const hasher = newHasher(chunking, ctx.indexWorker);
       const body = tap(hasher, ctx.onBytes);
       const reading = pipeline(createReadStream(f.abs, { highWaterMark: READ_BYTES, signal: ctx.signal }), body).catch((err: unknown) => {
         body.destroy(err as Error);
         throw err;
       });
       await Promise.all([ctx.writer.put(dest, body, { signal: ctx.signal, size: f.size }), reading]);
-      const d = hasher.digest();
+      const d = await hasher.digest();
       await unchangedSince(f, d);
       return d;
     },
