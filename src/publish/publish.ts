@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Readable } from 'node:stream';
 import type { ChunkParams } from '../chunk/cdc.js';
 import { encodeIndex } from '../chunk/index-format.js';
-import { IndexWorker } from '../chunk/index-pool.js';
+import { HashPool } from '../chunk/hash-pool.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { opSignal, withRetry } from '../retry.js';
@@ -167,17 +167,17 @@ async function commitDistinct(source: Source, writer: Writer, text: string, vid:
 }
 
 export async function publish(local: LocalModel, source: Source, writer: Writer, o: PublishOptions): Promise<PublishResult> {
-  const chunked = o.chunking !== null && local.files.some((f) => f.size > o.chunking!.threshold);
-  const indexWorker = chunked ? IndexWorker.create() : null;
+  // md5s and chunk indexes on worker threads: on one thread they would be publish's bottleneck (bench/chunk.test.ts).
+  const hashPool = HashPool.create();
   try {
-    return await publishWith(local, source, writer, o, indexWorker);
+    return await publishWith(local, source, writer, o, hashPool);
   } finally {
-    await indexWorker?.close();
+    await hashPool?.close();
   }
 }
 
-async function publishWith(local: LocalModel, source: Source, writer: Writer, o: PublishOptions, indexWorker: IndexWorker | null): Promise<PublishResult> {
-  const ctx: UploadContext = { writer, indexWorker, signal: o.signal, log: o.log, retries: o.retries, ...(o.onBytes ? { onBytes: o.onBytes } : {}) };
+async function publishWith(local: LocalModel, source: Source, writer: Writer, o: PublishOptions, hashPool: HashPool | null): Promise<PublishResult> {
+  const ctx: UploadContext = { writer, hashPool, signal: o.signal, log: o.log, retries: o.retries, ...(o.onBytes ? { onBytes: o.onBytes } : {}) };
   const prev = await current(source, o);
   const old = prev?.manifest && prev.manifest.kind === local.kind ? new Map(prev.manifest.files.map((f) => [f.path, f])) : new Map<string, PublishedFile>();
   const vid = newVersionId(o.now?.() ?? new Date(), randomBytes(3).toString('hex'), prev?.header?.version);

@@ -10,7 +10,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FileHasher, type FileDigest } from '../chunk/build.js';
 import type { ChunkParams } from '../chunk/cdc.js';
-import type { IndexWorker } from '../chunk/index-pool.js';
+import type { HashPool } from '../chunk/hash-pool.js';
 import { IntegrityError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { withRetry } from '../retry.js';
@@ -22,8 +22,8 @@ const READ_BYTES = 1024 * 1024;
 
 export interface UploadContext {
   readonly writer: Writer;
-  /** Builds chunk indexes on another core; null: in this thread. */
-  readonly indexWorker: IndexWorker | null;
+  /** Hashes on the other cores; null: in this thread. */
+  readonly hashPool: HashPool | null;
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly retries: number;
@@ -42,22 +42,22 @@ interface StreamHasher {
   digest(): Promise<FileDigest>;
 }
 
-/** md5 here; the chunk index here too, or on the index worker when there is one. */
-function newHasher(chunking: ChunkParams | null, worker: IndexWorker | null): StreamHasher {
-  if (!chunking || !worker) {
+/** md5 (and the chunk index) on the hash pool's workers, or in this thread when there is none. */
+function newHasher(chunking: ChunkParams | null, pool: HashPool | null): StreamHasher {
+  if (!pool) {
     const h = new FileHasher(chunking);
     return { update: (b) => h.update(b), digest: async () => h.digest() };
   }
-  const md5 = new FileHasher(null);
-  const job = worker.start(chunking);
+  const job = pool.file(chunking);
+  let size = 0;
   return {
     update: (b) => {
-      md5.update(b);
+      size += b.length;
       return job.push(b);
     },
     digest: async () => {
-      const d = md5.digest();
-      return { ...d, index: await job.end(d.size, d.md5) };
+      const { md5, index } = await job.end();
+      return { size, md5, index: index ? index(size) : null };
     },
   };
 }
@@ -75,8 +75,8 @@ function tap(hasher: StreamHasher, onBytes?: (n: number) => void): Transform {
 }
 
 /** Reads and hashes without uploading. */
-export async function hashFile(f: LocalFile, chunking: ChunkParams | null, ctx: Pick<UploadContext, 'signal' | 'indexWorker'>): Promise<FileDigest> {
-  const h = newHasher(chunking, ctx.indexWorker);
+export async function hashFile(f: LocalFile, chunking: ChunkParams | null, ctx: Pick<UploadContext, 'signal' | 'hashPool'>): Promise<FileDigest> {
+  const h = newHasher(chunking, ctx.hashPool);
   for await (const c of createReadStream(f.abs, { highWaterMark: READ_BYTES, signal: ctx.signal })) await h.update(c as Buffer);
   const d = await h.digest();
   await unchangedSince(f, d);
@@ -87,7 +87,7 @@ export async function hashFile(f: LocalFile, chunking: ChunkParams | null, ctx: 
 export async function uploadFile(f: LocalFile, dest: string, chunking: ChunkParams | null, ctx: UploadContext): Promise<FileDigest> {
   return withRetry(
     async () => {
-      const hasher = newHasher(chunking, ctx.indexWorker);
+      const hasher = newHasher(chunking, ctx.hashPool);
       const body = tap(hasher, ctx.onBytes);
       const reading = pipeline(createReadStream(f.abs, { highWaterMark: READ_BYTES, signal: ctx.signal }), body).catch((err: unknown) => {
         body.destroy(err as Error);
