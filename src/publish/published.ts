@@ -3,13 +3,14 @@
  * it names, checked against each other. Used by publish (what is published
  * now, what can be reused) and by the monitor's view of a published model.
  */
+import { decodeIndex, type ChunkIndex } from '../chunk/index-format.js';
 import { readSmall } from '../detect.js';
 import { IntegrityError, NotFoundError } from '../errors.js';
 import { parseManifest } from '../manifest.js';
 import { opSignal, withRetry } from '../retry.js';
 import type { Logger } from '../log.js';
 import type { RemoteEntry, Source } from '../sources/types.js';
-import { parseDonefileHeader, parsePublishedManifest, underModel, type DonefileHeader, type PublishedManifest } from './layout.js';
+import { parseDonefileHeader, parsePublishedManifest, underModel, type DonefileHeader, type PublishedFile, type PublishedManifest } from './layout.js';
 
 export interface Published {
   /** The donefile as read. */
@@ -71,4 +72,24 @@ export async function readPublished(source: Source, o: ReadOptions): Promise<Pub
   const manifest = await readManifest(source, header.manifest, o, header.version);
   agree(text, manifest, o.donefile);
   return { text, stat, header, manifest };
+}
+
+/**
+ * A published file's chunk index, read and checked against its manifest entry
+ * (size, md5, byte length); null when the file has none. For the monitor's
+ * delta pull: planDelta(servedIndex, this) says what to fetch.
+ */
+export async function readIndex(source: Source, f: PublishedFile, o: ReadOptions): Promise<ChunkIndex | null> {
+  if (!f.index) return null;
+  const p = underModel(o.model, f.index.object);
+  const bytes = await withRetry(
+    async () => {
+      const parts: Buffer[] = [];
+      for await (const c of await source.open(p, { signal: opSignal(o.signal, o.timeoutMs) })) parts.push(c as Buffer);
+      return Buffer.concat(parts);
+    },
+    { signal: o.signal, log: o.log, retries: o.retries, what: `read ${p}` },
+  );
+  if (bytes.length !== f.index.bytes) throw new IntegrityError(`chunk index ${p}: ${bytes.length} bytes, the manifest says ${f.index.bytes}`);
+  return decodeIndex(bytes, p, { size: f.size, md5: f.md5 });
 }

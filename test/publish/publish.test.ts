@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CHUNKING } from '../../src/chunk/cdc.js';
-import { decodeIndex } from '../../src/chunk/index-format.js';
+import { decodeIndex, encodeIndex } from '../../src/chunk/index-format.js';
 import { silentLogger } from '../../src/log.js';
 import { underModel } from '../../src/publish/layout.js';
 import { scanLocal } from '../../src/publish/local.js';
 import { publish, type PublishOptions } from '../../src/publish/publish.js';
-import { readPublished } from '../../src/publish/published.js';
+import { readIndex, readPublished } from '../../src/publish/published.js';
 import type { Writer } from '../../src/publish/types.js';
 import { publishedView } from '../../src/publish/view.js';
 import type { Source } from '../../src/sources/types.js';
@@ -64,6 +64,9 @@ describe('publish()', () => {
     const ix = decodeIndex(ixBytes, 'big', { size: big.length, md5: md5(big) });
     expect(ix.lengths.length).toBe(f.index!.chunks);
     expect(pub.manifest!.files.find((x) => x.path === 'a.txt')!.index).toBeUndefined();
+    expect(encodeIndex((await readIndex(src, f, ro()))!).equals(ixBytes)).toBe(true);
+    expect(await readIndex(src, pub.manifest!.files.find((x) => x.path === 'a.txt')!, ro())).toBeNull();
+    await expect(readIndex(src, { ...f, md5: '0'.repeat(32) }, ro())).rejects.toThrow(/the manifest says 0{32}/);
   });
 
   it('reuses unchanged files (same size and md5) and uploads only the changed one', async () => {
