@@ -49,17 +49,37 @@ const mmPublish = (t: Target, extra: string[] = []): Tool => ({
   }),
 });
 
+/**
+ * What a careful producer script does to give monitors an md5 donefile: md5sum
+ * every file (one more read of the model, which publish does while uploading),
+ * then upload with `peer`. The fair peer for publish's wall time.
+ */
+function withMd5sum(peer: Tool): Tool {
+  return {
+    label: `md5sum + ${peer.label}`,
+    needs: [...peer.needs, 'md5sum', 'bash'],
+    mm: false,
+    cmd: (model, dest) => {
+      const c = peer.cmd(model, dest);
+      const script = 'set -euo pipefail; m="$1"; shift; (cd "$m" && find . -type f -print0 | xargs -0 md5sum > /dev/null); exec "$@"';
+      return { ...c, file: 'bash', args: ['-c', script, 'bash', model, c.file, ...c.args] };
+    },
+  };
+}
+
 function ftpTools(t: Target): Tool[] {
   const port = /:(\d+)\//.exec(t.args[1]!)![1]!;
+  const lftp: Tool = {
+    label: 'lftp mirror -R -P 8',
+    needs: ['lftp'],
+    mm: false,
+    cmd: (model, dest) => ({ file: 'lftp', args: ['-c', `set cmd:fail-exit yes; set net:max-retries 2; open -u anonymous,anonymous@ -p ${port} 127.0.0.1; mirror -R -P 8 ${model} /pub/${dest}`] }),
+  };
   return [
     mmPublish(t),
     mmPublish(t, ['--concurrency', '8']),
-    {
-      label: 'lftp mirror -R -P 8',
-      needs: ['lftp'],
-      mm: false,
-      cmd: (model, dest) => ({ file: 'lftp', args: ['-c', `set cmd:fail-exit yes; set net:max-retries 2; open -u anonymous,anonymous@ -p ${port} 127.0.0.1; mirror -R -P 8 ${model} /pub/${dest}`] }),
-    },
+    lftp,
+    withMd5sum(lftp),
     {
       label: 'rclone copy --transfers 8',
       needs: ['rclone'],
@@ -76,16 +96,19 @@ function s3Tools(t: Target): Tool[] {
   const ep = t.args[t.args.indexOf('--s3-endpoint') + 1]!;
   const env = { ...S3_ENV, AWS_CA_BUNDLE: '', AWS_DEFAULT_REGION: 'us-east-1' };
   const rcloneFlags = ['--s3-provider', 'Other', '--s3-endpoint', ep, '--s3-access-key-id', 'S3RVER', '--s3-secret-access-key', 'S3RVER', '--s3-region', 'us-east-1'];
+  const aws: Tool = { label: 'aws s3 sync (default 10 requests)', needs: ['aws'], mm: false, cmd: (model, dest) => ({ file: 'aws', args: ['s3', 'sync', model, `s3://models/root/${dest}`, '--endpoint-url', ep, '--only-show-errors', '--no-progress'], env }) };
   return [
     mmPublish(t),
     mmPublish(t, ['--concurrency', '8']),
-    { label: 'aws s3 sync (default 10 requests)', needs: ['aws'], mm: false, cmd: (model, dest) => ({ file: 'aws', args: ['s3', 'sync', model, `s3://models/root/${dest}`, '--endpoint-url', ep, '--only-show-errors', '--no-progress'], env }) },
+    aws,
+    withMd5sum(aws),
     { label: 'rclone copy --transfers 8', needs: ['rclone'], mm: false, cmd: (model, dest) => ({ file: 'rclone', args: ['copy', model, `:s3:models/root/${dest}`, ...rcloneFlags, '--transfers', '8', '-q'], env }) },
   ];
 }
 
 function fileTools(t: Target): Tool[] {
-  return [mmPublish(t), { label: 'cp -r', needs: ['cp'], mm: false, cmd: (model, dest) => ({ file: 'cp', args: ['-r', model, path.join(t.disk!, dest)] }) }];
+  const cp: Tool = { label: 'cp -r', needs: ['cp'], mm: false, cmd: (model, dest) => ({ file: 'cp', args: ['-r', model, path.join(t.disk!, dest)] }) };
+  return [mmPublish(t), cp, withMd5sum(cp)];
 }
 
 const targets: { name: string; kind: TargetKind; tools: (t: Target) => Tool[] }[] = [

@@ -22,7 +22,7 @@ export const MULTIPART_FROM = 16 * MiB;
 /** 8 MiB parts (the AWS CLI's default), more for files past 80 GB (S3 allows 10,000 parts). */
 const PART_BYTES = 8 * MiB;
 /** Parts buffered and uploading at once per file: memory is (this + 1) × the part size per file. */
-const PARTS_IN_FLIGHT = 2;
+const PARTS_IN_FLIGHT = 4;
 
 export const s3Writer = {
   kind: 's3',

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { digestBuffer } from '../../../src/chunk/build.js';
 import { DEFAULT_CHUNKING } from '../../../src/chunk/cdc.js';
 import { planDelta, planFile, type DeltaPlan } from '../../../src/chunk/delta.js';
+import { encodeIndex } from '../../../src/chunk/index-format.js';
 import { KiB, MiB, pseudoRandom } from '../../helpers/bytes.js';
 import { applyEdits, type Edit } from '../../helpers/edits.js';
 
@@ -54,6 +55,22 @@ describe('planDelta', () => {
     expect(p.fetchedBytes).toBeGreaterThanOrEqual(changedBytes);
     expect(p.fetchedBytes).toBeLessThanOrEqual(changedBytes + slack);
     expect(p.requests).toBeLessThanOrEqual(requests);
+  });
+
+  it("the issue's delta, smaller (64 MiB: 8 rewrites of 1 MiB, 256 KiB inserted mid-file, 4 MiB appended): ≤ 1.2 × the changed bytes + the index", () => {
+    const big = pseudoRandom(64 * MiB, 21);
+    const edits: Edit[] = [
+      ...Array.from({ length: 8 }, (_, k): Edit => ({ kind: 'rewrite', at: (k * 8 + 2) * MiB, length: 1 * MiB })),
+      { kind: 'insert', at: 32 * MiB + 123, length: 256 * KiB },
+      { kind: 'append', length: 4 * MiB },
+    ];
+    const { data, changedBytes } = applyEdits(big, edits);
+    const newIx = digestBuffer(data).index!;
+    const p = planDelta(digestBuffer(big).index!, newIx);
+    checkPlan(p, big, data);
+    const indexBytes = encodeIndex(newIx).length;
+    expect(p.fetchedBytes).toBeLessThanOrEqual(1.2 * changedBytes + indexBytes);
+    expect(p.requests).toBeLessThanOrEqual(10);
   });
 
   it('an empty new file: nothing to do', () => {
