@@ -10,7 +10,7 @@ import { RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import { opSignal, withRetry } from '../retry.js';
-import { mapS3Error, s3Client, type S3Options } from '../sources/s3.js';
+import { mapS3Error, s3Client, type S3Handle, type S3Options } from '../sources/s3.js';
 import type { IoOptions } from '../sources/types.js';
 import type { PutOptions, Writer, WriterDeps, WriterFactory } from './types.js';
 
@@ -65,8 +65,7 @@ class S3Writer implements Writer {
   readonly features = { atomicReplace: false, atomicPut: true } as const;
   readonly displayUrl: string;
   private readonly log: Logger;
-  private readonly ready: () => Promise<{ sdk: Sdk; client: S3Client }>;
-  private started = false;
+  private readonly client: S3Handle;
 
   constructor(
     private readonly opts: S3Options,
@@ -74,11 +73,7 @@ class S3Writer implements Writer {
   ) {
     this.displayUrl = `s3://${opts.bucket}/${opts.prefix}`;
     this.log = deps.log.child({ component: 'writer', source: 's3' });
-    const ready = s3Client(opts, deps, this.log);
-    this.ready = () => {
-      this.started = true;
-      return ready();
-    };
+    this.client = s3Client(opts, deps, this.log);
   }
 
   private key(p: string): string {
@@ -86,7 +81,7 @@ class S3Writer implements Writer {
   }
 
   private async call<T>(what: string, signal: AbortSignal, op: (sdk: Sdk, client: S3Client, s: AbortSignal) => Promise<T>): Promise<T> {
-    const { sdk, client } = await this.ready();
+    const { sdk, client } = await this.client.ready();
     try {
       return await op(sdk, client, signal);
     } catch (err) {
@@ -181,7 +176,7 @@ class S3Writer implements Writer {
 
   async removeDir(): Promise<void> {}
 
-  async close(): Promise<void> {
-    if (this.started) (await this.ready()).client.destroy();
+  close(): Promise<void> {
+    return this.client.close();
   }
 }

@@ -197,8 +197,15 @@ function listEntry(o: _Object, prefix: string, log: Logger): RemoteEntry | null 
   };
 }
 
-/** The SDK and a client for `opts` (shared by the source and the publish writer); loaded on the first call. */
-export function s3Client(opts: S3Options, deps: SourceDeps, log: Logger): () => Promise<{ sdk: Sdk; client: S3Client }> {
+export interface S3Handle {
+  /** The SDK and the client, loaded on the first call. */
+  ready(): Promise<{ sdk: Sdk; client: S3Client }>;
+  /** Destroys the client if one was made. */
+  close(): Promise<void>;
+}
+
+/** The SDK and a client for `opts`, shared by the source and the publish writer. */
+export function s3Client(opts: S3Options, deps: SourceDeps, log: Logger): S3Handle {
   const t = deps.timeoutMs;
   const clientConfig: S3ClientConfig = {
     region: opts.region ?? regionFromChain(),
@@ -222,16 +229,16 @@ export function s3Client(opts: S3Options, deps: SourceDeps, log: Logger): () => 
     if (proxy) log.info({ event: 'proxy', proxy: redactUrl(proxy) }, 'S3 requests go through the proxy from the environment');
     return { ...clientConfig, requestHandler: { ...(clientConfig.requestHandler as object), httpAgent, httpsAgent } };
   };
-  let ready: Promise<{ sdk: Sdk; client: S3Client }> | null = null;
-  return () => (ready ??= Promise.all([loadSdk(), withAgents()]).then(([sdk, config]) => ({ sdk, client: new sdk.S3Client(config) })));
+  let made: Promise<{ sdk: Sdk; client: S3Client }> | null = null;
+  const ready = () => (made ??= Promise.all([loadSdk(), withAgents()]).then(([sdk, config]) => ({ sdk, client: new sdk.S3Client(config) })));
+  return { ready, close: async () => void (made && (await made).client.destroy()) };
 }
 
 class S3Source implements Source {
   readonly kind = 's3';
   readonly features = { md5: true, etag: true, ranges: true, mtimeResolutionMs: 1000 } as const;
   readonly displayUrl: string;
-  private readonly ready: () => Promise<{ sdk: Sdk; client: S3Client }>;
-  private started = false;
+  private readonly client: S3Handle;
   private readonly log: Logger;
 
   constructor(
@@ -240,11 +247,11 @@ class S3Source implements Source {
   ) {
     this.displayUrl = `s3://${opts.bucket}/${opts.prefix}`;
     this.log = deps.log.child({ component: 'source', source: 's3' });
-    const ready = s3Client(opts, deps, this.log);
-    this.ready = () => {
-      this.started = true;
-      return ready();
-    };
+    this.client = s3Client(opts, deps, this.log);
+  }
+
+  private ready(): Promise<{ sdk: Sdk; client: S3Client }> {
+    return this.client.ready();
   }
 
   private key(p: string): string {
@@ -327,7 +334,7 @@ class S3Source implements Source {
     return guardedBody(res.Body, { signal: o.signal, expected: res.ContentLength, mapError, what });
   }
 
-  async close(): Promise<void> {
-    if (this.started) (await this.ready()).client.destroy();
+  close(): Promise<void> {
+    return this.client.close();
   }
 }
