@@ -59,9 +59,9 @@ class FtpWriter implements Writer {
     return joinRemote(this.opts.root, safeRelative(joinRemote(p).replace(/^\//, '')));
   }
 
-  /** MKD of each missing level under the root (550 "exists" is fine). */
+  /** MKD of each missing level, the root included (550 "exists" is fine). */
   private async ensureDir(client: Client, abs: string): Promise<void> {
-    if (abs === this.opts.root || abs === '/' || this.dirs.has(abs)) return;
+    if (abs === '/' || this.dirs.has(abs)) return;
     await this.ensureDir(client, path.posix.dirname(abs));
     await client.send(`MKD ${abs}`).catch((err: unknown) => {
       if (!isCode(err, 550, 521)) throw err;
