@@ -57,7 +57,11 @@ class PublishedView implements Source {
       this.last = pub?.manifest ? { manifest: pub.manifest, byPath: new Map(pub.manifest.files.map((f) => [f.path, f])) } : null;
       return this.last;
     });
-    this.snap = s.catch(() => null); // a failed read is retried by the caller; the next call reads again
+    // A failed read fails the call (the caller's retry reads again), never falls back to the raw listing.
+    this.snap = s;
+    s.catch(() => {
+      if (this.snap === s) this.snap = null;
+    });
     return s;
   }
 

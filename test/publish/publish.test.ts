@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CHUNKING } from '../../src/chunk/cdc.js';
 import { decodeIndex, encodeIndex } from '../../src/chunk/index-format.js';
+import { TransientError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { underModel } from '../../src/publish/layout.js';
 import { scanLocal } from '../../src/publish/local.js';
@@ -117,6 +118,24 @@ describe('publish()', () => {
     await writeFile(path.join(local(), 'sub', 'b.txt'), 'written after the scan');
     await expect(publish(scanned, src, w, opts())).rejects.toThrow(/changed while it was read/);
     expect((await readPublished(src, ro()))!.text).toBe(before);
+  });
+
+  it('the view fails a call whose manifest read failed (the retry reads again), never showing the raw version dirs', async () => {
+    let failures = 1;
+    const flaky: Source = {
+      ...src,
+      kind: src.kind, displayUrl: src.displayUrl, features: src.features,
+      stat: (p, io) => src.stat(p, io),
+      list: (d, io) => src.list(d, io),
+      open: async (p, o) => {
+        if (p === 'donefile' && failures-- > 0) throw new TransientError('dropped');
+        return src.open(p, o);
+      },
+      close: async () => {},
+    };
+    const view = publishedView(flaky, { ...ro(), retries: 0 });
+    await expect(files(view.list('model', { signal: AbortSignal.timeout(10_000) }))).rejects.toThrow(TransientError);
+    expect(await files(view.list('model', { signal: AbortSignal.timeout(10_000) }))).toEqual(['a.txt', 'big.bin', 'sub/b.txt']);
   });
 
   it('a remote without a published donefile passes through the view unchanged', async () => {
