@@ -1,7 +1,7 @@
 /**
  * A producer publishes 20 versions back to back with `model-monitor publish`
  * while a monitor pulls continuously (`watch --interval 0.05`), on file://,
- * vsftpd and s3rver. Every model the monitor served (an --exec hook prints each
+ * vsftpd, s3rver and the WebHDFS test server. Every model the monitor served (an --exec hook prints each
  * one's files and md5s) is exactly one published version, the monitor never
  * fails a cycle (it never found a donefile whose model was incomplete), and a
  * reader checking the remote between publishes always finds the model the
@@ -38,7 +38,7 @@ async function incomplete(t: Target): Promise<string[]> {
   }
 }
 
-for (const kind of ['file', 'vsftpd', 's3rver'] as TargetKind[]) {
+for (const kind of ['file', 'vsftpd', 's3rver', 'webhdfs'] as TargetKind[]) {
   const missing = targetMissing(kind);
   describe.skipIf(missing !== null)(`publish while a monitor pulls: ${kind}`, () => {
     let dir: string;
