@@ -7,6 +7,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     maxWorkers: 2,
+    // Deadline tests force garbage collections (global.gc) to show no timer can be collected.
+    execArgv: ['--expose-gc'],
     reporters: ['default'],
   },
 });

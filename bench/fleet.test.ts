@@ -1,150 +1,180 @@
 /**
- * `npm run bench:fleet`: 200 watchers (`createMonitor()` + `watchLoop()`, each
- * with its own local dir, --interval 1) in one process against one WebHDFS
- * test server in the same process, which logs every request. Measures requests
- * per second while nothing changes (expected ≈ 200/s: one GETFILESTATUS of the
- * donefile per poll per watcher) and, after one publish, how long each watcher
- * took to apply it. Writes its table to bench/RESULTS.md.
+ * `npm run bench:fleet`: 200 watchers (createMonitor() + watchLoop(), each with
+ * its own local dir, --interval 1) in one process against one WebHDFS test
+ * server in the same process, which counts every request and every data byte.
+ * Three rollouts of one publish: straight to the origin, through a Squid cache
+ * tier (Debian's, memory cache, examples/squid/squid.conf's rules), and
+ * through Squid with --spread 5. For each: origin bytes per publish, time
+ * until every watcher serves the new version (p50 / p99 / max), and the
+ * version skew over time (share of the fleet on the new version). Plus, for
+ * the direct run, requests/s and CPU while nothing changes. Writes its tables
+ * to bench/RESULTS.md.
  *
- * Knobs: MM_FLEET_WATCHERS (default 200), MM_FLEET_IDLE_S (default 10),
+ * Knobs: MM_FLEET_WATCHERS (200), MM_FLEET_MODEL_MB (1, in 4 files),
+ * MM_FLEET_IDLE_S (10), MM_FLEET_ONLY=direct,squid,spread (a subset),
  * MM_BENCH_NO_WRITE=1 (print only).
  */
 import { randomBytes } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { mkdir, mkdtemp, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect, it } from 'vitest';
-import { allOptions, buildConfig, resolveRaw } from '../src/config.js';
-import { silentLogger } from '../src/log.js';
-import { createMonitor, type Monitor } from '../src/monitor.js';
-import { createWaker, watchLoop } from '../src/watch.js';
+import { startFleet, type Fleet, type Flags } from '../test/helpers/fleet.js';
 import { waitFor } from '../test/servers/ports.js';
+import { squidMissing, startSquid } from '../test/servers/squid.js';
 import { WebHdfsTestServer, type LoggedRequest } from '../test/servers/webhdfs.js';
-import { median } from './matrix.js';
 import { writeSection } from './report.js';
 
 const envNum = (k: string, d: number) => (process.env[k] && Number.isFinite(Number(process.env[k])) ? Number(process.env[k]) : d);
 const WATCHERS = envNum('MM_FLEET_WATCHERS', 200);
 const IDLE_MS = envNum('MM_FLEET_IDLE_S', 10) * 1000;
 const FILES = 4;
-const FILE_BYTES = 256 * 1024;
+const MODEL_BYTES = envNum('MM_FLEET_MODEL_MB', 1) * 1024 * 1024;
+const FILE_BYTES = Math.floor(MODEL_BYTES / FILES);
+const SKEW_AT = [1, 2, 3, 5, 10];
 
-/** A producer's publish: files written beside and renamed in, then the donefile with a later mtime. */
+/** A producer's publish: the same paths and sizes each version, written beside and renamed in, then the donefile. */
 async function publish(root: string, version: number): Promise<void> {
   const model = path.join(root, 'models', 'model');
   await mkdir(model, { recursive: true });
+  const t = Math.floor(Date.now() / 1000) + 10 * version;
   for (let i = 0; i < FILES; i++) {
     const f = path.join(model, `part-${i}.bin`);
     await writeFile(`${f}.tmp`, randomBytes(FILE_BYTES));
+    await utimes(`${f}.tmp`, t, t);
     await rename(`${f}.tmp`, f);
   }
   const done = path.join(root, 'models', 'donefile');
-  await writeFile(done, `version ${version}\n`);
-  const t = Math.floor(Date.now() / 1000) + 10 * version;
-  await utimes(done, t, t);
+  await writeFile(`${done}.tmp`, `version ${version}\n`);
+  await utimes(`${done}.tmp`, t, t);
+  await rename(`${done}.tmp`, done);
 }
 
-function byOp(reqs: readonly LoggedRequest[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of reqs) out[`${r.server} ${r.op || '(none)'}`] = (out[`${r.server} ${r.op || '(none)'}`] ?? 0) + 1;
-  return out;
+interface Scenario {
+  readonly key: string;
+  readonly name: string;
+  readonly squid: boolean;
+  readonly spread?: number;
+  /** Measure requests/s and CPU while nothing changes. */
+  readonly idle?: boolean;
 }
 
-interface Watcher {
-  readonly monitor: Monitor;
-  /** performance.now() of each applied version, by version number (1, 2). */
-  readonly applied: Map<number, number>;
-  /** Cycles that threw (the loop retries them after its backoff). */
-  failed: number;
-  done: Promise<number>;
+interface Outcome {
+  readonly scenario: Scenario;
+  readonly firstSyncS: number;
+  readonly originFirst: number;
+  readonly originPublish: number;
+  readonly lags: number[];
+  readonly failedDuring: number;
+  /** Seconds after the publish → watchers on the new version. */
+  readonly skew: { t: number; onNew: number }[];
+  readonly idle?: { rps: number; cpuPct: number; usPerPoll: number; seconds: number };
+  readonly rssMiB: number;
 }
 
-async function startWatchers(url: string, work: string, shutdown: AbortSignal): Promise<Watcher[]> {
-  const log = silentLogger();
-  const out: Watcher[] = [];
-  for (let i = 0; i < WATCHERS; i++) {
-    const cli = {
-      remote: `${url}/models`, 'remote-model-name': 'model', 'remote-donefile-name': 'donefile',
-      'local-path': path.join(work, `w${i}`), interval: '1', 'log-level': 'silent', 'hdfs-user': 'bench',
-    };
-    const config = buildConfig('watch', resolveRaw(cli, {}, allOptions()));
-    const monitor = createMonitor(config, log);
-    await monitor.start();
-    const w: Watcher = { monitor, applied: new Map(), failed: 0, done: Promise.resolve(0) };
-    w.done = watchLoop((s) => monitor.cycle(s), createWaker(), {
-      intervalMs: config.intervalMs, maxFailures: null, log, shutdown,
-      onOutcome: (o) => {
-        if (o.kind === 'updated') w.applied.set(w.applied.size + 1, performance.now());
-        if (o.kind === 'failed') w.failed++;
-      },
-    });
-    out.push(w);
-  }
-  return out;
+const failures = (f: Fleet) => f.members.reduce((n, m) => n + m.failures(), 0);
+const pct = (xs: readonly number[], p: number) => xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+
+async function idleWindow(srv: WebHdfsTestServer): Promise<NonNullable<Outcome['idle']>> {
+  srv.requests.splice(0);
+  const cpu0 = process.cpuUsage();
+  const i0 = performance.now();
+  await delay(IDLE_MS); // a measurement window: the watchers poll on their own
+  const seconds = (performance.now() - i0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const reqs: LoggedRequest[] = srv.requests.splice(0);
+  const us = cpu.user + cpu.system;
+  return { rps: reqs.length / seconds, cpuPct: us / 1e4 / seconds, usPerPoll: us / Math.max(1, reqs.length), seconds };
 }
 
-const f1 = (x: number) => x.toFixed(1);
-
-it('fleet: 200 watchers against one server', async () => {
+async function runScenario(s: Scenario): Promise<Outcome> {
   const work = await mkdtemp(path.join(tmpdir(), 'mm-fleet-'));
   const root = path.join(work, 'remote');
   await publish(root, 1);
   const srv = await WebHdfsTestServer.start({ root });
-  const ac = new AbortController();
-  setMaxListeners(0, ac.signal); // one shutdown signal for every watcher (a real fleet has one per process)
-  let watchers: Watcher[] = [];
+  const squid = s.squid ? await startSquid({ memMb: Math.max(256, Math.ceil((3 * MODEL_BYTES) / 2 ** 20)) }) : null;
+  let fleet: Fleet | null = null;
   try {
-    const t0 = performance.now();
-    watchers = await startWatchers(srv.url, work, ac.signal);
-    await waitFor(() => watchers.every((w) => w.applied.has(1)), 'every watcher to apply version 1', 300_000);
-    const firstSync = performance.now() - t0;
-    // Idle: a measurement window (nothing to wait for; the watchers poll on their own).
-    srv.requests.splice(0);
-    const cpu0 = process.cpuUsage();
-    const i0 = performance.now();
-    await delay(IDLE_MS);
-    const idleS = (performance.now() - i0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const idle = srv.requests.splice(0);
-    // One publish; every watcher's time to apply it.
-    const failedBefore = watchers.reduce((n, w) => n + w.failed, 0);
-    const tPub = performance.now();
+    const flags: Flags = {
+      remote: `${srv.url}/models`, 'remote-model-name': 'model', 'remote-donefile-name': 'donefile', interval: '1', 'hdfs-user': 'bench', 'keep-backups': '1',
+      ...(squid ? { proxy: squid.url } : {}), ...(s.spread ? { spread: String(s.spread) } : {}),
+    };
+    const t0 = Date.now();
+    fleet = await startFleet({ work, cli: 0, lib: WATCHERS, flags });
+    await waitFor(() => fleet!.atLeast(1) === WATCHERS, `every watcher to apply version 1 (${s.name})`, 600_000);
+    const firstSyncS = (Date.now() - t0) / 1000;
+    const originFirst = srv.dataBytes;
+    const idle = s.idle ? await idleWindow(srv) : undefined;
+    const failedBefore = failures(fleet);
+    const tPub = Date.now();
     await publish(root, 2);
-    await waitFor(() => watchers.every((w) => w.applied.has(2)), 'every watcher to apply version 2', 300_000);
-    const lags = watchers.map((w) => (w.applied.get(2)! - tPub) / 1000).sort((a, b) => a - b);
-    const pub = srv.requests.splice(0);
-    const failedPub = watchers.reduce((n, w) => n + w.failed, 0) - failedBefore;
-    const rss = process.memoryUsage().rss;
-    const idleOps = byOp(idle);
-    const pubOps = byOp(pub);
-    const ops = [...new Set([...Object.keys(idleOps), ...Object.keys(pubOps)])].sort();
-    const text = [
-      `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} CPUs, node ${process.version}: ${WATCHERS} watchers ` +
-        `(createMonitor + watchLoop, --interval 1, ±10 % jitter) and the WebHDFS test server in one process; model ${FILES} × ${FILE_BYTES / 1024} KiB.`,
-      '',
-      '| figure | value |',
-      '|---|---|',
-      `| first sync of all ${WATCHERS} (thundering herd from start) | ${f1(firstSync / 1000)} s |`,
-      `| idle requests/s (${f1(idleS)} s window) | **${f1(idle.length / idleS)}** = ${(idle.length / idleS / WATCHERS).toFixed(2)} per watcher per second |`,
-      `| idle CPU of the whole process (watchers + server) | ${f1(((cpu.user + cpu.system) / 1000 / idleS / 10))} % of one core; ${((cpu.user + cpu.system) / Math.max(1, idle.length)).toFixed(0)} µs per poll |`,
-      `| time to apply one publish: min / median / max | ${lags[0]!.toFixed(2)} / ${median(lags).toFixed(2)} / ${lags[lags.length - 1]!.toFixed(2)} s |`,
-      `| cycles failed and retried: before the publish / during it | ${failedBefore} / ${failedPub} |`,
-      `| process RSS with ${WATCHERS} monitors | ${(rss / 2 ** 20).toFixed(0)} MiB |`,
-      '',
-      '| request (nn = namenode, dn = datanode) | idle window | publish until all applied |',
-      '|---|--:|--:|',
-      ...ops.map((op) => `| ${op} | ${idleOps[op] ?? 0} | ${pubOps[op] ?? 0} |`),
-    ].join('\n');
-    console.log(`\n${text}\n`);
-    if (process.env.MM_BENCH_NO_WRITE !== '1') await writeSection('fleet', text);
-    expect(idle.length).toBeGreaterThan(0);
+    const skew: Outcome['skew'] = [];
+    await waitFor(() => {
+      const onNew = fleet!.atLeast(2);
+      skew.push({ t: (Date.now() - tPub) / 1000, onNew });
+      return onNew === WATCHERS;
+    }, `every watcher to apply version 2 (${s.name})`, 600_000);
+    const lags = fleet.members.map((m) => (m.updates()[1]! - tPub) / 1000).sort((a, b) => a - b);
+    return {
+      scenario: s, firstSyncS, originFirst, originPublish: srv.dataBytes - originFirst, lags, failedDuring: failures(fleet) - failedBefore, skew,
+      ...(idle ? { idle } : {}), rssMiB: process.memoryUsage().rss / 2 ** 20,
+    };
   } finally {
-    ac.abort();
-    await Promise.all(watchers.map((w) => w.done));
-    await Promise.all(watchers.map((w) => w.monitor.close()));
+    await fleet?.stop();
+    await squid?.stop();
     await srv.close();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const bytes = (b: number) => `${f1(b / 2 ** 20)} MiB (${f1(b / MODEL_BYTES)} ×)`;
+
+function onNewAt(o: Outcome, t: number): string {
+  const hit = [...o.skew].reverse().find((x) => x.t <= t);
+  return `${Math.round((100 * (hit?.onNew ?? 0)) / WATCHERS)} %`;
+}
+
+function report(outs: readonly Outcome[]): string {
+  const row = (label: string, f: (o: Outcome) => string) => `| ${label} | ${outs.map(f).join(' | ')} |`;
+  const idle = outs.find((o) => o.idle)?.idle;
+  return [
+    `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} CPUs, node ${process.version}: ${WATCHERS} watchers ` +
+      `(createMonitor + watchLoop, --interval 1, ±10 % jitter) and the WebHDFS test server in one process; model ${FILES} × ${FILE_BYTES >= 2 ** 20 ? `${f1(FILE_BYTES / 2 ** 20)} MiB` : `${FILE_BYTES / 1024} KiB`}; ` +
+      'the cache tier is Debian\'s Squid 5 (memory cache, examples/squid/squid.conf\'s rules) in its own process.',
+    '',
+    `| figure | ${outs.map((o) => o.scenario.name).join(' | ')} |`,
+    `|---|${outs.map(() => '--:').join('|')}|`,
+    row(`first sync of all ${WATCHERS} (cold start, thundering herd)`, (o) => `${f1(o.firstSyncS)} s`),
+    row('origin data bytes, first sync', (o) => bytes(o.originFirst)),
+    row('**origin data bytes per publish**', (o) => `**${bytes(o.originPublish)}**`),
+    row(`**time until all ${WATCHERS} serve the new version**: p50 / p99 / max`, (o) => `${f2(pct(o.lags, 50))} / ${f2(pct(o.lags, 99))} / **${f2(o.lags.at(-1)!)}** s`),
+    row('first watcher on the new version', (o) => `${f2(o.lags[0]!)} s`),
+    ...SKEW_AT.map((t) => row(`share on the new version ${t} s after the publish`, (o) => onNewAt(o, t))),
+    row('cycles failed (and retried) during the publish', (o) => String(o.failedDuring)),
+    row(`process RSS with ${WATCHERS} monitors`, (o) => `${o.rssMiB.toFixed(0)} MiB`),
+    '',
+    idle
+      ? `Idle, direct (${f1(idle.seconds)} s window): **${f1(idle.rps)} requests/s** = ${f2(idle.rps / WATCHERS)} per watcher per second; ` +
+        `CPU of the whole process (watchers + server) ${f1(idle.cpuPct)} % of one core, ${idle.usPerPoll.toFixed(0)} µs per poll.`
+      : '',
+  ].join('\n');
+}
+
+it('fleet: 200 watchers, straight to the origin and through a cache tier', async () => {
+  const squid = squidMissing();
+  if (squid) console.warn(`cache-tier runs skipped: ${squid}`);
+  const only = process.env.MM_FLEET_ONLY?.split(',');
+  const scenarios: Scenario[] = [
+    { key: 'direct', name: 'direct', squid: false, idle: true },
+    ...(squid ? [] : [{ key: 'squid', name: 'through Squid', squid: true }, { key: 'spread', name: 'Squid + --spread 5', squid: true, spread: 5 }]),
+  ].filter((s) => !only || only.includes(s.key));
+  const outs: Outcome[] = [];
+  for (const s of scenarios) outs.push(await runScenario(s));
+  const text = report(outs);
+  console.log(`\n${text}\n`);
+  if (process.env.MM_BENCH_NO_WRITE !== '1') await writeSection('fleet', text);
+  expect(outs.every((o) => o.lags.length === WATCHERS)).toBe(true);
 });

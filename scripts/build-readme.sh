@@ -18,6 +18,8 @@ npx tsc -p tsconfig.build.json
   cat docs/publish.md
   echo
   cat docs/operations.md
+  echo
+  cat docs/fleet.md
   if [ -f docs/performance.md ]; then echo; cat docs/performance.md; fi
   echo
   cat docs/development.md

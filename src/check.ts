@@ -4,22 +4,33 @@
  */
 import { statfs } from 'node:fs/promises';
 import { NoSpaceError, ValidateError } from './errors.js';
-import { isExecaError, runShell } from './exec.js';
+import { isExecFailure, runShell, tailText } from './exec.js';
 import type { Logger } from './log.js';
 
-/** Free space needed: the model, 5 % and 64 MiB of margin. */
-export function spaceNeeded(bytes: number): number {
-  return Math.ceil(bytes * 1.05) + 64 * 1024 * 1024;
+const MIB = 1024 * 1024;
+
+/**
+ * Free space needed: the model, 5 %, and a margin that scales with the
+ * filesystem: 1 % of its size, between 256 KiB and 64 MiB (a fixed 64 MiB made
+ * any filesystem under 64 MiB unusable).
+ */
+export function spaceNeeded(bytes: number, fsBytes = Number.POSITIVE_INFINITY): number {
+  const margin = Math.min(64 * MIB, Math.max(256 * 1024, Math.floor(fsBytes / 100)));
+  return Math.ceil(bytes * 1.05) + margin;
 }
 
-export async function checkDiskSpace(dir: string, bytes: number): Promise<void> {
+export async function checkDiskSpace(dir: string, bytes: number, files = 0): Promise<void> {
   const s = await statfs(dir);
   const free = s.bavail * s.bsize;
-  const need = spaceNeeded(bytes);
+  const need = spaceNeeded(bytes, s.blocks * s.bsize);
   if (free < need) {
     throw new NoSpaceError(
       `not enough free space in ${dir}: ${mib(free)} free, the model needs ${mib(bytes)} (+ margin: ${mib(need)})`,
     );
+  }
+  // Inodes too (statfs reports 0 total where a filesystem has no fixed count): a file and its directory each.
+  if (s.files > 0 && s.ffree < files * 2 + 16) {
+    throw new NoSpaceError(`not enough free inodes in ${dir}: ${s.ffree} free, the model has ${files} files`);
   }
 }
 
@@ -42,10 +53,9 @@ export async function runValidate(
     });
     o.log.info({ event: 'validated', version, output: r.stdout.slice(-500) }, 'validate command accepted the model');
   } catch (err) {
-    if (isExecaError(err)) {
-      const why = err.timedOut ? `timed out after ${o.timeoutMs} ms` : err.isCanceled ? 'was cancelled' : `exited with ${err.exitCode ?? err.signal}`;
-      const tail = String(err.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
-      throw new ValidateError(`--validate rejected ${version}: command ${why}${tail ? `: ${tail}` : ''}`, { cause: err });
+    if (isExecFailure(err)) {
+      const tail = tailText(err.stderr.split('\n').slice(-3).join(' | '));
+      throw new ValidateError(`--validate rejected ${version}: command ${err.message}${tail ? `: ${tail}` : ''}`, { cause: err });
     }
     throw err;
   }

@@ -8,19 +8,30 @@ import path from 'node:path';
 import { coreOptions } from './core-options.js';
 import { ConfigError } from './errors.js';
 import { envName, kebab, LIST_SEPARATOR, MASK, redactUrl, type OptionSpec, type RawOptions } from './options.js';
-import { buildRemote, type RemoteChoice } from './remote.js';
+import { buildRemote, remoteGiven, wholeFilesOnly, type RemoteChoice } from './remote.js';
 import { sources } from './sources/index.js';
 import { yaml } from './lazy.js';
 import { parseValues, type CoreValues } from './values.js';
 
-export type Command = 'watch' | 'sync' | 'rollback' | 'status' | 'demo';
+/** Commands that read or change only local state: no remote flags needed. */
+export type LocalCommand = 'rollback' | 'status' | 'accept';
+/** Commands that talk to the remote. */
+export type RemoteCommand = 'watch' | 'sync' | 'preheat';
+export type Command = RemoteCommand | LocalCommand | 'demo' | 'kserve-init' | 'publish';
 
-export interface MonitorConfig extends CoreValues, RemoteChoice {
+/** What every command knows: the local side, and the remote when one was named. */
+export interface LocalConfig extends CoreValues {
   readonly command: Command;
   readonly servedPath: string;
   readonly workDir: string;
   readonly modelName: string;
   readonly raw: RawOptions;
+  /** null when a local command was given no remote flags. */
+  readonly remote: RemoteChoice | null;
+}
+
+export interface MonitorConfig extends LocalConfig, RemoteChoice {
+  readonly remote: RemoteChoice;
 }
 
 /** Every option: the core's and each source's. */
@@ -117,26 +128,35 @@ export function resolveRaw(
   return raw;
 }
 
-/** Builds the frozen config. No network, no disk but path resolution. */
-export function buildConfig(command: Command, raw: RawOptions): MonitorConfig {
-  const core = parseValues(raw);
-  const remote = buildRemote(raw, sources);
-  const modelName = raw['local-model-name'] ?? raw['unpacked-filename'] ?? path.posix.basename(remote.remoteModel);
+function localSide(command: Command, raw: RawOptions, remote: RemoteChoice | null): LocalConfig {
+  const fromRemote = remote?.remoteModel ? path.posix.basename(remote.remoteModel) : undefined;
+  const modelName = raw['local-model-name'] ?? raw['unpacked-filename'] ?? fromRemote;
+  if (modelName === undefined) {
+    throw new ConfigError('local-model-name', `required for ${command} (the served model is --local_path/NAME), or give --remote_model_name`);
+  }
   if (!modelName || modelName.includes('/') || modelName === '..' || modelName === '.') {
-    throw new ConfigError('local-model-name', `must be a plain directory name, got "${modelName ?? ''}"`);
+    throw new ConfigError('local-model-name', `must be a plain directory name, got "${modelName}"`);
   }
   const localPath = path.resolve(raw['local-path'] ?? '.');
   const tmp = raw['local-tmp-path'] ?? '_serving_monitor_tmp';
-  const cfg: MonitorConfig = {
-    ...core,
-    command,
-    ...remote,
-    servedPath: path.join(localPath, modelName),
-    workDir: path.resolve(localPath, tmp),
-    modelName,
-    raw,
-  };
-  return Object.freeze(cfg);
+  return { ...parseValues(raw), command, servedPath: path.join(localPath, modelName), workDir: path.resolve(localPath, tmp), modelName, raw, remote };
+}
+
+/** Builds the frozen config of a command that talks to the remote. No network, no disk but path resolution. */
+export function buildConfig(command: Command, raw: RawOptions): MonitorConfig {
+  const remote = buildRemote(raw, sources);
+  const local = localSide(command, raw, remote);
+  return Object.freeze({ ...local, partSize: wholeFilesOnly(raw, remote) ? 0 : local.partSize, ...remote, remote });
+}
+
+/**
+ * The config of a local command (status, rollback, accept): --local_path,
+ * --local_model_name and --local_tmp_path are enough. Remote flags, when given,
+ * are still checked, and only shown.
+ */
+export function buildLocalConfig(command: LocalCommand, raw: RawOptions): LocalConfig {
+  const remote = remoteGiven(raw) ? buildRemote(raw, sources, { names: 'optional' }) : null;
+  return Object.freeze(localSide(command, raw, remote));
 }
 
 /** The effective config for --print-config: secrets masked. */
@@ -147,7 +167,7 @@ export function printableConfig(raw: RawOptions, specs: readonly OptionSpec[]): 
     if (v === undefined) continue;
     if (s.secret) out[s.name] = MASK;
     else if (s.kind === 'list') out[s.name] = v.split(LIST_SEPARATOR);
-    else out[s.name] = s.name === 'remote' || s.name === 'general-host' ? redactUrl(v) : v;
+    else out[s.name] = ['remote', 'general-host', 'proxy'].includes(s.name) ? redactUrl(v) : v;
   }
   return out;
 }

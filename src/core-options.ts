@@ -6,6 +6,7 @@ const D = 'Detect and verify';
 const W = 'Swap and reload';
 const T = 'Transfer';
 const O = 'Operations';
+const F = 'Fleet';
 
 /** The core's flags (sources, swaps and triggers declare their own). CLI.md is the contract. */
 export const coreOptions: readonly OptionSpec[] = [
@@ -23,7 +24,8 @@ export const coreOptions: readonly OptionSpec[] = [
   { name: 'touch-timestamp', kind: 'bool', group: L, default: true, help: 'touch the timestamp file (--no-touch-timestamp or --no-touch to disable)' },
   { name: 'local-tmp-path', aliases: ['local_tmp_dir'], kind: 'string', metavar: 'NAME', group: L, default: '_serving_monitor_tmp', help: 'staging, backups and state, under --local_path' },
   { name: 'unpacked-filename', kind: 'string', metavar: 'DIR', group: L, help: 'the remote model is a tar / tar.gz that unpacks to DIR' },
-  { name: 'interval', kind: 'number', metavar: 'SECONDS', group: D, default: '10', help: 'poll period (jittered ±10 %)' },
+  { name: 'max-unpack-ratio', kind: 'int', metavar: 'N', group: L, default: '256', help: 'a tar.gz may unpack to at most N times its size (a decompression bomb); 0 = only the free space bounds it' },
+  { name: 'interval', kind: 'number', metavar: 'SECONDS', group: D, default: '10', help: 'poll period (jittered ±10 %; at most 86400)' },
   { name: 'detect', kind: 'string', group: D, choices: ['timestamp', 'content'], default: 'timestamp', help: 'donefile mtime (Paddle) or content md5' },
   { name: 'verify', kind: 'string', group: D, choices: ['auto', 'size', 'md5', 'none'], default: 'auto', help: 'how a pulled model is checked' },
   { name: 'manifest', kind: 'string', metavar: 'NAME', group: D, help: 'md5sum-format manifest inside the remote model dir' },
@@ -42,11 +44,13 @@ export const coreOptions: readonly OptionSpec[] = [
   { name: 'fsync', kind: 'bool', group: W, default: false, help: 'flush staged files and dirs before the swap (power-loss safety)' },
   { name: 'verify-on-start', kind: 'bool', group: W, default: false, help: 'hash the served model against its record on start; re-pull on mismatch' },
   { name: 'concurrency', kind: 'int', metavar: 'N', group: T, default: '4', help: 'parallel transfers' },
-  { name: 'part-size', kind: 'bytes', metavar: 'SIZE', group: T, default: '64M', help: 'files larger than this are fetched as parallel ranged parts of this size; 0 = whole files only' },
+  { name: 'part-size', kind: 'bytes', metavar: 'SIZE', group: T, help: 'files larger than this are fetched as parallel ranged parts of this size; 0 = whole files only (default: 64M; 0 through a proxy, so that a shared cache can store the files)' },
   { name: 'bwlimit', kind: 'bytes', metavar: 'RATE', group: T, help: 'bandwidth limit over all streams, bytes/s (50M, 1.5G, 800k)' },
   { name: 'incremental', kind: 'bool', group: T, default: false, help: 'reuse files unchanged since the served version' },
-  { name: 'timeout', kind: 'number', metavar: 'SECONDS', group: T, default: '60', help: 'per-request timeout' },
+  { name: 'timeout', kind: 'number', metavar: 'SECONDS', group: T, default: '60', help: 'per-request deadline: connect and answer, a stalled transfer (at most 86400)' },
+  { name: 'min-rate', kind: 'bytes', metavar: 'RATE', group: T, default: '1k', help: 'a transfer slower than this over a --timeout window is dropped and resumed (bytes/s; 0 = only a full stall)' },
   { name: 'retries', kind: 'int', metavar: 'N', group: T, default: '5', help: 'retries per remote operation' },
+  { name: 'spread', kind: 'number', metavar: 'SECONDS', group: F, default: '0', help: 'wait a random delay up to this long after a donefile change before pulling, so a fleet does not hit the store in the same second' },
   { name: 'config', kind: 'string', metavar: 'FILE', group: O, help: 'YAML or JSON file of flags (keys = flag names)' },
   { name: 'print-config', kind: 'bool', group: O, default: false, help: 'print the effective configuration (secrets masked) and exit' },
   { name: 'max-failures', kind: 'int', metavar: 'N', group: O, help: 'watch exits 1 after N consecutive failed cycles' },

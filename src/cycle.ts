@@ -4,17 +4,22 @@
  * A failure before swap discards staging and leaves the served model as it was.
  */
 import { rm } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
 import { checkDiskSpace, runValidate } from './check.js';
 import type { MonitorConfig } from './config.js';
-import { detect } from './detect.js';
-import { abortReason, isRetryable, MonitorError, ReloadError, ValidateError } from './errors.js';
+import { NEVER } from './deadline.js';
+import { confirmOneVersion } from './confirm.js';
+import { detect, type DetectOptions } from './detect.js';
+import { abortReason, isRetryable, ModelChangedError, MonitorError, ReloadError, TransientError, ValidateError } from './errors.js';
 import { fetchModel } from './fetch.js';
 import type { Logger } from './log.js';
+import { joinDisplay } from './options.js';
 import type { Aspired, ServedRecord, Staged } from './model.js';
-import { plan, type FetchPlan } from './plan.js';
+import { plan, type FetchPlan, type PlanOptions } from './plan.js';
 import type { ReloadEvent, ReloadTrigger } from './reload/types.js';
 import type { Source } from './sources/types.js';
+import { spreadBeforePull } from './spread.js';
 import { stagingDirFor } from './staging.js';
 import { readStatus, updateStatus } from './state.js';
 import type { SwapResult, SwapStrategy } from './swap/types.js';
@@ -32,8 +37,12 @@ export interface CycleDeps {
 }
 
 export interface CycleHooks {
+  /** The remote's newest version, as detect saw it (fleet metrics, staleness). */
+  onAspired?(a: Aspired): void;
   onPlan?(p: FetchPlan): void;
   onBytes?(n: number): void;
+  /** A file of the plan is complete in staging (downloaded, resumed, reused or unpacked). */
+  onFile?(path: string): void;
   onPhase?(phase: string, ms: number): void;
 }
 
@@ -51,7 +60,24 @@ export type CycleOutcome =
       readonly fetchedBytes: number;
     };
 
-export const stagingRoot = (c: MonitorConfig) => path.join(c.workDir, `${c.modelName}.staging`);
+export const stagingRoot = (c: Pick<MonitorConfig, 'workDir' | 'modelName'>) => path.join(c.workDir, `${c.modelName}.staging`);
+
+/**
+ * --min-rate, but never above a quarter of one stream's share of --bwlimit: a
+ * transfer we hold back ourselves is not a trickling server.
+ */
+export function rateFloor(c: Pick<MonitorConfig, 'minRate' | 'bwlimit' | 'concurrency'>): number {
+  return c.bwlimit > 0 ? Math.min(c.minRate, Math.floor(c.bwlimit / c.concurrency / 4)) : c.minRate;
+}
+
+const detectOptions = (c: MonitorConfig): DetectOptions => ({
+  donefile: c.remoteDonefile, remoteModel: c.remoteModel, mode: c.detect, timeoutMs: c.timeoutMs, retries: c.retries,
+});
+
+const planOptions = (c: MonitorConfig): PlanOptions => ({
+  manifestName: c.manifest, verify: c.verify, donefile: c.remoteDonefile, incremental: c.incremental,
+  timeoutMs: c.timeoutMs, retries: c.retries, archive: c.unpackedFilename !== null, neverReuse: [c.timestampFile ?? ''],
+});
 
 async function timed<T>(d: CycleDeps, phase: string, f: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
@@ -62,21 +88,48 @@ async function timed<T>(d: CycleDeps, phase: string, f: () => Promise<T>): Promi
   }
 }
 
+/** Pulls that may find the remote model changing under them (a producer mid-publish) before the cycle fails. */
+const CHANGE_ATTEMPTS = 3;
+
+/**
+ * One cycle. A model that changed while it was pulled is never swapped in: its
+ * staging is discarded and the cycle starts over from the donefile, a few
+ * times, then fails (watch retries it with backoff).
+ */
 export async function runCycle(d: CycleDeps, signal: AbortSignal): Promise<CycleOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await cycleOnce(d, signal, attempt);
+    } catch (err) {
+      if (!(err instanceof ModelChangedError) || signal.aborted) throw err;
+      if (attempt >= CHANGE_ATTEMPTS) {
+        throw new TransientError(`the remote model kept changing while it was pulled (${attempt} attempts): ${err.message}`, { cause: err });
+      }
+      d.log.warn({ event: 'model-changed', attempt, detail: err.message }, `${err.message}; discarding what was fetched and pulling again`);
+      await delay(500 * attempt, undefined, { signal }).catch(() => {});
+    }
+  }
+}
+
+async function cycleOnce(d: CycleDeps, signal: AbortSignal, attempt: number): Promise<CycleOutcome> {
   const c = d.config;
   const ctx = { signal, log: d.log };
-  const aspired = await timed(d, 'detect', () =>
-    detect(d.source, { donefile: c.remoteDonefile, remoteModel: c.remoteModel, mode: c.detect, timeoutMs: c.timeoutMs, retries: c.retries }, ctx),
-  );
+  const aspired = await timed(d, 'detect', () => detect(d.source, detectOptions(c), ctx));
   if (!aspired) return { kind: 'no-donefile' };
+  d.hooks?.onAspired?.(aspired);
   const served = await d.swap.current();
   if (!d.force && served?.record.fingerprint === aspired.fingerprint) return { kind: 'current', version: served.version };
   const status = await readStatus(c.workDir, c.modelName);
   if (status.rejected?.fingerprint === aspired.fingerprint) return { kind: 'skipped-rejected', fingerprint: aspired.fingerprint };
   d.log.info({ event: 'change', version: aspired.version, fingerprint: aspired.fingerprint }, 'donefile changed, pulling the model');
+  // --spread: a fleet does not pull in the same second (once per change: a pull started over does not wait again)
+  if (attempt === 1) await spreadBeforePull(c.spreadMs, ctx);
   const { result, fetchedBytes } = await pullAndSwap(d, aspired, served, signal);
   await reload(d, result, served);
-  await updateStatus(c.workDir, c.modelName, { lastSuccessAt: new Date().toISOString(), lastOutcome: 'updated' });
+  // Past the swap and the reload the update has happened: a status file that cannot be written (disk full) is no failure of it.
+  await updateStatus(c.workDir, c.modelName, { lastSuccessAt: new Date().toISOString(), lastOutcome: 'updated' }).catch((err: unknown) =>
+    d.log.warn({ event: 'status-write-failed', err }, 'could not write the status file'),
+  );
   const files = result.record.files;
   const bytes = files.reduce((n, f) => n + f.size, 0);
   return { kind: 'updated', version: result.version, previous: served?.version ?? null, bytes, files: files.length, fetchedBytes };
@@ -85,29 +138,27 @@ export async function runCycle(d: CycleDeps, signal: AbortSignal): Promise<Cycle
 async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, signal: AbortSignal): Promise<{ result: SwapResult; fetchedBytes: number }> {
   const c = d.config;
   const ctx = { signal, log: d.log };
-  const p = await timed(d, 'plan', () =>
-    plan(d.source, a, served?.record ?? null, {
-      manifestName: c.manifest, verify: c.verify, donefile: c.remoteDonefile, incremental: c.incremental,
-      timeoutMs: c.timeoutMs, retries: c.retries, archive: c.unpackedFilename !== null, neverReuse: [c.timestampFile ?? ''],
-    }, ctx),
-  );
+  const p = await timed(d, 'plan', () => plan(d.source, a, served?.record ?? null, planOptions(c), ctx));
   d.hooks?.onPlan?.(p);
-  await checkDiskSpace(c.workDir, p.totalBytes);
+  await checkDiskSpace(c.workDir, p.totalBytes, p.files.length);
   let keepStaging = false;
   try {
     const staged: Staged = await timed(d, 'fetch', () =>
       fetchModel(d.source, p, {
         stagingRoot: stagingRoot(c), concurrency: c.concurrency, partSize: c.partSize, bwlimit: c.bwlimit, timeoutMs: c.timeoutMs, retries: c.retries,
+        minBytesPerSec: rateFloor(c),
         md5: c.verify === 'md5' || (c.verify === 'auto' && (p.manifest !== null || p.files.some((f) => f.md5))),
-        servedDir: served ? path.join(served.servedPath) : null, unpackedFilename: c.unpackedFilename, onBytes: d.hooks?.onBytes,
+        servedDir: served ? path.join(served.servedPath) : null, unpackedFilename: c.unpackedFilename, onBytes: d.hooks?.onBytes, onFile: d.hooks?.onFile,
+        maxUnpackRatio: c.maxUnpackRatio, timestampFile: c.timestampFile,
       }, ctx),
     );
+    await timed(d, 'confirm', () => confirmOneVersion(d.source, p, staged, { detect: detectOptions(c), plan: planOptions(c) }, ctx));
     const verified = verify(p, staged, { mode: c.verify, ignore: [c.timestampFile ?? '', c.manifest ?? ''].filter(Boolean) });
     if (c.validate) await timed(d, 'validate', () => validateOrReject(d, verified.dir, a, signal));
     signal.throwIfAborted();
-    const record: ServedRecord = { version: a.version, fingerprint: a.fingerprint, remote: `${d.source.displayUrl}/${a.remoteModel}`, appliedAt: new Date().toISOString(), files: verified.files };
+    const record: ServedRecord = { version: a.version, fingerprint: a.fingerprint, remote: joinDisplay(d.source.displayUrl, a.remoteModel), appliedAt: new Date().toISOString(), files: verified.files };
     // From here on the swap runs to its end whatever the signal says: it is short and never leaves a partial model.
-    const result = await timed(d, 'swap', () => d.swap.swap(verified, record, { log: d.log, signal: new AbortController().signal }));
+    const result = await timed(d, 'swap', () => d.swap.swap(verified, record, { log: d.log, signal: NEVER }));
     return { result, fetchedBytes: p.totalBytes };
   } catch (err) {
     // A dropped connection or a shutdown keeps what was fetched: the next attempt at this version resumes.
@@ -115,7 +166,12 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
     if (signal.aborted && !(err instanceof MonitorError)) throw abortReason(signal);
     throw err;
   } finally {
-    if (!keepStaging) await rm(stagingDirFor(stagingRoot(c), a.fingerprint), { recursive: true, force: true });
+    // Never masks the cycle's own error. maxRetries: an aborted tar extraction may still be finishing its last writes.
+    if (!keepStaging) {
+      await rm(stagingDirFor(stagingRoot(c), a.fingerprint), { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }).catch((err: unknown) =>
+        d.log.warn({ event: 'staging-cleanup-failed', err }, 'could not remove the staging dir; the next cycle will'),
+      );
+    }
   }
 }
 
@@ -131,10 +187,14 @@ async function validateOrReject(d: CycleDeps, dir: string, a: Aspired, signal: A
   }
 }
 
-export async function fireTriggers(d: Pick<CycleDeps, 'triggers' | 'log'>, e: ReloadEvent, timeoutMs: number): Promise<void> {
+/**
+ * Fires every trigger in turn. Each applies its own deadline (--exec-timeout), so a hook killed on it
+ * says "timed out"; `signal` cancels them (by default nothing does: a reload after a swap runs to its end).
+ */
+export async function fireTriggers(d: Pick<CycleDeps, 'triggers' | 'log'>, e: ReloadEvent, signal: AbortSignal = NEVER): Promise<void> {
   for (const t of d.triggers) {
     const t0 = performance.now();
-    await t.fire(e, { log: d.log, signal: AbortSignal.timeout(timeoutMs) });
+    await t.fire(e, { log: d.log, signal });
     d.log.info({ event: 'reload', trigger: t.name, version: e.version, durationMs: Math.round(performance.now() - t0) }, `reload: ${t.name}`);
   }
 }
@@ -146,16 +206,16 @@ export function reloadEvent(r: SwapResult, previousVersion: string | null): Relo
 async function reload(d: CycleDeps, r: SwapResult, served: SwapResult | null): Promise<void> {
   const c = d.config;
   try {
-    await timed(d, 'reload', () => fireTriggers(d, reloadEvent(r, served?.version ?? null), c.execTimeoutMs));
+    await timed(d, 'reload', () => fireTriggers(d, reloadEvent(r, served?.version ?? null)));
   } catch (err) {
-    const e = err instanceof ReloadError ? err : new ReloadError(`reload failed after swapping in ${r.version}`, { cause: err });
+    const e = new ReloadError(`reload failed after swapping in ${r.version}: ${(err as Error).message}`, { cause: err, served: r.version });
     if (!c.rollbackOnReloadFailure || !served) throw e;
     d.log.error({ event: 'reload-failed', version: r.version, err: e }, 'reload failed; rolling back');
-    const back = await d.swap.rollback({ log: d.log, signal: new AbortController().signal });
+    const back = await d.swap.rollback({ log: d.log, signal: NEVER });
     await updateStatus(c.workDir, c.modelName, { rejected: { fingerprint: r.record.fingerprint, reason: e.message, at: new Date().toISOString() }, lastOutcome: 'rolled-back' });
-    await fireTriggers(d, reloadEvent(back, r.version), c.execTimeoutMs).catch((err2: unknown) =>
+    await fireTriggers(d, reloadEvent(back, r.version)).catch((err2: unknown) =>
       d.log.error({ event: 'reload-failed', version: back.version, err: err2 }, 'reload after rollback failed too'),
     );
-    throw new ReloadError(`reload of ${r.version} failed; rolled back to ${back.version}: ${e.message}`, { cause: e });
+    throw new ReloadError(`reload of ${r.version} failed; rolled back to ${back.version}: ${(err as Error).message}`, { cause: e, served: back.version });
   }
 }

@@ -22,6 +22,8 @@ interface Io {
 }
 
 const MODEL = 'uci_housing_model';
+/** The producer's period: the banner says this number, and the swaps follow it. */
+const PUBLISH_EVERY_S = 4;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,8 +55,12 @@ async function startFtp(root: string): Promise<{ port: number; close(): Promise<
   return { port, close: async () => void (await srv.close()) };
 }
 
-/** Writes model version n the way a training job should: model first (renamed in whole), donefile last. */
-async function publish(remote: string, n: number): Promise<void> {
+/**
+ * Writes model version n the way a training job should: model first (renamed
+ * in whole), donefile last, stamped `at` (unix seconds: the version label
+ * model-monitor shows is this time).
+ */
+async function publish(remote: string, n: number, at: number): Promise<void> {
   const tmp = path.join(remote, `.${MODEL}.tmp`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(path.join(tmp, 'params'), { recursive: true });
@@ -65,8 +71,19 @@ async function publish(remote: string, n: number): Promise<void> {
   await rename(tmp, path.join(remote, MODEL));
   const done = path.join(remote, 'donefile');
   await writeFile(done, `${n}\n`);
-  const t = Date.now() / 1000 + n; // distinct whole-second mtimes, even twice a second
-  await utimes(done, t, t);
+  await utimes(done, at, at);
+}
+
+/** Donefile times: now, in whole seconds, and always later than the last one (never ahead of the clock by more than that). */
+function stamps(): () => number {
+  let last = 0;
+  return () => (last = Math.max(Math.floor(Date.now() / 1000), last + 1));
+}
+
+/** The command a user would type for the same thing against their own server, in Paddle's spelling. */
+function equivalentCommand(raw: Readonly<Record<string, string>>): string {
+  const flags = Object.entries(raw).map(([k, v]) => `--${k === 'ftp-host' ? 'ftp_ip' : k.replace(/-/g, '_')}=${v}`);
+  return `model-monitor watch ${flags.join(' ')}`;
 }
 
 export async function runDemo(io: Io): Promise<number> {
@@ -78,21 +95,24 @@ export async function runDemo(io: Io): Promise<number> {
   const ftp = await startFtp(remote);
   const stopAfter = Number(io.env['MODEL_MONITOR_DEMO_SWAPS'] ?? 0);
   const ac = new AbortController();
+  // `on`, not `once`: Ctrl-C under `npm run demo` delivers SIGINT twice (the terminal's, and npm's
+  // forwarded copy), and a second one with no handler left would kill the demo mid-cleanup (exit 130).
   const onSig = () => ac.abort();
-  process.once('SIGINT', onSig);
-  process.once('SIGTERM', onSig);
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
   let n = 0;
-  await publish(remote, ++n);
-  const producer = setInterval(() => void publish(remote, ++n).catch(() => {}), 4000);
-  const specs = allOptions();
-  const raw = resolveRaw(
-    { type: 'ftp', 'ftp-host': '127.0.0.1', 'ftp-port': String(ftp.port), 'remote-path': '/', 'remote-model-name': MODEL,
-      'remote-donefile-name': 'donefile', 'local-path': local, 'local-model-name': MODEL, interval: '1', 'log-level': 'warn' },
-    {}, specs,
-  );
+  const stamp = stamps();
+  await publish(remote, ++n, stamp());
+  const producer = setInterval(() => void publish(remote, ++n, stamp()).catch(() => {}), PUBLISH_EVERY_S * 1000);
+  const shown = { type: 'ftp', 'ftp-host': '127.0.0.1', 'ftp-port': String(ftp.port), 'remote-path': '/', 'remote-model-name': MODEL, 'remote-donefile-name': 'donefile', 'local-model-name': MODEL, interval: '1' };
+  const raw = resolveRaw({ ...shown, 'local-path': local, 'log-level': 'warn' }, {}, allOptions());
   const config = buildConfig('watch', raw);
   const monitor = createMonitor(config, createLogger({ level: 'warn', format: process.stdout.isTTY ? 'pretty' : 'json' }));
-  io.out(`model-monitor demo\n  FTP server  ftp://127.0.0.1:${ftp.port}/ over ${remote}\n  served at   ${config.servedPath}\n  a new model every 4 s; Ctrl-C to stop\n\n`);
+  io.out(
+    `model-monitor demo\n  FTP server  ftp://127.0.0.1:${ftp.port}/ over ${remote}\n  served at   ${config.servedPath}\n` +
+      `  a new model every ${PUBLISH_EVERY_S} s; Ctrl-C to stop\n\n` +
+      `  the same against your own server (or this one, while the demo runs):\n    ${equivalentCommand({ ...shown, 'local-path': './models' })}\n\n`,
+  );
   let swaps = 0;
   try {
     await monitor.start();
@@ -109,12 +129,13 @@ export async function runDemo(io: Io): Promise<number> {
     });
   } finally {
     clearInterval(producer);
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
     await monitor.close();
     await ftp.close();
     await rm(dir, { recursive: true, force: true });
+    io.out(`\nstopped after ${swaps} hot swap(s); temp dir removed\n`);
+    // Only now: npm's forwarded SIGINT may arrive while the cleanup above runs.
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
   }
-  io.out(`\nstopped after ${swaps} hot swap(s); temp dir removed\n`);
   return 0;
 }

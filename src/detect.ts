@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { IntegrityError, NotFoundError } from './errors.js';
 import type { Logger } from './log.js';
 import type { Aspired } from './model.js';
-import { opSignal, withRetry } from './retry.js';
+import { remoteOp } from './retry.js';
 import type { Source } from './sources/types.js';
 
 export interface DetectOptions {
@@ -42,20 +42,21 @@ export function versionLabel(fingerprint: string, mtimeMs: number | undefined): 
 }
 
 export async function detect(source: Source, o: DetectOptions, ctx: { signal: AbortSignal; log: Logger }): Promise<Aspired | null> {
-  const retry = { signal: ctx.signal, log: ctx.log, retries: o.retries, what: `stat ${o.donefile}` };
+  const op = { signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: o.timeoutMs, what: `stat ${o.donefile}` };
   if (o.mode === 'content') {
-    const content = await withRetry(
-      () => readSmall(source, o.donefile, opSignal(ctx.signal, o.timeoutMs)).catch((err: unknown) => {
-        if (err instanceof NotFoundError) return null;
-        throw err;
-      }),
-      retry,
+    const content = await remoteOp(
+      (signal) =>
+        readSmall(source, o.donefile, signal).catch((err: unknown) => {
+          if (err instanceof NotFoundError) return null;
+          throw err;
+        }),
+      { ...op, what: `read ${o.donefile}` },
     );
     if (content === null) return null;
     const fp = `md5:${createHash('md5').update(content).digest('hex')}`;
     return { version: versionLabel(fp, undefined), fingerprint: fp, remoteModel: o.remoteModel, donefile: content };
   }
-  const st = await withRetry(() => source.stat(o.donefile, { signal: opSignal(ctx.signal, o.timeoutMs) }), retry);
+  const st = await remoteOp((signal) => source.stat(o.donefile, { signal }), op);
   if (!st || st.isDirectory) return null;
   const parts = [`mtime:${st.mtimeMs ?? ''}`, `size:${st.size}`];
   if (st.etag) parts.push(`etag:${st.etag}`);

@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'E_NO_BACKUP'
   | 'E_REMOTE'
   | 'E_ABORTED'
-  | 'E_HADOOP_CLI';
+  | 'E_HADOOP_CLI'
+  | 'E_CHANGED';
 
 export abstract class MonitorError extends Error {
   abstract readonly code: ErrorCode;
@@ -111,6 +112,19 @@ export class ValidateError extends MonitorError {
 export class ReloadError extends MonitorError {
   readonly code = 'E_RELOAD';
   readonly retryable = false;
+  /** The version served once this failure ended the cycle (the new one, or the one rolled back to), when a swap happened. */
+  readonly served: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; served?: string }) {
+    super(message, options);
+    this.served = options?.served;
+  }
+}
+
+/** The one line a failed sync is logged with: it says what is served, which after a failed reload is the new model. */
+export function failureLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof ReloadError && err.served !== undefined) return `sync failed: ${msg}; now serving ${err.served}`;
+  return `sync failed; the served model is unchanged: ${msg}`;
 }
 
 /** `rollback` with nothing to roll back to. */
@@ -127,6 +141,17 @@ export class HadoopCliError extends MonitorError {
     super(message, options);
     this.retryable = options?.retryable ?? true;
   }
+}
+
+/**
+ * The remote model changed while it was being pulled (a file's ETag, mtime or
+ * size no longer matches the listing, or the donefile moved on): what was
+ * fetched may mix two versions. Not retried per file (that would fetch the new
+ * bytes into the old plan); the cycle discards staging and plans again.
+ */
+export class ModelChangedError extends MonitorError {
+  readonly code = 'E_CHANGED';
+  readonly retryable = false;
 }
 
 /** The cycle was cancelled (SIGTERM, SIGINT, a newer donefile). */
@@ -169,7 +194,7 @@ export function abortReason(signal: AbortSignal): MonitorError {
   const r: unknown = signal.reason;
   if (r instanceof MonitorError) return r;
   if (r instanceof Error && r.name === 'TimeoutError') {
-    return new TransientError('operation timed out', { cause: r });
+    return new TransientError(r.message && r.message !== 'The operation was aborted due to timeout' ? r.message : 'operation timed out', { cause: r });
   }
   return new AbortedError('cancelled', { cause: r });
 }

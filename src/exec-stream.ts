@@ -1,7 +1,8 @@
 // The streaming twin of src/exec.ts (execa with `buffer: false` for stdout): the second execa call site.
 import { Transform, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { execaModule } from './exec.js';
+import { linked } from './deadline.js';
+import { childEnv, execaModule } from './exec.js';
 import type { Logger } from './log.js';
 
 /** How a streamed child failed: enough to classify it, nothing that holds its argv. */
@@ -21,7 +22,7 @@ export interface StreamRunOptions {
   readonly idleTimeoutMs: number;
   readonly signal: AbortSignal;
   readonly log: Logger;
-  /** Extra environment (merged over process.env). */
+  /** Extra environment (over process.env less MODEL_MONITOR_*: see childEnv()). */
   readonly env?: Readonly<Record<string, string>>;
   /** The error `stdout` is destroyed with (and `started` rejects with) when the child fails. */
   readonly mapError: (f: StreamFailure) => Error;
@@ -41,12 +42,12 @@ export interface StreamingRun {
 export async function runStreaming(file: string, args: readonly string[], o: StreamRunOptions): Promise<StreamingRun> {
   o.log.debug({ event: 'exec', file, argc: args.length }, 'run (streaming)');
   const { execa } = await execaModule();
-  const idle = new AbortController();
+  const idle = linked(o.signal);
   const sub = execa(file, args, {
-    cancelSignal: AbortSignal.any([o.signal, idle.signal]),
+    cancelSignal: idle.signal,
     forceKillAfterDelay: 2000,
-    env: o.env ? { ...o.env } : {},
-    extendEnv: true,
+    env: childEnv(o.env),
+    extendEnv: false,
     stdin: 'ignore',
     buffer: { stdout: false, stderr: true },
     maxBuffer: { stderr: 1024 * 1024 },
@@ -54,7 +55,8 @@ export async function runStreaming(file: string, args: readonly string[], o: Str
     reject: true,
   });
   const started = latch();
-  const watchdog = idleWatchdog(o.idleTimeoutMs, () => idle.abort(new Error('idle')));
+  let idled = false;
+  const watchdog = idleWatchdog(o.idleTimeoutMs, () => ((idled = true), idle.abort(new Error('idle'))));
   const out = new Transform({
     highWaterMark: 256 * 1024,
     transform(chunk: Buffer, _enc, cb) {
@@ -72,12 +74,14 @@ export async function runStreaming(file: string, args: readonly string[], o: Str
     async () => {
       await finished(sub.stdout).catch(() => {});
       watchdog.stop();
+      idle.dispose();
       started.resolve();
       out.end();
     },
     (err: unknown) => {
       watchdog.stop();
-      const e = o.mapError(toFailure(err, idle.signal.aborted && !o.signal.aborted));
+      idle.dispose();
+      const e = o.mapError(toFailure(err, idled && !o.signal.aborted));
       // before the first byte the rejection of `started` reports it; nobody may be listening yet
       if (!started.settled) out.on('error', () => {});
       started.reject(e);
@@ -118,7 +122,7 @@ function idleWatchdog(ms: number, onIdle: () => void) {
   };
 }
 
-/** An ExecaError (from run() or runStreaming()) → StreamFailure, leaving its argv-bearing message behind. */
+/** An ExecFailure (run()) or ExecaError (runStreaming()) → StreamFailure, leaving any argv-bearing message behind. */
 export function toFailure(err: unknown, timedOut = false): StreamFailure {
   const e = err as { exitCode?: number; stderr?: unknown; isCanceled?: boolean; code?: unknown; timedOut?: boolean };
   const spawnError = typeof e.code === 'string' && e.exitCode === undefined ? e.code : undefined;

@@ -8,6 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { copyFile, link, mkdir, open, rename, stat, truncate, writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
+import { linked } from './deadline.js';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { TokenBucket, throttle } from './bwlimit.js';
@@ -16,10 +17,11 @@ import type { Logger } from './log.js';
 import { md5Hash } from './meter.js';
 import { FileSink } from './sink.js';
 import type { FileRecord, Staged } from './model.js';
-import { resolveInside } from './paths.js';
+import { ownDir, resolveInside } from './paths.js';
 import type { FetchPlan, PlannedFile } from './plan.js';
 import { withRetry } from './retry.js';
 import type { Source } from './sources/types.js';
+import { checkRead } from './same-version.js';
 import { openStaging, type StagingArea } from './staging.js';
 
 export interface FetchOptions {
@@ -31,13 +33,23 @@ export interface FetchOptions {
   /** bytes/s over all streams; 0 = unlimited. */
   readonly bwlimit: number;
   readonly timeoutMs: number;
+  /** A transfer slower than this (bytes/s, averaged over a window of timeoutMs) is dropped and resumed. */
+  readonly minBytesPerSec: number;
   readonly retries: number;
   /** Compute md5 of every file (--verify md5, or a manifest to check). */
   readonly md5: boolean;
   /** The served model dir, for --incremental reuse. */
   readonly servedDir: string | null;
   readonly unpackedFilename: string | null;
+  /** An archive may unpack to at most this many times its size (0 = only the free space bounds it). */
+  readonly maxUnpackRatio: number;
+  /** Rewritten after each swap: must not be a link in an unpacked model. */
+  readonly timestampFile: string | null;
   readonly onBytes?: (n: number) => void;
+  /** A read of this file named its version (ETag or mtime) and it was the listed one. */
+  readonly onConfirmed?: (path: string) => void;
+  /** A file is complete in staging (the progress bar's count). */
+  readonly onFile?: (path: string) => void;
 }
 
 interface Ctx {
@@ -47,8 +59,8 @@ interface Ctx {
 
 /** Runs `worker` over `items` with at most `n` at once; the first failure aborts the rest. */
 async function pool<T, R>(items: readonly T[], n: number, signal: AbortSignal, worker: (item: T, s: AbortSignal) => Promise<R>): Promise<R[]> {
-  const ac = new AbortController();
-  const s = AbortSignal.any([signal, ac.signal]);
+  const ac = linked(signal);
+  const s = ac.signal;
   // Each in-flight transfer listens for abort on this one signal.
   setMaxListeners(Math.max(10, n * 4), s);
   const out: R[] = new Array<R>(items.length);
@@ -66,14 +78,17 @@ async function pool<T, R>(items: readonly T[], n: number, signal: AbortSignal, w
     }
   };
   const results = await Promise.allSettled(Array.from({ length: Math.min(n, items.length) }, run));
+  ac.dispose();
   // Report the first real failure, not the aborts it caused in the other workers.
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed.length) throw ac.signal.aborted && !signal.aborted ? ac.signal.reason : failed[0]!.reason;
+  if (failed.length) throw s.aborted && !signal.aborted ? s.reason : failed[0]!.reason;
   return out;
 }
 
 /** A byte range of a remote file and where it goes on disk. */
 interface Range {
+  /** The file as listed: every read of it must answer for this version. */
+  readonly listed: PlannedFile;
   readonly remote: string;
   readonly file: string;
   readonly start: number;
@@ -104,13 +119,17 @@ async function transfer(source: Source, r: Range, done: number, first: Hash | nu
       let sink: FileSink | null = null;
       try {
         const input = await source.open(r.remote, { signal: ctx.signal, ...(at > 0 ? { start: at } : {}), ...(r.part ? { length: want } : {}) });
+        checkRead(source, r.listed, input, o.onConfirmed);
         // The stall timer starts with the stream, not before open() (which has its own timeout).
-        sink = new FileSink({ file: r.file, create: fresh, position: at, limit: want, hash, idleMs: o.timeoutMs, onBytes: o.onBytes, what: r.remote });
+        sink = new FileSink({ file: r.file, create: fresh, position: at, limit: want, hash, idleMs: o.timeoutMs, minBytesPerSec: o.minBytesPerSec, onBytes: o.onBytes, what: r.remote });
         fresh = false;
         // No throttle stage at all without --bwlimit: every stage costs per chunk.
         if (bucket) await pipeline(input, throttle(bucket, ctx.signal), sink, { signal: ctx.signal });
         else await pipeline(input, sink, { signal: ctx.signal });
       } catch (err) {
+        // pipeline() rejects as soon as the input fails, while the sink may still have a write in flight:
+        // its count is final only once it has closed (else a retry re-fetches bytes the old write still lands).
+        if (sink && !sink.closed) await new Promise((resolve) => sink!.once('close', resolve));
         written += sink?.bytes ?? 0;
         if (ctx.signal.aborted) throw abortReason(ctx.signal);
         throw asFetchError(mapLocalWriteError(err, r.file), r.remote);
@@ -123,14 +142,15 @@ async function transfer(source: Source, r: Range, done: number, first: Hash | nu
   return hash;
 }
 
-async function downloadOne(source: Source, f: PlannedFile, dest: string, bucket: TokenBucket | null, o: FetchOptions, ctx: Ctx): Promise<FileRecord> {
+async function downloadOne(source: Source, f: PlannedFile, dest: string, area: StagingArea, bucket: TokenBucket | null, o: FetchOptions, ctx: Ctx): Promise<FileRecord> {
   await mkdir(path.dirname(dest), { recursive: true });
   if (source.localPath && !o.md5 && !bucket) return copyLocal(source.localPath(f.remote), f, dest, o);
-  // A partial file left by an interrupted sync of this same version is a resume point.
+  // A partial file left by an interrupted sync is a resume point only for the very version it was begun for.
   const onDisk = await stat(dest).then((s) => s.size, () => 0);
-  const done = source.features.ranges && onDisk <= f.size ? onDisk : 0;
+  const done = source.features.ranges && onDisk <= f.size && area.begun(f) ? onDisk : 0;
+  if (done === 0) await area.begin(f);
   let md5 = await hashPrefix(dest, done, o.md5);
-  const r: Range = { remote: f.remote, file: dest, start: 0, length: f.size, part: false };
+  const r: Range = { listed: f, remote: f.remote, file: dest, start: 0, length: f.size, part: false };
   if (done < f.size || f.size === 0) md5 = await transfer(source, r, done, md5, bucket, o, ctx);
   return { ...remoteMeta(f), ...(md5 ? { md5: md5.digest('hex') } : {}) };
 }
@@ -212,13 +232,13 @@ type Task = (signal: AbortSignal) => Promise<void>;
  */
 async function partTasks(source: Source, f: PlannedFile, partSize: number, area: StagingArea, bucket: TokenBucket | null, o: FetchOptions, ctx: Ctx, done: (r: FileRecord, resumed: number) => void): Promise<Task[]> {
   const tmp = path.join(area.partsDir, createHash('sha1').update(f.path).digest('hex'));
-  let kept = area.completedParts(f.path, f.size);
+  let kept = area.completedParts(f);
   if (kept.size === 0 || (await stat(tmp).then((s) => s.size, () => -1)) !== f.size) {
     // The whole file's size up front: each part writes at its own offset.
-    await mkdir(area.partsDir, { recursive: true });
+    await ownDir(area.partsDir);
     await writeFile(tmp, '');
     await truncate(tmp, f.size);
-    await area.resetParts(f.path, f.size);
+    await area.resetParts(f);
     kept = new Set();
   }
   const parts: { start: number; length: number }[] = [];
@@ -253,9 +273,9 @@ async function partTasks(source: Source, f: PlannedFile, partSize: number, area:
   };
   if (left === 0) return [finish];
   return todo.map((p) => async (signal) => {
-    const range: Range = { remote: f.remote, file: tmp, start: p.start, length: p.length, part: true };
+    const range: Range = { listed: f, remote: f.remote, file: tmp, start: p.start, length: p.length, part: true };
     await transfer(source, range, 0, null, bucket, o, { signal, log: ctx.log });
-    await area.markPart(f.path, f.size, p.start);
+    await area.markPart(f, p.start);
     landed.add(p.start);
     // Not awaited: the pool slot goes on to the next part while this one is hashed.
     if (--left === 0) await finish();
@@ -266,25 +286,30 @@ async function partTasks(source: Source, f: PlannedFile, partSize: number, area:
 export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOptions, ctx: Ctx): Promise<Staged> {
   // An archive cannot resume mid-stream: it always starts fresh.
   const area = await openStaging(o.stagingRoot, plan.aspired.fingerprint, plan.archive);
+  // Files whose reads named their version (and it was the listed one): confirm.ts lists again only for the others.
+  const confirmed = new Set<string>();
+  o = { ...o, onConfirmed: (p) => confirmed.add(p) };
   const bucket = o.bwlimit > 0 ? new TokenBucket(o.bwlimit) : null;
   if (plan.archive) {
     const f = plan.files[0]!;
     // tar is loaded only for archive models.
     const { unpackArchive } = await import('./unpack.js');
     const r = await unpackArchive(source, f, area.dir, { ...o, bucket }, ctx);
-    return { dir: r.modelDir, aspired: plan.aspired, files: r.files, archive: r.archive };
+    o.onFile?.(f.path);
+    return { dir: r.modelDir, aspired: plan.aspired, files: r.files, archive: r.archive, confirmed };
   }
   let resumed = 0;
   const records = new Map<string, FileRecord>();
   const done = (r: FileRecord, kept: number) => {
     records.set(r.path, r);
     resumed += kept;
+    o.onFile?.(r.path);
   };
   // Parts of big files first: they are the long pole, and small files fill the gaps around them.
   const parted: Task[] = [];
   const whole: Task[] = [];
   for (const f of plan.files) {
-    const earlier = await area.completed(f.path, f.size);
+    const earlier = await area.completed(f);
     if (earlier && (!o.md5 || earlier.md5)) {
       done(earlier, f.size);
       continue;
@@ -297,12 +322,12 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
     whole.push(async (signal) => {
       const dest = resolveInside(area.modelDir, f.path);
       const c = { signal, log: ctx.log };
-      const r = f.reuseFrom && o.servedDir ? await reuseOne(f, o.servedDir, dest) : await downloadOne(source, f, dest, bucket, o, c);
+      const r = f.reuseFrom && o.servedDir ? await reuseOne(f, o.servedDir, dest) : await downloadOne(source, f, dest, area, bucket, o, c);
       await area.markDone(r);
       done(r, 0);
     });
   }
   await pool([...parted, ...whole], o.concurrency, ctx.signal, (task, signal) => task(signal));
   if (resumed > 0) ctx.log.info({ event: 'resumed', bytes: resumed }, 'kept files completed by an interrupted sync of this version');
-  return { dir: area.modelDir, aspired: plan.aspired, files: plan.files.map((f) => records.get(f.path)!) };
+  return { dir: area.modelDir, aspired: plan.aspired, files: plan.files.map((f) => records.get(f.path)!), confirmed };
 }

@@ -12,10 +12,10 @@ export class Meter extends Transform {
   private readonly stall: StallTimer;
 
   constructor(
-    private readonly o: { hash: Hash | null; idleMs: number; onBytes?: (n: number) => void; what: string },
+    private readonly o: { hash: Hash | null; idleMs: number; minBytesPerSec?: number; onBytes?: (n: number) => void; what: string },
   ) {
     super();
-    this.stall = stallTimer(o.idleMs, o.what, (err) => this.destroy(err));
+    this.stall = stallTimer(o.idleMs, o.what, (err) => this.destroy(err), o.minBytesPerSec);
   }
 
   get hash(): Hash | null {
@@ -24,7 +24,7 @@ export class Meter extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
-    this.stall.touch();
+    this.stall.touch(chunk.length);
     this.o.hash?.update(chunk);
     this.o.onBytes?.(chunk.length);
     cb(null, chunk);
@@ -42,23 +42,39 @@ export class Meter extends Transform {
 }
 
 export interface StallTimer {
-  /** A byte came. */
-  touch(): void;
+  /** `n` bytes came. */
+  touch(n: number): void;
   stop(): void;
 }
 
 /**
- * Fails a stream (through `fail`) when no byte came for `idleMs`: one interval
- * timer per stream checking when the last byte came, not a timer per chunk.
+ * Fails a stream (through `fail`) that stalls or trickles: no byte for
+ * `idleMs`, or fewer than `minBytesPerSec` on average over any window of
+ * `idleMs` (a server sending one byte every two seconds never stalls, and would
+ * hold a pull forever). One interval timer per stream, not one per chunk.
  */
-export function stallTimer(idleMs: number, what: string, fail: (err: TransientError) => void): StallTimer {
+export function stallTimer(idleMs: number, what: string, fail: (err: TransientError) => void, minBytesPerSec = 0): StallTimer {
   let last = Date.now();
+  let windowStart = last;
+  let windowBytes = 0;
+  const floor = (minBytesPerSec * idleMs) / 1000;
   const timer = setInterval(() => {
-    if (Date.now() - last >= idleMs) fail(new TransientError(`${what}: no data for ${idleMs} ms`));
+    const now = Date.now();
+    if (now - last >= idleMs) return fail(new TransientError(`${what}: no data for ${idleMs} ms`));
+    if (now - windowStart < idleMs) return;
+    if (windowBytes < floor) {
+      const rate = Math.round((windowBytes * 1000) / (now - windowStart));
+      return fail(new TransientError(`${what}: ${rate} bytes/s over ${Math.round((now - windowStart) / 1000)} s, below --min-rate ${minBytesPerSec} bytes/s`));
+    }
+    windowStart = now;
+    windowBytes = 0;
   }, Math.max(10, Math.floor(idleMs / 4)));
   timer.unref();
   return {
-    touch: () => void (last = Date.now()),
+    touch: (n) => {
+      last = Date.now();
+      windowBytes += n;
+    },
     stop: () => clearInterval(timer),
   };
 }

@@ -6,6 +6,8 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CycleHooks, CycleOutcome } from './cycle.js';
+import type { Freshness } from './freshness.js';
+import { fleetGauges } from './metrics-fleet.js';
 import type { FetchPlan } from './plan.js';
 
 export type OutcomeReport = CycleOutcome | { kind: 'failed'; err: unknown };
@@ -14,9 +16,15 @@ export interface Metrics {
   readonly registry: Registry;
   readonly hooks: CycleHooks;
   outcome(o: OutcomeReport): void;
-  served(version: string | null, appliedAt: string | null, backups: number): void;
+  /** What is served now (`fingerprint`: its donefile fingerprint, for the served info metric). */
+  served(version: string | null, appliedAt: string | null, backups: number, fingerprint?: string | null): void;
   /** A model is served and the last cycle did not fail. */
   ready(): boolean;
+}
+
+export interface MetricsOptions {
+  /** The monitor's freshness tracker: the remote's newest version and the staleness gauge. */
+  readonly freshness?: () => Freshness;
 }
 
 const P = 'model_monitor_';
@@ -54,10 +62,11 @@ function build(registry: Registry, appliedAt: () => string | null) {
   };
 }
 
-export function createMetrics(): Metrics {
+export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let servedVersion: string | null = null;
+  let servedFingerprint: string | null = null;
   let servedAt: string | null = null;
   let lastFailed = false;
   let failures = 0;
@@ -66,6 +75,7 @@ export function createMetrics(): Metrics {
   /** Files the current plan downloads (not reused), counted when the cycle succeeds. */
   let plannedFiles = 0;
   const m = build(registry, () => servedAt);
+  fleetGauges(registry, { served: () => (servedVersion === null ? null : { version: servedVersion, fingerprint: servedFingerprint ?? '' }), freshness: opts.freshness });
   for (const o of OUTCOMES) m.syncs.inc({ outcome: o }, 0);
   for (const p of PHASES) m.phase.zero({ phase: p });
   m.lastSuccess.remove();
@@ -100,6 +110,7 @@ export function createMetrics(): Metrics {
       m.files.inc(plannedFiles);
       // served() is authoritative; this keeps ready() right if it is not called after every cycle.
       servedVersion = o.version;
+      servedFingerprint = opts.freshness?.().view().remote?.fingerprint ?? null;
       servedAt = new Date().toISOString();
     }
     if (o.kind === 'current' && servedVersion === null) servedVersion = o.version;
@@ -107,8 +118,9 @@ export function createMetrics(): Metrics {
     plannedFiles = 0;
   }
 
-  function served(version: string | null, appliedAt: string | null, backups: number): void {
+  function served(version: string | null, appliedAt: string | null, backups: number, fingerprint: string | null = null): void {
     servedVersion = version;
+    servedFingerprint = version === null ? null : fingerprint;
     servedAt = version === null ? null : appliedAt;
     m.backups.set(backups);
   }

@@ -35,6 +35,8 @@ export interface Staged {
   readonly files: readonly FileRecord[];
   /** For an archive model: the archive as downloaded (its md5 when asked). */
   readonly archive?: FileRecord;
+  /** Planned paths whose reads named their version (ETag or mtime), and it was the listed one. */
+  readonly confirmed?: ReadonlySet<string>;
 }
 
 export type Verified = Staged & { readonly [verifiedBrand]: true };
@@ -51,4 +53,6 @@ export interface ServedRecord {
   readonly remote: string;
   readonly appliedAt: string;
   readonly files: readonly FileRecord[];
+  /** `dev:ino` of the directory this record speaks of (--swap rename): a record never names another directory. */
+  readonly dirId?: string;
 }

@@ -56,3 +56,9 @@ export function redactUrl(raw: string): string {
     return raw;
   }
 }
+
+/** `ftp://h:21/` + `uci_housing_model` → `ftp://h:21/uci_housing_model`: one slash between, whatever each side has. */
+export function joinDisplay(base: string, rel: string): string {
+  if (!rel) return base;
+  return `${base.replace(/\/+$/, '')}/${rel.replace(/^\/+/, '')}`;
+}

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UnsafePathError } from './errors.js';
 
@@ -51,9 +51,9 @@ export function joinRemote(...parts: string[]): string {
   return (abs ? '/' : '') + segs.join('/');
 }
 
-/** True when both paths (or their nearest existing ancestors) are on one filesystem. */
+/** True when both paths (themselves, else their nearest existing ancestors) are on one filesystem. See deviceFor(). */
 export async function sameFilesystem(a: string, b: string): Promise<boolean> {
-  const [da, db] = await Promise.all([deviceOf(a), deviceOf(b)]);
+  const [da, db] = await Promise.all([deviceFor(a), deviceFor(b)]);
   return da === db;
 }
 
@@ -68,4 +68,46 @@ async function deviceOf(p: string): Promise<number> {
       cur = parent;
     }
   }
+}
+
+/** Throws UnsafePathError when `p` is a symbolic link (nothing there is fine). Nothing the tool writes follows one. */
+export async function refuseLink(p: string): Promise<void> {
+  const st = await lstat(p).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  if (st?.isSymbolicLink()) throw new UnsafePathError(`refusing to follow the symbolic link ${p}: model-monitor never writes through a link it did not make`);
+}
+
+/**
+ * `mkdir -p p`, then checks that what is there is a real directory: mkdir
+ * succeeds silently on a link to one, and everything written or deleted under
+ * it would land in the link's target.
+ */
+export async function ownDir(p: string): Promise<string> {
+  await mkdir(p, { recursive: true });
+  const st = await lstat(p);
+  if (st.isSymbolicLink()) throw new UnsafePathError(`refusing to follow the symbolic link ${p}: model-monitor never writes through a link it did not make`);
+  if (!st.isDirectory()) throw new UnsafePathError(`${p} is not a directory`);
+  return p;
+}
+
+/** The entries of `dir` named `<prefix>…` that are symbolic links (planted in the work dir). */
+export async function linksAmong(dir: string, prefix: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const out: string[] = [];
+  for (const n of names.filter((x) => x.startsWith(prefix))) {
+    if ((await lstat(path.join(dir, n)).catch(() => null))?.isSymbolicLink()) out.push(path.join(dir, n));
+  }
+  return out;
+}
+
+/**
+ * The device `p` is on, for the one-filesystem check: `p` itself when it
+ * exists (lstat: a mount point at the served path is its own device; a
+ * symlink is its parent's), else its nearest existing ancestor.
+ */
+export async function deviceFor(p: string): Promise<number> {
+  const own = await lstat(p).catch(() => null);
+  return own ? own.dev : deviceOf(path.dirname(path.resolve(p)));
 }

@@ -8,7 +8,7 @@ import type { Logger } from './log.js';
 import { parseManifest, type Manifest } from './manifest.js';
 import type { Aspired, FileRecord, ServedRecord } from './model.js';
 import { joinRemote } from './paths.js';
-import { opSignal, withRetry } from './retry.js';
+import { remoteOp, withRetry } from './retry.js';
 import type { RemoteEntry, Source } from './sources/types.js';
 
 export interface PlannedFile {
@@ -61,15 +61,15 @@ async function loadManifest(source: Source, a: Aspired, o: PlanOptions, ctx: { s
   if (o.verify === 'none' || o.verify === 'size') return null;
   if (o.manifestName) {
     const p = joinRemote(a.remoteModel, o.manifestName);
-    const text = await withRetry(() => readSmall(source, p, opSignal(ctx.signal, o.timeoutMs)), {
-      signal: ctx.signal, log: ctx.log, retries: o.retries, what: `read manifest ${p}`,
+    const text = await remoteOp((signal) => readSmall(source, p, signal), {
+      signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: o.timeoutMs, what: `read manifest ${p}`,
     });
     const m = parseManifest(text);
     if (!m) throw new IntegrityError(`--manifest ${o.manifestName} is not in md5sum format (<md5>  <path> lines)`);
     return m;
   }
-  const text = a.donefile ?? (await withRetry(() => readSmall(source, o.donefile, opSignal(ctx.signal, o.timeoutMs)), {
-    signal: ctx.signal, log: ctx.log, retries: o.retries, what: `read donefile ${o.donefile}`,
+  const text = a.donefile ?? (await remoteOp((signal) => readSmall(source, o.donefile, signal), {
+    signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: o.timeoutMs, what: `read donefile ${o.donefile}`,
   }).catch((err: unknown) => {
     if (err instanceof NotFoundError) return '';
     throw err;
@@ -82,14 +82,14 @@ async function loadManifest(source: Source, a: Aspired, o: PlanOptions, ctx: { s
 /** A single-file model (not a directory) is an archive when asked, or when its name says so. */
 export const ARCHIVE_NAME = /\.(tar|tar\.gz|tgz)$/i;
 
-interface Listing {
+export interface Listing {
   readonly entries: RemoteEntry[];
   readonly single: boolean;
 }
 
-async function listModel(source: Source, a: Aspired, o: PlanOptions, ctx: { signal: AbortSignal; log: Logger }): Promise<Listing> {
-  const st = await withRetry(() => source.stat(a.remoteModel, { signal: opSignal(ctx.signal, o.timeoutMs) }), {
-    signal: ctx.signal, log: ctx.log, retries: o.retries, what: `stat ${a.remoteModel}`,
+export async function listModel(source: Source, a: Aspired, o: Pick<PlanOptions, 'timeoutMs' | 'retries' | 'archive'>, ctx: { signal: AbortSignal; log: Logger }): Promise<Listing> {
+  const st = await remoteOp((signal) => source.stat(a.remoteModel, { signal }), {
+    signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: o.timeoutMs, what: `stat ${a.remoteModel}`,
   });
   if (!st) throw new NotFoundError(`the donefile is there but the model ${a.remoteModel} is not`);
   if (!st.isDirectory) return { entries: [{ ...st, path: a.remoteModel.split('/').pop()! }], single: true };
@@ -104,6 +104,11 @@ async function listModel(source: Source, a: Aspired, o: PlanOptions, ctx: { sign
   );
 }
 
+/** The listing's entries that are the model's files (the manifest is not one). */
+export function modelEntries(entries: readonly RemoteEntry[], o: Pick<PlanOptions, 'manifestName'>): RemoteEntry[] {
+  return entries.filter((e) => e.path !== o.manifestName);
+}
+
 export async function plan(
   source: Source,
   a: Aspired,
@@ -113,8 +118,7 @@ export async function plan(
 ): Promise<FetchPlan> {
   const [{ entries, single }, manifest] = await Promise.all([listModel(source, a, o, ctx), loadManifest(source, a, o, ctx)]);
   const archive = single && (o.archive || ARCHIVE_NAME.test(a.remoteModel));
-  const skip = new Set([o.manifestName].filter((x): x is string => !!x));
-  const listed = entries.filter((e) => !skip.has(e.path));
+  const listed = modelEntries(entries, o);
   if (listed.length === 0) throw new EmptyModelError(`the remote model ${a.remoteModel} has no files; refusing an empty model`);
   const byPath = new Map((served?.files ?? []).map((f) => [f.path, f]));
   const files = listed.map((e): PlannedFile => {

@@ -15,6 +15,17 @@ export interface RemoteChoice {
   readonly displayUrl: string;
   readonly remoteModel: string;
   readonly remoteDonefile: string;
+  /** The proxy the remote's requests go through (--proxy, HTTP_PROXY…), or null. */
+  readonly proxy: string | null;
+}
+
+/**
+ * Through a proxy, whole files unless --part-size is given: a cache stores whole
+ * objects, and Squid forwards a ranged request past range_offset_limit without
+ * storing anything.
+ */
+export function wholeFilesOnly(raw: RawOptions, remote: Pick<RemoteChoice, 'proxy'>): boolean {
+  return raw['part-size'] === undefined && remote.proxy !== null;
 }
 
 function need(raw: RawOptions, flag: string, why: string): string {
@@ -89,10 +100,22 @@ function pickFactory(url: URL, type: string | undefined, all: readonly SourceFac
   return f as unknown as SourceFactory<object>;
 }
 
-export function buildRemote(raw: RawOptions, all: readonly SourceFactory<never>[]): RemoteChoice {
+/** True when the flags name a remote at all (`--remote`, or Paddle's `--type`). */
+export function remoteGiven(raw: RawOptions): boolean {
+  return !!raw['remote'] || !!raw['type'];
+}
+
+/**
+ * `names: 'optional'` is for the local commands (status, rollback, accept): the remote is
+ * only shown, so a missing model or donefile name is left empty instead of refused.
+ */
+export function buildRemote(raw: RawOptions, all: readonly SourceFactory<never>[], o: { names?: 'required' | 'optional' } = {}): RemoteChoice {
   const type = raw['type'];
   let url: URL;
   let flag: string;
+  if (raw['remote'] && type) {
+    throw new ConfigError('type', 'conflicts with --remote: give either a --remote URL, or --type with --remote_path (Paddle Serving flags)');
+  }
   if (raw['remote']) {
     url = remoteUrl(raw['remote']);
     flag = 'remote';
@@ -101,17 +124,20 @@ export function buildRemote(raw: RawOptions, all: readonly SourceFactory<never>[
   } else {
     throw new ConfigError('remote', 'required: a --remote URL, or --type with --remote_path (Paddle Serving flags)');
   }
-  const modelRaw = need(raw, 'remote-model-name', '(the remote model directory or archive)');
-  const doneRaw = need(raw, 'remote-donefile-name', '(the remote donefile)');
+  const optional = o.names === 'optional';
+  const modelRaw = optional ? (raw['remote-model-name'] ?? '') : need(raw, 'remote-model-name', '(the remote model directory or archive)');
+  const doneRaw = optional ? (raw['remote-donefile-name'] ?? '') : need(raw, 'remote-donefile-name', '(the remote donefile)');
   const factory = pickFactory(url, type, all, flag);
   const sourceOptions = factory.parse(url, raw);
+  if (raw['proxy'] && !factory.proxy) throw new ConfigError('proxy', `${factory.kind} remotes do not go through an HTTP proxy (only http(s)://, webhdfs:// and s3:// do)`);
   return {
     factory,
     sourceOptions,
     remoteUrl: url,
     displayUrl: redactUrl(url.toString()),
-    remoteModel: safeFlag('remote-model-name', modelRaw),
-    remoteDonefile: safeFlag('remote-donefile-name', doneRaw),
+    remoteModel: modelRaw === '' ? '' : safeFlag('remote-model-name', modelRaw),
+    remoteDonefile: doneRaw === '' ? '' : safeFlag('remote-donefile-name', doneRaw),
+    proxy: factory.proxy?.(sourceOptions) ?? null,
   };
 }
 

@@ -1,6 +1,8 @@
 import pRetry, { AbortError } from 'p-retry';
+import { withDeadline } from './deadline.js';
 import { isRetryable } from './errors.js';
 import type { Logger } from './log.js';
+import { retryMessage, retryWindow } from './retry-log.js';
 
 export interface RetryOptions {
   readonly signal: AbortSignal;
@@ -36,10 +38,12 @@ export async function withRetry<T>(op: (attempt: number) => Promise<T>, o: Retry
       maxTimeout: o.maxTimeoutMs ?? 10_000,
       randomize: true,
       onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        // At info, one line per retry: a wrong port shows at once, not after the last attempt.
         if (retriesLeft > 0) {
-          o.log.debug(
+          const window = retryWindow(attemptNumber, o.minTimeoutMs ?? 250, o.maxTimeoutMs ?? 10_000);
+          o.log.info(
             { event: 'retry', what: o.what, attempt: attemptNumber, retriesLeft, err: error },
-            `${o.what} failed, retrying`,
+            retryMessage(error, o.what, attemptNumber, o.retries, window),
           );
         }
       },
@@ -47,7 +51,11 @@ export async function withRetry<T>(op: (attempt: number) => Promise<T>, o: Retry
   ); // p-retry rethrows an AbortError's original error, so callers see our MonitorErrors as they are
 }
 
-/** The cycle signal combined with a per-operation deadline. */
-export function opSignal(signal: AbortSignal, timeoutMs: number): AbortSignal {
-  return AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+/**
+ * One idempotent remote operation: each attempt runs under its own deadline
+ * (`timeoutMs`, held by a strong timer: see deadline.ts) and failures that say
+ * they are retryable are retried with backoff.
+ */
+export function remoteOp<T>(op: (signal: AbortSignal, attempt: number) => Promise<T>, o: RetryOptions & { readonly timeoutMs: number }): Promise<T> {
+  return withRetry((attempt) => withDeadline(o.signal, o.timeoutMs, o.what, (s) => op(s, attempt)), o);
 }

@@ -13,8 +13,10 @@ export interface SinkOptions {
   /** At most this many bytes may arrive (a part's or the rest of a file's length). */
   readonly limit: number;
   readonly hash: Hash | null;
-  /** The stream fails with a TransientError when no byte arrives for this long. */
+  /** The stream fails with a TransientError when no byte arrives for this long… */
   readonly idleMs: number;
+  /** …or fewer than this many bytes/s arrive on average over a window of idleMs (0 = only a full stall). */
+  readonly minBytesPerSec?: number;
   readonly onBytes?: (n: number) => void;
   readonly what: string;
 }
@@ -52,7 +54,7 @@ export class FileSink extends Writable {
 
   constructor(private readonly o: SinkOptions) {
     super({ highWaterMark: HIGH_WATER });
-    this.stall = stallTimer(o.idleMs, o.what, (err) => this.destroy(err));
+    this.stall = stallTimer(o.idleMs, o.what, (err) => this.destroy(err), o.minBytesPerSec);
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
@@ -79,7 +81,7 @@ export class FileSink extends Writable {
   private put(bufs: Buffer[], cb: (err?: Error | null) => void): void {
     let n = 0;
     for (const b of bufs) n += b.length;
-    this.stall.touch();
+    this.stall.touch(n);
     if (this.received + n > this.o.limit) {
       cb(new RemoteError(`${this.o.what}: the server sent more than the ${this.o.limit} bytes asked for`));
       return;

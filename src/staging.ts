@@ -8,24 +8,40 @@
  * removed. Nothing here is ever served without passing verify.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, lstat, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileRecord } from './model.js';
+import { ownDir, refuseLink } from './paths.js';
+
+/** A file as listed: what the journal keys its progress by, so nothing is resumed into another version of it. */
+export interface ListedFile {
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs?: number;
+  readonly etag?: string;
+}
 
 export interface StagingArea {
   readonly dir: string;
   readonly modelDir: string;
   /** Where a file fetched as ranged parts is assembled, outside the model dir until it is whole. */
   readonly partsDir: string;
-  /** The start offsets of the parts of `p` (at `size` bytes) completed by an earlier attempt. */
-  completedParts(p: string, size: number): ReadonlySet<number>;
-  markPart(p: string, size: number, start: number): Promise<void>;
-  /** Forgets the parts of `p` journalled so far (its parts file is being started anew). */
-  resetParts(p: string, size: number): Promise<void>;
-  /** A completed file from an earlier, interrupted attempt at this same version. */
-  completed(p: string, size: number): Promise<FileRecord | null>;
+  /** The start offsets of the parts of `f` completed by an earlier attempt at this version of it. */
+  completedParts(f: ListedFile): ReadonlySet<number>;
+  markPart(f: ListedFile, start: number): Promise<void>;
+  /** Forgets the parts of `f` journalled so far (its parts file is being started anew). */
+  resetParts(f: ListedFile): Promise<void>;
+  /** A completed file from an earlier, interrupted attempt at this same version of it. */
+  completed(f: ListedFile): Promise<FileRecord | null>;
   markDone(r: FileRecord): Promise<void>;
+  /** Records that `f` is being written from its start (so its partial bytes can be resumed for this version only). */
+  begin(f: ListedFile): Promise<void>;
+  /** Whether a partial `f` on disk was begun for this same version of it. */
+  begun(f: ListedFile): boolean;
 }
+
+const keyOf = (f: ListedFile) => JSON.stringify([f.path, f.size, f.mtimeMs ?? null, f.etag ?? null]);
+const recordKey = (r: FileRecord) => keyOf({ path: r.path, size: r.size, ...(r.remoteMtimeMs !== undefined ? { mtimeMs: r.remoteMtimeMs } : {}), ...(r.etag !== undefined ? { etag: r.etag } : {}) });
 
 export function stagingDirFor(root: string, fingerprint: string): string {
   return path.join(root, `v-${createHash('sha1').update(fingerprint).digest('hex').slice(0, 16)}`);
@@ -33,51 +49,66 @@ export function stagingDirFor(root: string, fingerprint: string): string {
 
 export async function openStaging(root: string, fingerprint: string, fresh: boolean): Promise<StagingArea> {
   const dir = stagingDirFor(root, fingerprint);
-  await mkdir(root, { recursive: true });
+  // Never through a link: emptying a staging root that links elsewhere would empty the link's target.
+  await ownDir(root);
   for (const n of await readdir(root)) {
-    if (path.join(root, n) !== dir) await rm(path.join(root, n), { recursive: true, force: true });
+    if (path.join(root, n) !== dir) await rm(path.join(root, n), { recursive: true, force: true }); // rm unlinks a link, never follows it
   }
   if (fresh) await rm(dir, { recursive: true, force: true });
   const modelDir = path.join(dir, 'model');
-  await mkdir(modelDir, { recursive: true });
+  await ownDir(dir);
+  await ownDir(modelDir);
   const journal = path.join(dir, 'done.jsonl');
+  await refuseLink(journal);
+  await refuseLink(path.join(dir, 'parts'));
   const done = new Map<string, FileRecord>();
   const parts = new Map<string, Set<number>>();
+  const begun = new Set<string>();
   const text = await readFile(journal, 'utf8').catch(() => '');
   for (const line of text.split('\n')) {
     try {
-      const r = JSON.parse(line) as FileRecord & { part?: number };
+      const r = JSON.parse(line) as FileRecord & { part?: number; begun?: boolean };
       if (typeof r.path !== 'string' || typeof r.size !== 'number') continue;
-      const key = `${r.size}:${r.path}`;
-      if (r.part === -1) parts.delete(key);
+      const key = recordKey(r);
+      if (r.begun) begun.add(key);
+      else if (r.part === -1) parts.delete(key);
       else if (typeof r.part === 'number') parts.set(key, (parts.get(key) ?? new Set()).add(r.part));
-      else done.set(r.path, r);
+      else done.set(key, r);
     } catch {
       /* a torn last line from a crash: that file is simply not complete */
     }
   }
+  const line = (f: ListedFile, extra: object) =>
+    JSON.stringify({ path: f.path, size: f.size, ...(f.mtimeMs !== undefined ? { remoteMtimeMs: f.mtimeMs } : {}), ...(f.etag !== undefined ? { etag: f.etag } : {}), ...extra }) + '\n';
   return {
     dir,
     modelDir,
     partsDir: path.join(dir, 'parts'),
-    completedParts(p, size) {
-      return parts.get(`${size}:${p}`) ?? new Set();
+    completedParts(f) {
+      return parts.get(keyOf(f)) ?? new Set();
     },
-    async markPart(p, size, start) {
-      await appendFile(journal, JSON.stringify({ path: p, size, part: start }) + '\n');
+    async markPart(f, start) {
+      await appendFile(journal, line(f, { part: start }));
     },
-    async resetParts(p, size) {
-      parts.delete(`${size}:${p}`);
-      await appendFile(journal, JSON.stringify({ path: p, size, part: -1 }) + '\n');
+    async resetParts(f) {
+      parts.delete(keyOf(f));
+      await appendFile(journal, line(f, { part: -1 }));
     },
-    async completed(p, size) {
-      const r = done.get(p);
-      if (!r || r.size !== size) return null;
-      const st = await lstat(path.join(modelDir, ...p.split('/'))).catch(() => null);
-      return st?.isFile() && st.size === size ? r : null;
+    async completed(f) {
+      const r = done.get(keyOf(f));
+      if (!r) return null;
+      const st = await lstat(path.join(modelDir, ...f.path.split('/'))).catch(() => null);
+      return st?.isFile() && st.size === f.size ? r : null;
     },
     async markDone(r) {
       await appendFile(journal, JSON.stringify(r) + '\n');
+    },
+    async begin(f) {
+      begun.add(keyOf(f));
+      await appendFile(journal, line(f, { begun: true }));
+    },
+    begun(f) {
+      return begun.has(keyOf(f));
     },
   };
 }

@@ -13,6 +13,7 @@ export interface CoreValues {
   readonly keepBackups: number;
   readonly timestampFile: string | null;
   readonly unpackedFilename: string | null;
+  readonly maxUnpackRatio: number;
   readonly touch: readonly string[];
   readonly exec: string | null;
   readonly execTimeoutMs: number;
@@ -28,6 +29,7 @@ export interface CoreValues {
   readonly bwlimit: number;
   readonly incremental: boolean;
   readonly timeoutMs: number;
+  readonly minRate: number;
   readonly retries: number;
   readonly maxFailures: number | null;
   readonly metricsPort: number | null;
@@ -37,6 +39,8 @@ export interface CoreValues {
   readonly progress: boolean;
   readonly json: boolean;
   readonly printConfig: boolean;
+  /** --spread: the longest random wait between seeing a change and pulling it (0 = none). */
+  readonly spreadMs: number;
 }
 
 export function num(raw: RawOptions, flag: string, o: { min?: number; max?: number; int?: boolean } = {}): number | null {
@@ -73,14 +77,16 @@ export function list(raw: RawOptions, flag: string): string[] {
   return v ? v.split(LIST_SEPARATOR).filter((x) => x !== '') : [];
 }
 
-const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+const MAX_BYTES = 1024 ** 5;
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
 
 /** `50M` → 52428800; `1.5g`, `800k`, `1000` bytes/s. */
 export function parseBytes(flag: string, v: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?(\/s)?$/i.exec(v.trim());
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?(\/s)?$/i.exec(v.trim());
   if (!m) throw new ConfigError(flag, `expected a size like 50M, 800k or 1048576, got "${v}"`);
   const n = Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]!;
   if (n <= 0) throw new ConfigError(flag, `must be positive, got "${v}"`);
+  if (n > MAX_BYTES) throw new ConfigError(flag, `must be at most 1P, got "${v}"`);
   return Math.floor(n);
 }
 
@@ -100,11 +106,25 @@ function str(raw: RawOptions, flag: string): string | null {
 
 const ms = (s: number) => Math.round(s * 1000);
 
+/** Every duration has a sane ceiling: a day (a timer cannot hold more than ~24.8 days; 1e12 s would fire at once, in a loop). */
+export const MAX_SECONDS = 86_400;
+
+function seconds(raw: RawOptions, flag: string, dflt: number, min: number): number {
+  return ms(num(raw, flag, { min, max: MAX_SECONDS }) ?? dflt);
+}
+
+/** --min-rate: `0` turns the rate floor off (only a full stall fails a transfer). */
+function minRate(v: string | undefined): number {
+  if (v === undefined || v === '') return 1024;
+  if (/^0+$/.test(v.trim())) return 0;
+  return parseBytes('min-rate', v);
+}
+
 export function parseValues(raw: RawOptions): CoreValues {
   const debug = bool(raw, 'debug');
   const signal = str(raw, 'signal');
   const pidfile = str(raw, 'pidfile');
-  const pid = num(raw, 'pid', { int: true, min: 1 });
+  const pid = num(raw, 'pid', { int: true, min: 1, max: 2 ** 31 - 1 });
   if (signal && !pidfile && pid === null) throw new ConfigError('signal', 'needs --pidfile FILE or --pid N');
   if (!signal && (pidfile || pid !== null)) throw new ConfigError(pidfile ? 'pidfile' : 'pid', 'needs --signal SIG');
   if (signal && !/^(SIG)?[A-Z0-9]+$/i.test(signal)) throw new ConfigError('signal', `not a signal name: "${signal}"`);
@@ -117,19 +137,20 @@ export function parseValues(raw: RawOptions): CoreValues {
   const logFormat = choice(raw, 'log-format', ['json', 'pretty'] as const) ?? (process.stdout.isTTY ? 'pretty' : 'json');
   const progress = raw['progress'] === undefined ? process.stderr.isTTY === true : bool(raw, 'progress');
   return {
-    intervalMs: ms(num(raw, 'interval', { min: 0.01 }) ?? 10),
+    intervalMs: seconds(raw, 'interval', 10, 0.01),
     detect: choice(raw, 'detect', ['timestamp', 'content'] as const) ?? 'timestamp',
     verify: choice(raw, 'verify', ['auto', 'size', 'md5', 'none'] as const) ?? 'auto',
     manifest: str(raw, 'manifest'),
     validate: str(raw, 'validate'),
-    validateTimeoutMs: ms(num(raw, 'validate-timeout', { min: 0.1 }) ?? 300),
+    validateTimeoutMs: seconds(raw, 'validate-timeout', 300, 0.1),
     swap: choice(raw, 'swap', ['rename', 'symlink', 'versioned'] as const) ?? 'rename',
     keepBackups: num(raw, 'keep-backups', { int: true, min: 0, max: 1000 }) ?? 2,
     timestampFile: bool(raw, 'touch-timestamp') || raw['touch-timestamp'] === undefined ? (tsFile ?? 'fluid_time_file') : null,
     unpackedFilename: str(raw, 'unpacked-filename'),
+    maxUnpackRatio: num(raw, 'max-unpack-ratio', { int: true, min: 0, max: 1_000_000 }) ?? 256,
     touch: list(raw, 'touch'),
     exec: str(raw, 'exec'),
-    execTimeoutMs: ms(num(raw, 'exec-timeout', { min: 0.1 }) ?? 60),
+    execTimeoutMs: seconds(raw, 'exec-timeout', 60, 0.1),
     signal: signal ? signal.toUpperCase().replace(/^(?!SIG)/, 'SIG') : null,
     pidfile,
     pid,
@@ -141,9 +162,10 @@ export function parseValues(raw: RawOptions): CoreValues {
     partSize: partSize(raw['part-size']),
     bwlimit: raw['bwlimit'] ? parseBytes('bwlimit', raw['bwlimit']) : 0,
     incremental: bool(raw, 'incremental'),
-    timeoutMs: ms(num(raw, 'timeout', { min: 0.1 }) ?? 60),
+    timeoutMs: seconds(raw, 'timeout', 60, 0.1),
+    minRate: minRate(raw['min-rate']),
     retries: num(raw, 'retries', { int: true, min: 0, max: 100 }) ?? 5,
-    maxFailures: num(raw, 'max-failures', { int: true, min: 1 }),
+    maxFailures: num(raw, 'max-failures', { int: true, min: 1, max: 1_000_000 }),
     metricsPort: num(raw, 'metrics-port', { int: true, min: 0, max: 65535 }),
     metricsHost: str(raw, 'metrics-host') ?? '0.0.0.0',
     logLevel: debug ? 'debug' : (choice(raw, 'log-level', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const) ?? 'info'),
@@ -151,5 +173,6 @@ export function parseValues(raw: RawOptions): CoreValues {
     progress,
     json: bool(raw, 'json'),
     printConfig: bool(raw, 'print-config'),
+    spreadMs: seconds(raw, 'spread', 0, 0),
   };
 }

@@ -3,7 +3,7 @@
  * jitter so a fleet does not poll in step, exponential backoff after failures,
  * SIGHUP = check now (wake()), shutdown = abort the cycle in flight and return.
  */
-import { MonitorError } from './errors.js';
+import { failureLine, MonitorError } from './errors.js';
 import type { Logger } from './log.js';
 import type { CycleOutcome } from './cycle.js';
 
@@ -83,7 +83,7 @@ export async function watchLoop(cycle: (signal: AbortSignal) => Promise<CycleOut
       o.onOutcome?.({ kind: 'failed', err });
       const key = errorKey(err);
       const level = key === lastKey ? 'debug' : 'error';
-      o.log[level]({ event: 'sync-failed', failures, err }, 'sync failed; the served model is unchanged');
+      o.log[level]({ event: 'sync-failed', failures, err }, failureLine(err));
       lastKey = key;
       if (o.maxFailures !== null && failures >= o.maxFailures) {
         o.log.error({ event: 'max-failures', failures }, `giving up after ${failures} consecutive failed cycles`);

@@ -8,6 +8,7 @@
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Client } from 'basic-ftp';
+import { withDeadline } from '../deadline.js';
 import { basicFtp } from '../lazy.js';
 import type { Logger } from '../log.js';
 import { RemoteError, TransientError, type MonitorError } from '../errors.js';
@@ -44,12 +45,14 @@ class FtpWriter implements Writer {
   private readonly log: Logger;
   /** Directories made or seen during this run: MKD once per directory, not once per file. */
   private readonly dirs = new Set<string>();
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly opts: FtpOptions,
     deps: SourceDeps,
   ) {
     this.endpoint = ftpEndpoint(opts);
+    this.timeoutMs = deps.timeoutMs;
     this.displayUrl = `${opts.secure ? 'ftps' : 'ftp'}://${this.endpoint.address}${opts.root === '/' ? '' : encodeURI(opts.root)}`;
     this.log = deps.log.child({ component: 'writer', source: 'ftp' });
     this.pool = new FtpPool({ max: Math.max(1, deps.concurrency), timeoutMs: deps.timeoutMs, endpoint: this.endpoint, log: this.log, connect: ftpConnector(opts) });
@@ -72,7 +75,8 @@ class FtpWriter implements Writer {
   /** The transfer is bounded by basic-ftp's inactivity timeout (--timeout), not by a deadline on the whole file. */
   async put(p: string, body: Readable, o: PutOptions): Promise<void> {
     const abs = this.remote(p);
-    const lease = await this.pool.acquire(o.signal);
+    // Connecting (greeting, TLS, login) within --timeout, on a timer of our own (deadline.ts); the transfer after it has none.
+    const lease = await withDeadline(o.signal, this.timeoutMs, `connect (${this.endpoint.address})`, (s) => this.pool.acquire(s));
     let broken = true;
     try {
       await guarded(lease.client, o.signal, async () => {

@@ -1,6 +1,7 @@
 /** publish's own flags (the remote, model and donefile flags, --concurrency, --timeout and --retries are the monitor's). */
 import { DEFAULT_CHUNKING, type ChunkParams } from '../chunk/cdc.js';
 import type { OptionSpec, RawOptions } from '../options.js';
+import { preheatOptions } from '../preheat-cli.js';
 import { bool, num, parseBytes } from '../values.js';
 
 const P = 'Publish';
@@ -10,6 +11,9 @@ export const publishOptions: readonly OptionSpec[] = [
   { name: 'chunk-index', kind: 'bool', group: P, default: true, help: 'publish: a chunk index for big files, so monitors fetch only changed chunks (--no-chunk-index: none)' },
   { name: 'chunk-threshold', kind: 'bytes', metavar: 'SIZE', group: P, default: '8M', help: 'publish: files larger than this get a chunk index' },
 ];
+
+/** Every flag publish takes beyond the monitor's: its own, and preheat's (`--preheat-url` warms the new version once it is published). */
+export const publishFlags: readonly OptionSpec[] = [...publishOptions, ...preheatOptions];
 
 export interface PublishValues {
   readonly keepVersions: number;

@@ -21,7 +21,7 @@ import { encodeIndex } from '../chunk/index-format.js';
 import { HashPool } from '../chunk/hash-pool.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { opSignal, withRetry } from '../retry.js';
+import { remoteOp, withRetry } from '../retry.js';
 import type { RemoteEntry, Source } from '../sources/types.js';
 import { collectGarbage } from './gc.js';
 import { layout, newVersionId, renderDonefile, renderManifest, underModel, VERSION_ID, type PublishedFile, type PublishedManifest } from './layout.js';
@@ -87,7 +87,7 @@ async function runAll<T, R>(items: readonly T[], n: number, fn: (item: T) => Pro
 async function current(source: Source, o: PublishOptions): Promise<Published | null> {
   const pub = await readPublished(source, o);
   if (pub?.manifest) return pub;
-  const st = await withRetry(() => source.stat(o.model, { signal: opSignal(o.signal, o.timeoutMs) }), { ...o, what: `stat ${o.model}` });
+  const st = await remoteOp((signal) => source.stat(o.model, { signal }), { ...o, what: `stat ${o.model}` });
   if (!st) return pub;
   const foreign = st.isDirectory ? await firstForeign(source, o) : o.model;
   if (foreign !== null) {
@@ -104,7 +104,7 @@ async function firstForeign(source: Source, o: PublishOptions): Promise<string |
 }
 
 async function exists(source: Source, p: string, size: number, o: PublishOptions): Promise<boolean> {
-  const s: RemoteEntry | null = await withRetry(() => source.stat(p, { signal: opSignal(o.signal, o.timeoutMs) }), { ...o, what: `stat ${p}` });
+  const s: RemoteEntry | null = await remoteOp((signal) => source.stat(p, { signal }), { ...o, what: `stat ${p}` });
   return s !== null && !s.isDirectory && s.size === size;
 }
 
@@ -152,13 +152,13 @@ async function commit(writer: Writer, text: string, vid: string, ctx: UploadCont
   }
   const tmp = underModel(o.model, layout.donefileTmp(vid));
   await uploadBytes(tmp, bytes, ctx);
-  await withRetry(() => writer.rename(tmp, o.donefile, { signal: opSignal(o.signal, o.timeoutMs) }), { ...o, what: `rename ${tmp} to ${o.donefile}` });
+  await remoteOp((signal) => writer.rename(tmp, o.donefile, { signal }), { ...o, what: `rename ${tmp} to ${o.donefile}` });
 }
 
 async function commitDistinct(source: Source, writer: Writer, text: string, vid: string, before: RemoteEntry | null, ctx: UploadContext, o: PublishOptions): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     await commit(writer, text, vid, ctx, o);
-    const after = await source.stat(o.donefile, { signal: opSignal(o.signal, o.timeoutMs) });
+    const after = await remoteOp((signal) => source.stat(o.donefile, { signal }), { ...o, what: `stat ${o.donefile}` });
     if (!sameFingerprint(before, after, source.features.mtimeResolutionMs) || attempt >= 3) return;
     // Two publishes within one mtime tick (FTP's MDTM has whole seconds) with donefiles of one size: write it again a tick later.
     o.log.info({ event: 'donefile-rewrite' }, 'the new donefile has the old one\'s timestamp and size; writing it again a second later');

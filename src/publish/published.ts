@@ -7,7 +7,7 @@ import { decodeIndex, type ChunkIndex } from '../chunk/index-format.js';
 import { readSmall } from '../detect.js';
 import { IntegrityError, NotFoundError } from '../errors.js';
 import { parseManifest } from '../manifest.js';
-import { opSignal, withRetry } from '../retry.js';
+import { remoteOp } from '../retry.js';
 import type { Logger } from '../log.js';
 import type { RemoteEntry, Source } from '../sources/types.js';
 import { parseDonefileHeader, parsePublishedManifest, underModel, type DonefileHeader, type PublishedFile, type PublishedManifest } from './layout.js';
@@ -31,14 +31,17 @@ export interface ReadOptions {
   readonly log: Logger;
 }
 
+/** Each attempt under a deadline of --timeout held by a strong timer, retried while the failure says it may pass. */
+const op = (o: ReadOptions, what: string) => ({ signal: o.signal, log: o.log, retries: o.retries, timeoutMs: o.timeoutMs, what });
+
 async function readText(source: Source, p: string, o: ReadOptions): Promise<string | null> {
-  return withRetry(
-    () =>
-      readSmall(source, p, opSignal(o.signal, o.timeoutMs)).catch((err: unknown) => {
+  return remoteOp(
+    (signal) =>
+      readSmall(source, p, signal).catch((err: unknown) => {
         if (err instanceof NotFoundError) return null;
         throw err;
       }),
-    { signal: o.signal, log: o.log, retries: o.retries, what: `read ${p}` },
+    op(o, `read ${p}`),
   );
 }
 
@@ -61,9 +64,7 @@ export async function readManifest(source: Source, manifestPath: string, o: Read
 
 /** What the donefile says now; null when there is no donefile. */
 export async function readPublished(source: Source, o: ReadOptions): Promise<Published | null> {
-  const stat = await withRetry(() => source.stat(o.donefile, { signal: opSignal(o.signal, o.timeoutMs) }), {
-    signal: o.signal, log: o.log, retries: o.retries, what: `stat ${o.donefile}`,
-  });
+  const stat = await remoteOp((signal) => source.stat(o.donefile, { signal }), op(o, `stat ${o.donefile}`));
   if (!stat || stat.isDirectory) return null;
   const text = await readText(source, o.donefile, o);
   if (text === null) return null;
@@ -82,14 +83,11 @@ export async function readPublished(source: Source, o: ReadOptions): Promise<Pub
 export async function readIndex(source: Source, f: PublishedFile, o: ReadOptions): Promise<ChunkIndex | null> {
   if (!f.index) return null;
   const p = underModel(o.model, f.index.object);
-  const bytes = await withRetry(
-    async () => {
-      const parts: Buffer[] = [];
-      for await (const c of await source.open(p, { signal: opSignal(o.signal, o.timeoutMs) })) parts.push(c as Buffer);
-      return Buffer.concat(parts);
-    },
-    { signal: o.signal, log: o.log, retries: o.retries, what: `read ${p}` },
-  );
+  const bytes = await remoteOp(async (signal) => {
+    const parts: Buffer[] = [];
+    for await (const c of await source.open(p, { signal })) parts.push(c as Buffer);
+    return Buffer.concat(parts);
+  }, op(o, `read ${p}`));
   if (bytes.length !== f.index.bytes) throw new IntegrityError(`chunk index ${p}: ${bytes.length} bytes, the manifest says ${f.index.bytes}`);
   return decodeIndex(bytes, p, { size: f.size, md5: f.md5 });
 }

@@ -9,12 +9,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { joinRemote, safeRelative } from '../paths.js';
-import { opSignal, withRetry } from '../retry.js';
-import { mapS3Error, s3Client, type S3Handle, type S3Options } from '../sources/s3.js';
+import { NEVER, withDeadline } from '../deadline.js';
+import { withRetry } from '../retry.js';
+import { mapS3Error, type S3Options } from '../sources/s3.js';
+import { s3Client, type S3Handle, type Sdk } from '../sources/s3-client.js';
 import type { IoOptions } from '../sources/types.js';
 import type { PutOptions, Writer, WriterDeps, WriterFactory } from './types.js';
-
-type Sdk = typeof import('@aws-sdk/client-s3');
 
 const MiB = 1024 * 1024;
 /** Above this, multipart: a failed part is retried alone, and a file uploads on several connections. */
@@ -80,13 +80,21 @@ class S3Writer implements Writer {
     return joinRemote(this.opts.prefix, safeRelative(joinRemote(p).replace(/^\//, ''))).replace(/^\//, '');
   }
 
-  private async call<T>(what: string, signal: AbortSignal, op: (sdk: Sdk, client: S3Client, s: AbortSignal) => Promise<T>): Promise<T> {
+  /**
+   * One SDK call, errors mapped, under a deadline of --timeout held by a strong timer (deadline.ts);
+   * `deadline: false` for a call that takes as long as its bytes do (a PUT, a part: the SDK's
+   * idle-socket timeout bounds those) or as S3 takes (completing a multipart upload).
+   */
+  private async call<T>(what: string, signal: AbortSignal, op: (sdk: Sdk, client: S3Client, s: AbortSignal) => Promise<T>, o: { deadline?: boolean } = {}): Promise<T> {
     const { sdk, client } = await this.client.ready();
-    try {
-      return await op(sdk, client, signal);
-    } catch (err) {
-      throw mapS3Error(err, what, this.opts.bucket, signal);
-    }
+    const attempt = async (s: AbortSignal) => {
+      try {
+        return await op(sdk, client, s);
+      } catch (err) {
+        throw mapS3Error(err, what, this.opts.bucket, s);
+      }
+    };
+    return o.deadline === false ? attempt(signal) : withDeadline(signal, this.deps.timeoutMs, what, attempt);
   }
 
   async put(p: string, body: Readable, o: PutOptions): Promise<void> {
@@ -96,6 +104,7 @@ class S3Writer implements Writer {
       // The body streams (not retried here: the caller re-reads the file for another attempt).
       await this.call(`put ${Key}`, o.signal, (sdk, client, s) =>
         client.send(new sdk.PutObjectCommand({ Bucket, Key, Body: body, ContentLength: o.size }), { abortSignal: s }),
+        { deadline: false },
       );
       return;
     }
@@ -105,7 +114,7 @@ class S3Writer implements Writer {
   private async multipart(Key: string, body: Readable, o: PutOptions): Promise<void> {
     const Bucket = this.opts.bucket;
     const created = await this.call(`create multipart ${Key}`, o.signal, (sdk, client, s) =>
-      client.send(new sdk.CreateMultipartUploadCommand({ Bucket, Key }), { abortSignal: opSignal(s, this.deps.timeoutMs) }),
+      client.send(new sdk.CreateMultipartUploadCommand({ Bucket, Key }), { abortSignal: s }),
     );
     const UploadId = created.UploadId;
     if (!UploadId) throw new RemoteError(`create multipart ${Key}: no upload id in the answer`);
@@ -113,12 +122,13 @@ class S3Writer implements Writer {
       const parts = await this.uploadParts(Key, UploadId, body, o);
       await this.call(`complete multipart ${Key}`, o.signal, (sdk, client, s) =>
         client.send(new sdk.CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }), { abortSignal: s }),
+        { deadline: false }, // S3 may take minutes to assemble a big object (sending keep-alive whitespace meanwhile)
       );
     } catch (err) {
       body.destroy();
       // Best effort: an upload left open costs storage until a lifecycle rule aborts it (kill -9 leaves one too).
-      await this.call(`abort multipart ${Key}`, new AbortController().signal, (sdk, client, s) =>
-        client.send(new sdk.AbortMultipartUploadCommand({ Bucket, Key, UploadId }), { abortSignal: opSignal(s, this.deps.timeoutMs) }),
+      await this.call(`abort multipart ${Key}`, NEVER, (sdk, client, s) =>
+        client.send(new sdk.AbortMultipartUploadCommand({ Bucket, Key, UploadId }), { abortSignal: s }),
       ).catch((e: unknown) => this.log.warn({ event: 'multipart-abort-failed', err: e }, 'could not abort a failed multipart upload'));
       throw err;
     }
@@ -150,6 +160,7 @@ class S3Writer implements Writer {
       async () => {
         const r = await this.call(`upload part ${PartNumber} of ${Key}`, signal, (sdk, client, s) =>
           client.send(new sdk.UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.length }), { abortSignal: s }),
+          { deadline: false },
         );
         if (!r.ETag) throw new RemoteError(`upload part ${PartNumber} of ${Key}: no ETag in the answer`);
         return r.ETag;
@@ -170,7 +181,7 @@ class S3Writer implements Writer {
   async delete(p: string, o: IoOptions): Promise<void> {
     const Key = this.key(p);
     await this.call(`delete ${Key}`, o.signal, (sdk, client, s) =>
-      client.send(new sdk.DeleteObjectCommand({ Bucket: this.opts.bucket, Key }), { abortSignal: opSignal(s, this.deps.timeoutMs) }),
+      client.send(new sdk.DeleteObjectCommand({ Bucket: this.opts.bucket, Key }), { abortSignal: s }),
     );
   }
 

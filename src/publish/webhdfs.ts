@@ -63,15 +63,28 @@ class WebHdfsWriter implements Writer {
     return new URL(`${ep}/webhdfs/v1${encodeHdfsPath(abs)}?${q.toString()}`);
   }
 
-  /** One request; the body (if any) is piped in. Resolves on the answer's headers. */
+  /**
+   * One request; the body (if any) is piped in. Resolves on the answer's headers, which must come
+   * within --timeout of the request's last byte (a timer of our own: a server trickling its headers
+   * defeats the socket's inactivity timeout, as in http-client.ts).
+   */
   private send(url: URL, method: string, signal: AbortSignal, body?: { stream: Readable; size: number }): Promise<Answer> {
     const mod = url.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = body ? { 'content-type': 'application/octet-stream', 'content-length': String(body.size) } : { 'content-length': '0' };
+    const ms = this.deps.timeoutMs;
     return new Promise<Answer>((resolve, reject) => {
-      const req = mod.request(url, { method, headers, signal, timeout: this.deps.timeoutMs, agent: url.protocol === 'https:' ? this.agents.https : this.agents.http });
-      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer for ${this.deps.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      const req = mod.request(url, { method, headers, signal, timeout: ms, agent: url.protocol === 'https:' ? this.agents.https : this.agents.http });
+      let answer: NodeJS.Timeout | undefined;
+      req.once('finish', () => {
+        answer = setTimeout(() => req.destroy(Object.assign(new Error(`no response headers within ${ms} ms`), { code: 'ETIMEDOUT' })), ms).unref();
+      });
+      req.once('close', () => clearTimeout(answer));
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer for ${ms} ms`), { code: 'ETIMEDOUT' })));
       req.on('error', reject);
-      req.on('response', (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }));
+      req.on('response', (res) => {
+        clearTimeout(answer);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
+      });
       if (!body) req.end();
       else pipeline(body.stream, req).catch(reject);
     });

@@ -4,10 +4,10 @@
  * `/bin/sh -c CMD` through src/exec.ts: the one place a shell is used on
  * purpose. It gets `MODEL_DIR`, `MODEL_VERSION` and `PREVIOUS_VERSION` in its
  * environment, its own deadline (`--exec-timeout`), and a non-zero exit, a
- * timeout or a cancel becomes a ReloadError with the ExecaError as `cause`.
+ * timeout or a cancel becomes a ReloadError with the ExecFailure (output tails only) as `cause`.
  */
 import { ReloadError } from '../errors.js';
-import { isExecaError, runShell } from '../exec.js';
+import { describeFailure, isExecFailure, runShell, tailText } from '../exec.js';
 import type { ReloadEvent, ReloadTrigger } from './types.js';
 
 export interface ExecTriggerOptions {
@@ -17,23 +17,11 @@ export interface ExecTriggerOptions {
   readonly timeoutMs: number;
 }
 
-/** The first 200 characters of the last lines of stderr: enough to say why, never a flood. */
-function tail(s: string | undefined): string {
-  const t = (s ?? '').trim();
-  return t.length > 200 ? `…${t.slice(-200)}` : t;
-}
-
-/** One line saying how the command ended: exit code, signal, timeout or cancel. */
+/** One line saying how the command ended (exit code, signal, timeout or cancel) and the end of its stderr. */
 export function describeExecFailure(err: unknown, timeoutMs: number): string {
-  if (!isExecaError(err)) return `could not run: ${(err as Error)?.message ?? String(err)}`;
-  const why = err.timedOut
-    ? `timed out after ${timeoutMs / 1000}s`
-    : err.isCanceled
-      ? 'was cancelled'
-      : err.exitCode !== undefined
-        ? `exited with code ${err.exitCode}`
-        : `was killed by ${err.signal ?? 'a signal'}`;
-  const stderr = tail(typeof err.stderr === 'string' ? err.stderr : undefined);
+  if (!isExecFailure(err)) return `could not run: ${(err as Error)?.message ?? String(err)}`;
+  const stderr = tailText(err.stderr);
+  const why = describeFailure(err.detail, timeoutMs);
   return stderr ? `${why}: ${stderr}` : why;
 }
 
@@ -52,7 +40,7 @@ export function createExecTrigger(o: ExecTriggerOptions): ReloadTrigger {
         log.debug({ event: 'exec-done', exitCode: r.exitCode, version: e.version }, 'exec reload command succeeded');
       } catch (err) {
         const msg = `--exec command ${describeExecFailure(err, o.timeoutMs)}`;
-        log.warn({ event: 'exec-failed', version: e.version, exitCode: isExecaError(err) ? (err.exitCode ?? null) : null }, msg);
+        log.warn({ event: 'exec-failed', version: e.version, exitCode: isExecFailure(err) ? (err.exitCode ?? null) : null }, msg);
         throw new ReloadError(msg, { cause: err });
       }
     },

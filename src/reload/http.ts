@@ -7,6 +7,7 @@
  * ReloadError naming the status and the first 200 bytes of the body; a
  * network failure a ReloadError with the fetch error as `cause`.
  */
+import { deadline } from '../deadline.js';
 import { ConfigError, ReloadError } from '../errors.js';
 import { redactUrl } from '../options.js';
 import type { ReloadTrigger } from './types.js';
@@ -63,21 +64,27 @@ export function createHttpTrigger(o: HttpTriggerOptions): ReloadTrigger {
   return {
     name: `http-post ${shown}`,
     async fire(e, ctx) {
-      const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(o.timeoutMs)]);
-      let res: Response;
+      // The whole exchange (answer and body preview) under one deadline of our own (see deadline.ts).
+      const d = deadline(ctx.signal, o.timeoutMs, `POST ${shown}`);
+      const signal = d.signal;
       try {
-        res = await fetch(req.url, { method: 'POST', body: new Uint8Array(0), headers: req.headers, signal, redirect: 'manual' });
-      } catch (err) {
-        const timedOut = signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError';
-        const why = timedOut ? `timed out after ${o.timeoutMs / 1000}s` : `failed: ${causeMessage(err)}`;
-        throw new ReloadError(`POST ${shown} ${why}`, { cause: err });
+        let res: Response;
+        try {
+          res = await fetch(req.url, { method: 'POST', body: new Uint8Array(0), headers: req.headers, signal, redirect: 'manual' });
+        } catch (err) {
+          const timedOut = signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError';
+          const why = timedOut ? `timed out after ${o.timeoutMs / 1000}s` : `failed: ${causeMessage(err)}`;
+          throw new ReloadError(`POST ${shown} ${why}`, { cause: err });
+        }
+        if (res.status < 200 || res.status > 299) {
+          const body = await bodyPreview(res);
+          throw new ReloadError(`POST ${shown} answered ${res.status} ${res.statusText}${body ? `: ${body}` : ''}`);
+        }
+        await res.body?.cancel().catch(() => {});
+        ctx.log.debug({ event: 'http-post', status: res.status, version: e.version }, `POST ${shown}: ${res.status}`);
+      } finally {
+        d.clear();
       }
-      if (res.status < 200 || res.status > 299) {
-        const body = await bodyPreview(res);
-        throw new ReloadError(`POST ${shown} answered ${res.status} ${res.statusText}${body ? `: ${body}` : ''}`);
-      }
-      await res.body?.cancel().catch(() => {});
-      ctx.log.debug({ event: 'http-post', status: res.status, version: e.version }, `POST ${shown}: ${res.status}`);
     },
   };
 }

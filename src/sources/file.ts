@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { ConfigError, NotFoundError, RemoteError } from '../errors.js';
 import { joinRemote, safeRelative } from '../paths.js';
-import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
+import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
 
 export interface FileOptions {
   /** Absolute local directory that stands for the remote root. */
@@ -70,7 +70,8 @@ class FileSource implements Source {
     const start = o.start ?? 0;
     const end = o.length !== undefined ? start + o.length - 1 : undefined;
     // 1 MiB reads: a local disk or NFS gives big reads cheaply, and every chunk costs a trip through the pipeline.
-    return createReadStream(this.local(p), { start, ...(end !== undefined ? { end } : {}), signal: o.signal, highWaterMark: 1024 * 1024 });
+    const stream = createReadStream(this.local(p), { start, ...(end !== undefined ? { end } : {}), signal: o.signal, highWaterMark: 1024 * 1024 });
+    return withMeta(stream, { size: s.size, ...(s.mtimeMs !== undefined ? { mtimeMs: s.mtimeMs } : {}) });
   }
 
   localPath(p: string): string {

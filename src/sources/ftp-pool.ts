@@ -10,7 +10,7 @@ import { basicFtp } from '../lazy.js';
 import { abortReason, AbortedError, AuthError, isTransientNetworkError, MonitorError } from '../errors.js';
 import { NotFoundError, RemoteError, TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { opSignal } from '../retry.js';
+import { deadline } from '../deadline.js';
 import type { RemoteEntry } from './types.js';
 
 /** What an error message may say about the connection: never the password. */
@@ -142,23 +142,29 @@ export class FtpPool {
 
   /** As run(), but on success the lease stays checked out (a transfer that outlives the call). */
   async checkout<T>(what: string, signal: AbortSignal, fn: (l: Lease) => Promise<T>): Promise<{ lease: Lease; result: T }> {
-    const s = opSignal(signal, this.o.timeoutMs);
-    for (let attempt = 0; ; attempt++) {
-      const lease = await this.acquire(s);
-      try {
-        return { lease, result: await guarded(lease.client, s, () => fn(lease)) };
-      } catch (err) {
-        const lost = lease.client.closed;
-        const replied = err instanceof basicFtp().FTPError || err instanceof MonitorError;
-        // Only a server reply leaves the session in a known state; after anything else the
-        // connection may still owe us a late reply, so it is not reused.
-        lease.release(lost || !replied);
-        if (lost && !replied && !lease.fresh && attempt === 0 && !s.aborted) {
-          this.o.log.debug({ event: 'ftp-reconnect', what }, 'FTP connection dropped while idle; reconnecting');
-          continue;
+    // Connect (greeting, TLS, login) and the command itself, under one deadline held by our own timer.
+    const d = deadline(signal, this.o.timeoutMs, `${what} (${this.o.endpoint.address})`);
+    const s = d.signal;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const lease = await this.acquire(s);
+        try {
+          return { lease, result: await guarded(lease.client, s, () => fn(lease)) };
+        } catch (err) {
+          const lost = lease.client.closed;
+          const replied = err instanceof basicFtp().FTPError || err instanceof MonitorError;
+          // Only a server reply leaves the session in a known state; after anything else the
+          // connection may still owe us a late reply, so it is not reused.
+          lease.release(lost || !replied);
+          if (lost && !replied && !lease.fresh && attempt === 0 && !s.aborted) {
+            this.o.log.debug({ event: 'ftp-reconnect', what }, 'FTP connection dropped while idle; reconnecting');
+            continue;
+          }
+          throw mapFtpError(err, what, this.o.endpoint, { signal: s, lost });
         }
-        throw mapFtpError(err, what, this.o.endpoint, { signal: s, lost });
       }
+    } finally {
+      d.clear();
     }
   }
 

@@ -7,7 +7,7 @@ import { abortReason, AbortedError, ConfigError, NotFoundError, TransientError, 
 import type { OptionSpec, RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import { FtpPool, mapFtpError, sizeOf, statPath, type Endpoint, type Lease } from './ftp-pool.js';
-import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
+import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
 
 export interface FtpOptions {
   readonly host: string;
@@ -237,7 +237,8 @@ class FtpSource implements Source {
     const rest = size === undefined ? 0 : Math.max(0, size - (o.start ?? 0));
     // A range that reaches the end of the file is read as a whole transfer (the connection is kept).
     const limit = o.length !== undefined && o.length < rest ? o.length : undefined;
-    return this.transfer(lease, what, abs, limit ?? rest, limit !== undefined, o);
+    const out = this.transfer(lease, what, abs, limit ?? rest, limit !== undefined, o);
+    return size === undefined ? out : withMeta(out, { size });
   }
 
   /**

@@ -36,6 +36,8 @@ interface Failed {
 }
 
 const LEGACY_LS = Symbol('hadoop 1: no -ls -R');
+/** Largest `-stat` / `-ls -R` output parsed (a listing of some hundred thousand files). */
+const MAX_OUTPUT = 64 * 1024 * 1024;
 
 function checked(raw: RawOptions, name: string): string | undefined {
   const v = raw[name];
@@ -151,7 +153,7 @@ class HadoopCliSource implements Source {
   /** Runs one buffered command; stdout, null for "No such file or directory", LEGACY_LS for a Hadoop 1 `-ls -R`. */
   private async exec(cmd: string, path: string, signal: AbortSignal, args: string[]): Promise<string | null | typeof LEGACY_LS> {
     try {
-      const r = await run(this.opts.bin, args, { timeoutMs: this.deps.timeoutMs, signal, log: this.log });
+      const r = await run(this.opts.bin, args, { timeoutMs: this.deps.timeoutMs, signal, log: this.log, stdoutLimit: MAX_OUTPUT });
       return r.stdout;
     } catch (err) {
       const f = toFailure(err);
@@ -163,7 +165,7 @@ class HadoopCliSource implements Source {
   }
 
   /**
-   * A failed run → MonitorError. The ExecaError is not kept as `cause`: its message holds
+   * A failed run → MonitorError. The execa error is not kept as `cause`: its message holds
    * the whole argv, ugi password included. Not-found → NotFoundError (open) or null.
    */
   private failure(x: Failed, signal: AbortSignal, notFoundThrows: true): MonitorError;

@@ -13,7 +13,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { finished } from 'node:stream/promises';
-import { proxyFor, proxyAgent } from './proxy.js';
+import { proxyAgent, resolveProxy, type ProxySetting } from './proxy.js';
 
 export interface HttpResponse {
   readonly statusCode: number;
@@ -29,10 +29,12 @@ export interface RequestOptions {
 }
 
 export interface HttpClientOptions {
-  /** No byte either way for this long (connect, waiting for headers, mid-body) fails the request. */
+  /** No byte either way for this long (connect, mid-body) fails the request; so does no complete answer header in this long. */
   readonly timeoutMs: number;
   /** Connections per origin. */
   readonly maxSockets: number;
+  /** --proxy: one proxy for every origin, null = none; absent = the environment's, per origin. */
+  readonly proxy?: ProxySetting;
 }
 
 interface Route {
@@ -60,7 +62,7 @@ export class HttpClient {
   private async newRoute(url: URL): Promise<Route> {
     const secure = url.protocol === 'https:';
     const a = { keepAlive: true, maxSockets: this.o.maxSockets };
-    const proxy = proxyFor(url.href);
+    const proxy = resolveProxy(this.o.proxy, url.href);
     const agent = proxy ? await proxyAgent(proxy, secure, a) : secure ? new https.Agent(a) : new http.Agent(a);
     this.agents.push(agent);
     return { agent, proxied: proxy !== null };
@@ -72,8 +74,16 @@ export class HttpClient {
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise<HttpResponse>((resolve, reject) => {
       const req = mod.request(url, { method: o.method ?? 'GET', headers: o.headers, agent, signal: o.signal, timeout: this.o.timeoutMs }, (res) => {
+        clearTimeout(headers);
         resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: res });
       });
+      // The whole wait for the answer's headers is bounded (a server trickling them byte by byte defeats
+      // any inactivity timeout), by a timer of our own (see deadline.ts for why not AbortSignal.timeout).
+      const headers = setTimeout(
+        () => req.destroy(Object.assign(new Error(`no response headers within ${this.o.timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+        this.o.timeoutMs,
+      ).unref();
+      req.once('close', () => clearTimeout(headers));
       // The socket's inactivity timeout: before the answer it fails the request, mid-body it fails the body.
       req.on('timeout', () => req.destroy(Object.assign(new Error(`no data for ${this.o.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.on('error', (err: Error & { code?: string }) => {

@@ -1,22 +1,24 @@
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { guardedBody, mapHttpError, statusError } from './http-body.js';
 import { dump, HttpClient, readText } from './http-client.js';
-import {
-  abortReason, AuthError, ConfigError, isTransientNetworkError,
-  MonitorError, NotFoundError, RemoteError, TransientError,
-} from '../errors.js';
+import { ConfigError, NotFoundError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LIST_SEPARATOR, type OptionSpec, type RawOptions } from '../options.js';
 import { joinRemote } from '../paths.js';
-import { opSignal } from '../retry.js';
+import { withDeadline } from '../deadline.js';
+import { ContentKeys } from './content-key.js';
 import { parseIndex, type IndexLink } from './http-index.js';
-import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
+import { parseProxy, proxyOption, resolveProxy, type ProxySetting } from './proxy.js';
+import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
 
 export interface HttpOptions {
   /** The remote root, credentials stripped, no trailing `/`. */
   readonly root: string;
   /** Sent with every request to the root's origin (--http-header, URL user:password). */
   readonly headers: Readonly<Record<string, string>>;
+  /** --proxy (absent: the environment's). */
+  readonly proxy: ProxySetting;
 }
 
 const options: readonly OptionSpec[] = [
@@ -28,6 +30,7 @@ const options: readonly OptionSpec[] = [
     group: 'HTTP',
     help: "extra request header for http(s) remotes, e.g. 'Authorization: Bearer …' (repeatable; masked in logs)",
   },
+  proxyOption,
 ];
 
 /** `http(s)://host/path` (Paddle `--type general --general_host`): autoindex directories, or single files. */
@@ -58,69 +61,13 @@ export const http = {
     const root = new URL(remote.href);
     root.username = '';
     root.password = '';
-    return { root: root.href.replace(/\/+$/, ''), headers };
+    return { root: root.href.replace(/\/+$/, ''), headers, proxy: parseProxy(raw) };
   },
+  proxy: (opts: HttpOptions) => resolveProxy(opts.proxy, opts.root),
   create(opts: HttpOptions, deps: SourceDeps): Source {
     return new HttpSource(opts, deps);
   },
 } satisfies SourceFactory<HttpOptions>;
-
-interface GuardOptions {
-  readonly signal: AbortSignal;
-  /** Content-Length: fewer bytes than this at the end is a drop, not a file. */
-  readonly expected?: number;
-  readonly mapError: (err: unknown) => MonitorError;
-  readonly what: string;
-}
-
-/**
- * A response body as a Readable whose errors are MonitorErrors: a mid-body drop
- * or a short read is a TransientError, an abort is the signal's reason.
- * Streamed with backpressure, never buffered. (Shared with s3.ts.) A piped
- * Transform passes each chunk on as it came: iterating the body with `for
- * await` would concatenate whatever had queued (one more copy of the bytes).
- */
-export function guardedBody(body: Readable, o: GuardOptions): Readable {
-  let got = 0;
-  const out = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      got += chunk.length;
-      cb(null, chunk);
-    },
-    flush(cb) {
-      if (o.expected !== undefined && got !== o.expected) cb(new TransientError(`${o.what}: connection closed after ${got} of ${o.expected} bytes`));
-      else cb();
-    },
-  });
-  const onAbort = () => body.destroy(abortReason(o.signal));
-  body.once('error', (err) => out.destroy(o.mapError(err)));
-  out.once('close', () => {
-    o.signal.removeEventListener('abort', onAbort);
-    body.destroy();
-  });
-  o.signal.addEventListener('abort', onAbort, { once: true });
-  if (o.signal.aborted) onAbort();
-  body.pipe(out);
-  return out;
-}
-
-/** An HTTP status that is not success → the shared error set. */
-export function statusError(status: number, what: string): MonitorError {
-  if (status === 401 || status === 403) return new AuthError(`${what}: HTTP ${status} (credentials refused)`);
-  if (status === 404 || status === 410) return new NotFoundError(`${what}: HTTP ${status}`);
-  if (status === 408 || status === 429 || status >= 500) return new TransientError(`${what}: HTTP ${status}`);
-  return new RemoteError(`${what}: HTTP ${status}`);
-}
-
-function mapHttpError(err: unknown, what: string, signal: AbortSignal): MonitorError {
-  if (err instanceof MonitorError) return err;
-  if (signal.aborted) return abortReason(signal);
-  const code = (err as { code?: unknown } | null)?.code;
-  if (isTransientNetworkError(err) || code === 'ENOTFOUND') {
-    return new TransientError(`${what}: ${typeof code === 'string' ? code : 'network error'}`, { cause: err });
-  }
-  return new RemoteError(`${what}: request failed`, { cause: err });
-}
 
 interface Answer {
   readonly status: number;
@@ -130,10 +77,17 @@ interface Answer {
   readonly url: URL;
 }
 
-const header = (a: Answer, name: string): string | undefined => {
+const header = (a: Pick<Answer, 'headers'>, name: string): string | undefined => {
   const v = a.headers[name];
   return Array.isArray(v) ? v[0] : v;
 };
+
+/** Which file an answer is about: its Last-Modified and its ETag (quotes off, W/ kept). */
+function versionOf(a: Pick<Answer, 'headers'>): { mtimeMs?: number; etag?: string } {
+  const lm = Date.parse(header(a, 'last-modified') ?? '');
+  const etag = header(a, 'etag')?.replace(/^(W\/)?"(.*)"$/, '$1$2') || undefined;
+  return { ...(Number.isNaN(lm) ? {} : { mtimeMs: lm }), ...(etag ? { etag } : {}) };
+}
 
 const MAX_REDIRECTS = 5;
 const MAX_INDEX_BYTES = 16 * 1024 * 1024;
@@ -146,6 +100,8 @@ class HttpSource implements Source {
   private readonly root: URL;
   private readonly http: HttpClient;
   private readonly log: Logger;
+  /** Version keys for file GETs through a cache tier (content-key.ts). */
+  private readonly keys: ContentKeys;
 
   constructor(
     private readonly opts: HttpOptions,
@@ -154,8 +110,9 @@ class HttpSource implements Source {
     this.root = new URL(opts.root);
     this.displayUrl = opts.root;
     this.log = deps.log.child({ component: 'source', source: 'http' });
-    // HTTP_PROXY / HTTPS_PROXY / NO_PROXY; --timeout bounds the wait for the answer and an idle body.
-    this.http = new HttpClient({ timeoutMs: deps.timeoutMs, maxSockets: Math.max(4, deps.concurrency * 2) });
+    // --proxy, else HTTP_PROXY / HTTPS_PROXY / NO_PROXY; --timeout bounds the wait for the answer and an idle body.
+    this.http = new HttpClient({ timeoutMs: deps.timeoutMs, maxSockets: Math.max(4, deps.concurrency * 2), proxy: opts.proxy });
+    this.keys = new ContentKeys(resolveProxy(opts.proxy, opts.root) !== null);
   }
 
   /** The URL of a path under the root, each segment %-encoded; `dir` adds the trailing `/`. */
@@ -175,7 +132,8 @@ class HttpSource implements Source {
       const res = await this.http.request(at, {
         method,
         signal,
-        headers: { 'accept-encoding': 'identity', 'user-agent': 'model-monitor', ...own, ...extra },
+        // no-cache: a shared cache on the way answers only after the origin confirms its copy (a 304)
+        headers: { 'accept-encoding': 'identity', 'user-agent': 'model-monitor', 'cache-control': 'no-cache', ...own, ...extra },
       });
       const a: Answer = { status: res.statusCode, headers: res.headers, body: res.body, url: at };
       const location = header(a, 'location');
@@ -186,24 +144,26 @@ class HttpSource implements Source {
     }
   }
 
-  /** send() under the cycle signal plus the per-request deadline, errors mapped. */
-  private async exchange(method: 'GET' | 'HEAD', url: URL, outer: AbortSignal): Promise<Answer> {
-    const signal = opSignal(outer, this.deps.timeoutMs);
-    try {
-      return await this.send(method, url, signal);
-    } catch (err) {
-      throw mapHttpError(err, `${method} ${url.pathname}`, signal);
-    }
+  /** A HEAD under the per-request deadline (answer and the empty body), errors mapped. */
+  private head(url: URL, outer: AbortSignal): Promise<Omit<Answer, 'body'>> {
+    const what = `HEAD ${url.pathname}`;
+    return withDeadline(outer, this.deps.timeoutMs, what, async (signal) => {
+      try {
+        const { body, ...rest } = await this.send('HEAD', url, signal);
+        await dump(body);
+        return rest;
+      } catch (err) {
+        throw mapHttpError(err, what, signal);
+      }
+    });
   }
 
   async stat(p: string, o: IoOptions): Promise<RemoteEntry | null> {
     const asked = this.url(p);
-    let a = await this.exchange('HEAD', asked, o.signal);
-    await dump(a.body);
+    let a = await this.head(asked, o.signal);
     if (a.status === 404 || a.status === 410) {
       // some servers list `dir/` without redirecting `dir` to it
-      a = await this.exchange('HEAD', this.url(p, true), o.signal);
-      await dump(a.body);
+      a = await this.head(this.url(p, true), o.signal);
       if (a.status === 404 || a.status === 410) return null;
       if (a.status === 200 && /^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
         return { path: p, size: 0, isDirectory: true };
@@ -212,22 +172,26 @@ class HttpSource implements Source {
     }
     if (a.status !== 200) throw statusError(a.status, `HEAD ${asked.pathname}`);
     const redirectedToDir = a.url.pathname.endsWith('/') && !asked.pathname.endsWith('/');
-    return redirectedToDir ? { path: p, size: 0, isDirectory: true } : this.entry(p, a);
+    const e = redirectedToDir ? { path: p, size: 0, isDirectory: true } : this.entry(p, a);
+    this.keys.note(p, e);
+    return e;
   }
 
-  private entry(p: string, a: Answer): RemoteEntry {
+  private entry(p: string, a: Omit<Answer, 'body'>): RemoteEntry {
     const len = Number(header(a, 'content-length'));
     if (!Number.isSafeInteger(len) || len < 0) {
       throw new RemoteError(`HEAD ${a.url.pathname}: no Content-Length, cannot size the file`);
     }
-    const lm = Date.parse(header(a, 'last-modified') ?? '');
-    const etag = header(a, 'etag')?.replace(/^(W\/)?"(.*)"$/, '$1$2') || undefined;
-    return { path: p, size: len, mtimeMs: Number.isNaN(lm) ? undefined : lm, etag };
+    return { path: p, size: len, ...versionOf(a) };
   }
 
   async *list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry> {
     const seen = new Set<string>();
-    yield* this.walk(this.url(dir, true), '', o.signal, seen);
+    this.keys.reset();
+    for await (const e of this.walk(this.url(dir, true), '', o.signal, seen)) {
+      this.keys.note(join(dir, e.path), e);
+      yield e;
+    }
     this.log.debug({ event: 'listed', indexes: seen.size }, 'walked the autoindex pages');
   }
 
@@ -257,37 +221,37 @@ class HttpSource implements Source {
 
   /** HEAD one listed file: its size (the index's size column is rounded), mtime and ETag. */
   private async headFile(url: URL, signal: AbortSignal): Promise<RemoteEntry> {
-    const a = await this.exchange('HEAD', url, signal);
-    await dump(a.body);
+    const a = await this.head(url, signal);
     if (a.status !== 200) throw statusError(a.status, `HEAD ${url.pathname}`);
     if (a.url.pathname.endsWith('/')) return { path: '', size: 0, isDirectory: true };
     return this.entry('', a);
   }
 
-  /** GET an autoindex page (bounded in size) and parse its links. */
-  private async index(dirUrl: URL, outer: AbortSignal): Promise<IndexLink[]> {
+  /** GET an autoindex page (bounded in size, the whole answer under the per-request deadline) and parse its links. */
+  private index(dirUrl: URL, outer: AbortSignal): Promise<IndexLink[]> {
     const what = `GET ${dirUrl.pathname}`;
-    const signal = opSignal(outer, this.deps.timeoutMs);
-    try {
-      const a = await this.send('GET', dirUrl, signal);
-      if (a.status !== 200) {
-        await dump(a.body);
-        if (a.status === 404 || a.status === 410) throw new NotFoundError(`no such directory: ${dirUrl.href}`);
-        throw statusError(a.status, what);
+    return withDeadline(outer, this.deps.timeoutMs, what, async (signal) => {
+      try {
+        const a = await this.send('GET', dirUrl, signal);
+        if (a.status !== 200) {
+          await dump(a.body);
+          if (a.status === 404 || a.status === 410) throw new NotFoundError(`no such directory: ${dirUrl.href}`);
+          throw statusError(a.status, what);
+        }
+        if (!/^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
+          await dump(a.body);
+          throw new RemoteError(`${what}: not an HTML directory index (${header(a, 'content-type') ?? 'no type'})`);
+        }
+        const page = await readText(a.body, MAX_INDEX_BYTES, () => new RemoteError(`${what}: directory index larger than ${MAX_INDEX_BYTES} bytes`));
+        return parseIndex(page, dirUrl);
+      } catch (err) {
+        throw mapHttpError(err, what, signal);
       }
-      if (!/^text\/html\b/i.test(header(a, 'content-type') ?? '')) {
-        await dump(a.body);
-        throw new RemoteError(`${what}: not an HTML directory index (${header(a, 'content-type') ?? 'no type'})`);
-      }
-      const page = await readText(a.body, MAX_INDEX_BYTES, () => new RemoteError(`${what}: directory index larger than ${MAX_INDEX_BYTES} bytes`));
-      return parseIndex(page, dirUrl);
-    } catch (err) {
-      throw mapHttpError(err, what, signal);
-    }
+    });
   }
 
   async open(p: string, o: OpenOptions): Promise<Readable> {
-    const url = this.url(p);
+    const url = this.keys.apply(this.url(p), p);
     const start = o.start ?? 0;
     const ranged = start > 0 || o.length !== undefined;
     const range = `bytes=${start}-${o.length !== undefined ? start + o.length - 1 : ''}`;
@@ -313,7 +277,17 @@ class HttpSource implements Source {
     const len = Number(header(a, 'content-length'));
     const expected = Number.isSafeInteger(len) ? len : undefined;
     const mapError = (err: unknown) => mapHttpError(err, what, o.signal);
-    return guardedBody(a.body, { signal: o.signal, expected, mapError, what });
+    const total = ranged ? Number(/\/(\d+)$/.exec(header(a, 'content-range') ?? '')?.[1]) : expected;
+    const { mtimeMs, etag } = versionOf(a);
+    return withMeta(guardedBody(a.body, { signal: o.signal, expected, mapError, what }), {
+      ...(total !== undefined && Number.isSafeInteger(total) ? { size: total } : {}),
+      ...(mtimeMs !== undefined ? { mtimeMs } : {}),
+      ...(etag !== undefined ? { etag } : {}),
+    });
+  }
+
+  requestUrl(p: string): string {
+    return this.keys.apply(this.url(p), p, true).href;
   }
 
   async close(): Promise<void> {

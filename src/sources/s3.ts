@@ -1,21 +1,18 @@
 import { Readable } from 'node:stream';
-import type { HeadObjectCommandOutput, S3Client, S3ClientConfig, _Object } from '@aws-sdk/client-s3';
-
-/** The AWS SDK is loaded on first use: its import costs ~0.7 s, which no other source should pay. */
-type Sdk = typeof import('@aws-sdk/client-s3');
-const loadSdk = (): Promise<Sdk> => import('@aws-sdk/client-s3');
-import {
-  abortReason, AuthError, ConfigError, isTransientNetworkError,
-  MonitorError, NotFoundError, RemoteError, TransientError,
-} from '../errors.js';
-import { redactUrl } from '../options.js';
-import { agentsFor } from './proxy.js';
+/** S3 and S3-compatible stores (MinIO, Ceph RGW, s3rver) through the AWS SDK (client: s3-client.ts). */
+import type { HeadObjectCommandOutput, _Object } from '@aws-sdk/client-s3';
+import { ConfigError, NotFoundError, RemoteError } from '../errors.js';
+import { ContentKeys } from './content-key.js';
+import { parseProxy, proxyOption, resolveProxy, type ProxySetting } from './proxy.js';
+import { mapS3Error } from './s3-errors.js';
+import { endpointOf, s3Client, type S3Handle } from './s3-client.js';
+import { addContentKey } from './s3-requests.js';
 import type { Logger } from '../log.js';
 import type { OptionSpec, RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
-import { opSignal } from '../retry.js';
-import { guardedBody } from './http.js';
-import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
+import { withDeadline } from '../deadline.js';
+import { guardedBody } from './http-body.js';
+import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
 
 export interface S3Options {
   readonly bucket: string;
@@ -26,7 +23,13 @@ export interface S3Options {
   /** --s3-region; absent = the AWS chain (AWS_REGION, profile), else us-east-1. */
   readonly region?: string;
   readonly forcePathStyle: boolean;
+  /** --s3-unsigned: anonymous requests (a public-read bucket, or one whose policy admits the cache tier). */
+  readonly unsigned: boolean;
+  /** --proxy (absent: the environment's). */
+  readonly proxy: ProxySetting;
 }
+
+export { mapS3Error };
 
 const options: readonly OptionSpec[] = [
   {
@@ -41,6 +44,11 @@ const options: readonly OptionSpec[] = [
     name: 's3-force-path-style', kind: 'bool', default: false, group: 'S3',
     help: 'address buckets as ENDPOINT/bucket, not bucket.ENDPOINT (most S3-compatible servers want this)',
   },
+  {
+    name: 's3-unsigned', kind: 'bool', default: false, group: 'S3',
+    help: 'send requests unsigned (anonymous): a public-read bucket, or one whose policy admits the cache tier; a shared cache stores no answer to a signed request',
+  },
+  proxyOption,
 ];
 
 /** `s3://bucket/prefix`; credentials come from the standard AWS chain (env, shared files, profile, IMDS). */
@@ -67,8 +75,11 @@ export const s3 = {
       endpoint: parseEndpoint(raw['s3-endpoint']),
       region: parseRegion(raw['s3-region']),
       forcePathStyle: parseBool('s3-force-path-style', raw['s3-force-path-style']),
+      unsigned: parseBool('s3-unsigned', raw['s3-unsigned']),
+      proxy: parseProxy(raw),
     };
   },
+  proxy: (opts: S3Options) => resolveProxy(opts.proxy, endpointOf(opts)),
   create(opts: S3Options, deps: SourceDeps): Source {
     return new S3Source(opts, deps);
   },
@@ -105,67 +116,6 @@ function parseBool(flag: string, v: string | boolean | undefined): boolean {
   throw new ConfigError(flag, `expected true or false, got ${JSON.stringify(v)}`);
 }
 
-/** The SDK's region chain (env, profile), falling back to us-east-1 as the AWS CLI does for S3. */
-function regionFromChain(): () => Promise<string> {
-  let cached: Promise<string> | undefined;
-  return () =>
-    (cached ??= (async () => {
-      const probe = new (await loadSdk()).S3Client({});
-      try {
-        return await probe.config.region();
-      } catch {
-        return 'us-east-1';
-      } finally {
-        probe.destroy();
-      }
-    })());
-}
-
-// error `name`s (the S3 XML Code); HEAD answers have no body, so there the status decides
-const AUTH_NAMES = new Set([
-  'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken',
-  'TokenRefreshRequired', 'AllAccessDisabled', 'CredentialsProviderError',
-]);
-// RequestTimeTooSkewed (403): the SDK corrects its clock offset from the answer, so a retry heals it
-const TRANSIENT_NAMES = new Set([
-  'SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'TimeoutError',
-  'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable',
-]);
-
-interface SdkError {
-  readonly name?: string;
-  readonly code?: string;
-  readonly $metadata?: { readonly httpStatusCode?: number };
-}
-
-/** SDK error → the shared set, by `name` and `$metadata.httpStatusCode`, never by message. */
-export function mapS3Error(err: unknown, what: string, bucket: string, signal: AbortSignal): MonitorError {
-  if (err instanceof MonitorError) return err;
-  if (signal.aborted) return abortReason(signal);
-  const e = (err ?? {}) as SdkError;
-  const name = e.name ?? '';
-  const status = e.$metadata?.httpStatusCode;
-  const label = name && name !== 'Error' ? name : (e.code ?? (status ? `HTTP ${status}` : 'network error'));
-  const transient =
-    TRANSIENT_NAMES.has(name) ||
-    (status !== undefined && (status >= 500 || status === 429)) ||
-    isTransientNetworkError(err) ||
-    (status === undefined && e.code === 'ENOTFOUND');
-  if (transient) return new TransientError(`${what}: S3 bucket ${bucket} unavailable (${label})`, { cause: err });
-  if (AUTH_NAMES.has(name) || status === 401 || status === 403) {
-    const msg = `${what}: access to bucket ${bucket} refused (${label}); check AWS credentials and policy`;
-    return new AuthError(msg, { cause: err });
-  }
-  if (name === 'NoSuchBucket') return new RemoteError(`no such bucket: ${bucket}`, { cause: err });
-  if (name === 'NoSuchKey' || name === 'NotFound') {
-    return new NotFoundError(`${what}: not found in bucket ${bucket}`, { cause: err });
-  }
-  if (name === 'PermanentRedirect' || status === 301) {
-    return new RemoteError(`bucket ${bucket} is in another region: set --s3-region`, { cause: err });
-  }
-  return new RemoteError(`${what}: S3 refused (${label}) for bucket ${bucket}`, { cause: err });
-}
-
 /** Single-part, unencrypted (or SSE-S3) uploads have the content md5 as ETag; multipart ones have `-N`. */
 function md5FromEtag(etag: string | undefined): string | undefined {
   return etag && /^[0-9a-f]{32}$/i.test(etag) ? etag.toLowerCase() : undefined;
@@ -197,49 +147,14 @@ function listEntry(o: _Object, prefix: string, log: Logger): RemoteEntry | null 
   };
 }
 
-export interface S3Handle {
-  /** The SDK and the client, loaded on the first call. */
-  ready(): Promise<{ sdk: Sdk; client: S3Client }>;
-  /** Destroys the client if one was made. */
-  close(): Promise<void>;
-}
-
-/** The SDK and a client for `opts`, shared by the source and the publish writer. */
-export function s3Client(opts: S3Options, deps: SourceDeps, log: Logger): S3Handle {
-  const t = deps.timeoutMs;
-  const clientConfig: S3ClientConfig = {
-    region: opts.region ?? regionFromChain(),
-    endpoint: opts.endpoint,
-    forcePathStyle: opts.forcePathStyle,
-    maxAttempts: 1, // withRetry() retries, with backoff and logging
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    // options object, not `new NodeHttpHandler()`: @smithy/node-http-handler is not our direct dependency
-    requestHandler: {
-      connectionTimeout: t,
-      requestTimeout: t, // until the response headers
-      throwOnRequestTimeout: true,
-      socketTimeout: t, // idle socket, including mid-body stalls
-    },
-  };
-  /** The client config with agents for the environment's proxy, if one applies to the endpoint. */
-  const withAgents = async (): Promise<S3ClientConfig> => {
-    const target = opts.endpoint ?? 'https://s3.amazonaws.com';
-    const { httpAgent, httpsAgent, proxy } = await agentsFor(target, { keepAlive: true, maxSockets: Math.max(deps.concurrency * 2, 8) });
-    if (proxy) log.info({ event: 'proxy', proxy: redactUrl(proxy) }, 'S3 requests go through the proxy from the environment');
-    return { ...clientConfig, requestHandler: { ...(clientConfig.requestHandler as object), httpAgent, httpsAgent } };
-  };
-  let made: Promise<{ sdk: Sdk; client: S3Client }> | null = null;
-  const ready = () => (made ??= Promise.all([loadSdk(), withAgents()]).then(([sdk, config]) => ({ sdk, client: new sdk.S3Client(config) })));
-  return { ready, close: async () => void (made && (await made).client.destroy()) };
-}
-
 class S3Source implements Source {
   readonly kind = 's3';
   readonly features = { md5: true, etag: true, ranges: true, mtimeResolutionMs: 1000 } as const;
   readonly displayUrl: string;
   private readonly client: S3Handle;
   private readonly log: Logger;
+  /** Version keys for object GETs through a cache tier (content-key.ts). */
+  private readonly keys: ContentKeys;
 
   constructor(
     private readonly opts: S3Options,
@@ -247,10 +162,11 @@ class S3Source implements Source {
   ) {
     this.displayUrl = `s3://${opts.bucket}/${opts.prefix}`;
     this.log = deps.log.child({ component: 'source', source: 's3' });
+    this.keys = new ContentKeys(s3.proxy(opts) !== null);
     this.client = s3Client(opts, deps, this.log);
   }
 
-  private ready(): Promise<{ sdk: Sdk; client: S3Client }> {
+  private ready() {
     return this.client.ready();
   }
 
@@ -260,12 +176,13 @@ class S3Source implements Source {
 
   /** One SDK call under the cycle signal plus the per-request deadline; errors mapped. */
   private async call<T>(what: string, outer: AbortSignal, op: (s: AbortSignal) => Promise<T>): Promise<T> {
-    const signal = opSignal(outer, this.deps.timeoutMs);
-    try {
-      return await op(signal);
-    } catch (err) {
-      throw mapS3Error(err, what, this.opts.bucket, signal);
-    }
+    return withDeadline(outer, this.deps.timeoutMs, what, async (signal) => {
+      try {
+        return await op(signal);
+      } catch (err) {
+        throw mapS3Error(err, what, this.opts.bucket, signal);
+      }
+    });
   }
 
   async stat(p: string, o: IoOptions): Promise<RemoteEntry | null> {
@@ -277,7 +194,9 @@ class S3Source implements Source {
         const h = await this.call(`stat ${Key}`, o.signal, (s) =>
           client.send(new sdk.HeadObjectCommand({ Bucket, Key }), { abortSignal: s }),
         );
-        return headEntry(p, h);
+        const e = headEntry(p, h);
+        this.keys.note(p, e);
+        return e;
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
       }
@@ -298,6 +217,7 @@ class S3Source implements Source {
     const Prefix = base === '' ? '' : `${base}/`;
     let token: string | undefined;
     let pages = 0;
+    this.keys.reset();
     const { sdk, client } = await this.ready();
     do {
       const ContinuationToken = token;
@@ -309,7 +229,9 @@ class S3Source implements Source {
       }
       for (const c of page.Contents ?? []) {
         const e = listEntry(c, Prefix, this.log);
-        if (e) yield e;
+        if (!e) continue;
+        this.keys.note(joinRemote(dir, e.path), e);
+        yield e;
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
       if (page.IsTruncated && !token) throw new RemoteError(`list ${Prefix}: truncated page without a token`);
@@ -327,11 +249,32 @@ class S3Source implements Source {
     const mapError = (err: unknown) => mapS3Error(err, what, this.opts.bucket, o.signal);
     const { sdk, client } = await this.ready();
     const get = new sdk.GetObjectCommand({ Bucket: this.opts.bucket, Key, Range });
-    const res = await client.send(get, { abortSignal: o.signal }).catch((err: unknown) => {
-      throw mapError(err);
-    });
+    const key = this.keys.get(p);
+    if (key !== undefined) addContentKey(get, key);
+    // Until the headers: our own deadline (the SDK's requestTimeout is an inactivity timeout, which a
+    // trickle defeats). Cleared once they are in: the body is bounded by the sink's stall and rate checks.
+    const res = await withDeadline(o.signal, this.deps.timeoutMs, what, (s) =>
+      client.send(get, { abortSignal: s }).catch((err: unknown) => {
+        throw mapS3Error(err, what, this.opts.bucket, s);
+      }),
+    );
     if (!(res.Body instanceof Readable)) throw new RemoteError(`${what}: the S3 client returned no Node stream`);
-    return guardedBody(res.Body, { signal: o.signal, expected: res.ContentLength, mapError, what });
+    const total = Range ? Number(/\/(\d+)$/.exec(res.ContentRange ?? '')?.[1]) : res.ContentLength;
+    const etag = unquote(res.ETag);
+    return withMeta(guardedBody(res.Body, { signal: o.signal, expected: res.ContentLength, mapError, what }), {
+      ...(total !== undefined && Number.isSafeInteger(total) ? { size: total } : {}),
+      ...(res.LastModified ? { mtimeMs: res.LastModified.getTime() } : {}),
+      ...(etag !== undefined ? { etag } : {}),
+    });
+  }
+
+  /** The GET the SDK sends: path-style or virtual-host, key segments encoded, query sorted (x-id last). */
+  requestUrl(p: string): string {
+    const ep = new URL(this.opts.endpoint ?? endpointOf(this.opts));
+    const key = this.key(p).split('/').map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/');
+    const base = this.opts.forcePathStyle ? `${ep.origin}/${this.opts.bucket}/${key}` : `${ep.protocol}//${this.opts.endpoint ? `${this.opts.bucket}.${ep.host}` : ep.host}/${key}`;
+    const k = this.keys.known(p);
+    return `${base}?${k !== undefined ? `mmkey=${encodeURIComponent(k)}&` : ''}x-id=GetObject`;
   }
 
   close(): Promise<void> {

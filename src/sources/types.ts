@@ -39,6 +39,30 @@ export interface OpenOptions extends IoOptions {
   readonly length?: number;
 }
 
+/**
+ * What the server said, when it answered an open(), about the file it is
+ * sending: fetch compares it with the listing the plan was made from, so a file
+ * replaced between the listing and the read is caught (invariant 1).
+ */
+export interface OpenedMeta {
+  /** The whole file's size (Content-Length, the total of a Content-Range, FTP SIZE). */
+  readonly size?: number;
+  readonly mtimeMs?: number;
+  readonly etag?: string;
+}
+
+const OPENED = Symbol('model-monitor.opened');
+
+/** Attaches `meta` to an open()ed stream. */
+export function withMeta<T extends Readable>(stream: T, meta: OpenedMeta): T {
+  return Object.assign(stream, { [OPENED]: meta });
+}
+
+/** The meta a source attached to an open()ed stream, if it did. */
+export function openedMeta(stream: Readable): OpenedMeta | undefined {
+  return (stream as Readable & { [OPENED]?: OpenedMeta })[OPENED];
+}
+
 export interface Source {
   readonly kind: string;
   /** The remote root, credentials stripped: safe to log. */
@@ -48,13 +72,23 @@ export interface Source {
   stat(path: string, o: IoOptions): Promise<RemoteEntry | null>;
   /** Recursive, streaming; yields files only, paths relative to `dir`. Throws NotFoundError when `dir` is absent. */
   list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry>;
-  /** A stream of the file's bytes from `start`. Errors mid-stream are MonitorErrors (TransientError for drops). */
+  /**
+   * A stream of the file's bytes from `start`. Errors mid-stream are MonitorErrors (TransientError for drops).
+   * Where the answer says which file it is (size, mtime, ETag), the stream carries it: withMeta().
+   */
   open(path: string, o: OpenOptions): Promise<Readable>;
   /**
    * A source whose files are local (file://) names the file on disk, so a
    * transfer that needs no md5 and no --bwlimit can be one kernel-side copy.
    */
   localPath?(path: string): string;
+  /**
+   * The URL a GET of this file goes to through a proxy, with its version key
+   * (content-key.ts) once list() or stat() has seen the file: what a preheat
+   * of a cache or P2P tier must name. Absent where it cannot be known
+   * (WebHDFS: the namenode picks the datanode per request).
+   */
+  requestUrl?(path: string): string;
   close(): Promise<void>;
 }
 
@@ -81,4 +115,10 @@ export interface SourceFactory<O extends object = object> {
   parse(remote: URL, raw: RawOptions): O;
   /** No I/O until the first call. */
   create(opts: O, deps: SourceDeps): Source;
+  /**
+   * HTTP-based sources: the proxy this remote's requests go through (--proxy, or
+   * the environment's for its URL), or null. A proxied remote pulls whole files
+   * unless --part-size is given: a shared cache stores whole objects, not ranges.
+   */
+  proxy?(opts: O): string | null;
 }

@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream';
 import { dump, readJson, readText, type HttpClient, type HttpResponse } from './http-client.js';
 import { abortReason, AuthError, isTransientNetworkError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
+import { withDeadline } from '../deadline.js';
 import type { Logger } from '../log.js';
+import { CONTENT_KEY_PARAM } from './content-key.js';
 
 /** The fields of a WebHDFS FileStatus object that model-monitor reads. */
 export interface HdfsFileStatus {
@@ -87,6 +89,7 @@ export function encodeHdfsPath(p: string): string {
 }
 
 const DEMOTE_MS = 60_000;
+const NO_CACHE = { 'cache-control': 'no-cache' } as const;
 
 /** A small typed WebHDFS / HttpFS client on node:http: failover, manual redirects, typed errors. */
 export class WebHdfsClient {
@@ -107,44 +110,49 @@ export class WebHdfsClient {
   }
 
   /** One directory level: LISTSTATUS_BATCH pages, or LISTSTATUS where the server lacks it (HttpFS). */
-  async *listStatus(path: string, signal: () => AbortSignal): AsyncIterable<HdfsFileStatus> {
+  async *listStatus(path: string, outer: AbortSignal): AsyncIterable<HdfsFileStatus> {
+    // Each page (request and JSON body) under its own deadline.
+    const page = (op: string, params: Record<string, string>) => withDeadline(outer, this.o.timeoutMs, `${op} ${path}`, (s) => this.json(path, op, params, s));
     let startAfter: string | undefined;
     while (!this.batchUnsupported) {
       const params: Record<string, string> = startAfter === undefined ? {} : { startAfter };
-      let page: { entries: HdfsFileStatus[]; remaining: number };
+      let batch: { entries: HdfsFileStatus[]; remaining: number };
       try {
-        page = parseBatch(await this.json(path, 'LISTSTATUS_BATCH', params, signal()), path);
+        batch = parseBatch(await page('LISTSTATUS_BATCH', params), path);
       } catch (err) {
         if (startAfter !== undefined || !isUnsupported(err)) throw err;
         this.o.log.debug({ event: 'webhdfs-no-batch' }, 'LISTSTATUS_BATCH unsupported, using LISTSTATUS');
         this.batchUnsupported = true;
         break;
       }
-      yield* page.entries;
-      const last = page.entries.at(-1);
-      if (page.remaining <= 0 || !last) return;
+      yield* batch.entries;
+      const last = batch.entries.at(-1);
+      if (batch.remaining <= 0 || !last) return;
       startAfter = last.pathSuffix;
     }
-    const j = (await this.json(path, 'LISTSTATUS', {}, signal())) as { FileStatuses?: { FileStatus?: unknown } };
+    const j = (await page('LISTSTATUS', {})) as { FileStatuses?: { FileStatus?: unknown } };
     yield* statusArray(j.FileStatuses?.FileStatus, path);
   }
 
   /**
    * OPEN from `offset` (`length` bytes, or to the end): a 307 or a `noredirect` JSON Location is followed by hand to the
    * datanode; HttpFS answers with the data itself. `signal` also governs the body, so
-   * bound the wait for headers with headerDeadline() and clear it once this resolves.
+   * bound the wait for headers with a deadline() and clear it once this resolves.
+   * `key` (content-key.ts) goes on the OPEN and on the datanode URL: through a cache tier
+   * each file version has its own URL, the same on every replica.
    */
-  async open(path: string, offset: number, length: number | undefined, signal: AbortSignal): Promise<Readable> {
+  async open(path: string, offset: number, length: number | undefined, signal: AbortSignal, key?: string): Promise<Readable> {
     const params: Record<string, string> = { offset: String(offset) };
     if (length !== undefined) params.length = String(length);
     if (this.o.noRedirect) params.noredirect = 'true';
+    if (key !== undefined) params[CONTENT_KEY_PARAM] = key;
     const res = await this.namenode(path, 'OPEN', params, signal);
     const location = await datanodeLocation(res, path);
     if (location === null) return res.body;
     const what = `OPEN ${path} (datanode)`;
     let dn: HttpResponse;
     try {
-      dn = await this.send(this.withUser(location), signal);
+      dn = await this.send(this.withUser(location, key), signal);
     } catch (err) {
       throw networkError(err, signal, what);
     }
@@ -214,18 +222,22 @@ export class WebHdfsClient {
     return `${ep}/webhdfs/v1${encodeHdfsPath(path)}?${q.toString()}`;
   }
 
-  /** The namenode signs the datanode URL itself; only a missing `user.name` is added (never the token). */
-  private withUser(location: string): string {
+  /** The namenode signs the datanode URL itself; only a missing `user.name` (never the token) and the content key are added. */
+  private withUser(location: string, key: string | undefined): string {
     const u = new URL(location);
     if (this.o.user !== undefined && this.o.token === undefined && !u.searchParams.has('user.name')) {
       u.searchParams.set('user.name', this.o.user);
     }
+    if (key !== undefined) u.searchParams.set(CONTENT_KEY_PARAM, key);
     return u.toString();
   }
 
-  /** One GET, redirects not followed; --timeout bounds the wait for the answer and an idle body. */
+  /**
+   * One GET, redirects not followed; --timeout bounds the wait for the answer and an idle body.
+   * no-cache: a shared cache on the way answers only after the origin confirms its copy.
+   */
   private send(url: string, signal: AbortSignal): Promise<HttpResponse> {
-    return this.o.http.request(new URL(url), { method: 'GET', signal });
+    return this.o.http.request(new URL(url), { method: 'GET', signal, headers: NO_CACHE });
   }
 
 }

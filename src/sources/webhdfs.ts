@@ -6,8 +6,10 @@ import { abortReason, ConfigError, isTransientNetworkError, MonitorError, NotFou
 import type { Logger } from '../log.js';
 import { LIST_SEPARATOR, type RawOptions } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
-import { opSignal } from '../retry.js';
+import { deadline, withDeadline } from '../deadline.js';
 import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
+import { ContentKeys } from './content-key.js';
+import { parseProxy, proxyOption, resolveProxy, type ProxySetting } from './proxy.js';
 import { WebHdfsClient } from './webhdfs-client.js';
 
 export interface WebHdfsOptions {
@@ -22,6 +24,8 @@ export interface WebHdfsOptions {
   readonly maxResumes: number;
   /** The remote, safe to log. */
   readonly displayUrl: string;
+  /** --proxy (absent: the environment's). */
+  readonly proxy: ProxySetting;
 }
 
 export interface WebHdfsUrl {
@@ -62,13 +66,6 @@ function hostPort(hp: string, defaultPort: number): string {
   return `${m[1]!.toLowerCase()}:${port}`;
 }
 
-/** An AbortSignal that fires after `ms` unless cleared: bounds the wait for response headers, not the body. */
-export function headerDeadline(signal: AbortSignal, ms: number): { signal: AbortSignal; clear: () => void } {
-  const ac = new AbortController();
-  const t = globalThis.setTimeout(() => ac.abort(new DOMException(`no response within ${ms} ms`, 'TimeoutError')), ms);
-  return { signal: AbortSignal.any([signal, ac.signal]), clear: () => clearTimeout(t) };
-}
-
 function defaultUser(): string | undefined {
   if (process.env.HADOOP_USER_NAME) return process.env.HADOOP_USER_NAME;
   try {
@@ -95,6 +92,7 @@ export const webhdfs = {
     { name: 'hdfs-token', kind: 'string', metavar: 'TOKEN', group: 'WebHDFS', secret: true, help: 'Hadoop delegation token (delegation=)' },
     { name: 'hdfs-namenodes', kind: 'list', metavar: 'HOST:PORT', group: 'WebHDFS', help: 'more namenodes / HttpFS gateways besides the one in --remote (failover, spread reads)' },
     { name: 'hdfs-noredirect', kind: 'bool', default: false, group: 'WebHDFS', help: 'ask for the datanode URL as JSON (noredirect=true) instead of a 307, for proxies that mangle redirects' },
+    proxyOption,
   ],
   parse(remote: URL, raw: RawOptions): WebHdfsOptions {
     const text = typeof raw.remote === 'string' && /^s?webhdfs:\/\//i.test(raw.remote) ? raw.remote : remote.href;
@@ -115,8 +113,10 @@ export const webhdfs = {
       noRedirect: raw['hdfs-noredirect'] === 'true',
       maxResumes: 5,
       displayUrl: `${u.secure ? 'swebhdfs' : 'webhdfs'}://${hosts.join(',')}${u.root}`,
+      proxy: parseProxy(raw),
     };
   },
+  proxy: (opts: WebHdfsOptions) => resolveProxy(opts.proxy, opts.endpoints[0] ?? ''),
   create(opts: WebHdfsOptions, deps: SourceDeps): Source {
     return new WebHdfsSource(opts, deps);
   },
@@ -129,6 +129,8 @@ class WebHdfsSource implements Source {
   private readonly http: HttpClient;
   private readonly client: WebHdfsClient;
   private readonly log: Logger;
+  /** Version keys for data reads through a cache tier (content-key.ts). */
+  private readonly keys: ContentKeys;
 
   constructor(
     private readonly opts: WebHdfsOptions,
@@ -136,8 +138,9 @@ class WebHdfsSource implements Source {
   ) {
     this.displayUrl = opts.displayUrl;
     this.log = deps.log.child({ component: 'source', source: 'webhdfs' });
-    // Honours HTTP(S)_PROXY / NO_PROXY: http:// goes to the proxy in absolute form, as curl sends it.
-    this.http = new HttpClient({ timeoutMs: deps.timeoutMs, maxSockets: Math.max(4, deps.concurrency * 2) });
+    // --proxy, else HTTP(S)_PROXY / NO_PROXY: http:// goes to the proxy in absolute form, as curl sends it.
+    this.http = new HttpClient({ timeoutMs: deps.timeoutMs, maxSockets: Math.max(4, deps.concurrency * 2), proxy: opts.proxy });
+    this.keys = new ContentKeys(webhdfs.proxy(opts) !== null);
     this.client = new WebHdfsClient({ ...opts, timeoutMs: deps.timeoutMs, http: this.http, log: this.log });
   }
 
@@ -147,22 +150,30 @@ class WebHdfsSource implements Source {
   }
 
   async stat(p: string, o: IoOptions): Promise<RemoteEntry | null> {
-    const s = await this.client.getFileStatus(this.abs(p), opSignal(o.signal, this.deps.timeoutMs));
+    const path = this.abs(p);
+    const s = await withDeadline(o.signal, this.deps.timeoutMs, `GETFILESTATUS ${path}`, (signal) => this.client.getFileStatus(path, signal));
     if (!s) return null;
     const isDirectory = s.type === 'DIRECTORY';
-    return { path: p, size: isDirectory ? 0 : s.length, mtimeMs: s.modificationTime, isDirectory };
+    const e = { path: p, size: isDirectory ? 0 : s.length, mtimeMs: s.modificationTime, isDirectory };
+    this.keys.note(p, e);
+    return e;
   }
 
   async *list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry> {
     const top = this.abs(dir);
     const pending: string[] = [''];
+    this.keys.reset();
     for (let rel = pending.shift(); rel !== undefined; rel = pending.shift()) {
       const base = rel === '' ? top : joinRemote(top, rel);
-      for await (const s of this.client.listStatus(base, () => opSignal(o.signal, this.deps.timeoutMs))) {
+      for await (const s of this.client.listStatus(base, o.signal)) {
         if (s.pathSuffix === '') throw new RemoteError(`not a directory: ${this.displayUrl}/${dir}`);
         const child = safeRelative(rel === '' ? s.pathSuffix : `${rel}/${s.pathSuffix}`);
         if (s.type === 'DIRECTORY') pending.push(child);
-        else if (s.type === 'FILE') yield { path: child, size: s.length, mtimeMs: s.modificationTime };
+        else if (s.type === 'FILE') {
+          const e = { path: child, size: s.length, mtimeMs: s.modificationTime };
+          this.keys.note(joinRemote(dir, child), e);
+          yield e;
+        }
         else this.log.debug({ event: 'skip-symlink' }, 'skipping a symlink in the listing');
       }
     }
@@ -172,9 +183,10 @@ class WebHdfsSource implements Source {
     const path = this.abs(p);
     const start = o.start ?? 0;
     const end = o.length !== undefined ? start + o.length : undefined;
-    const first = await this.openAt(path, start, end, o.signal);
+    const key = this.keys.get(p);
+    const first = await this.openAt(path, start, end, o.signal, key);
     const out = new PassThrough({ highWaterMark: 256 * 1024 });
-    void this.pump(path, first, start, end, o.signal, out);
+    void this.pump(path, first, start, end, o.signal, out, key);
     return out;
   }
 
@@ -183,10 +195,10 @@ class WebHdfsSource implements Source {
   }
 
   /** One OPEN; the timeout bounds the wait for headers (namenode and datanode), the body has its idle timeout. */
-  private async openAt(path: string, offset: number, end: number | undefined, signal: AbortSignal): Promise<Readable> {
-    const d = headerDeadline(signal, this.deps.timeoutMs);
+  private async openAt(path: string, offset: number, end: number | undefined, signal: AbortSignal, key: string | undefined): Promise<Readable> {
+    const d = deadline(signal, this.deps.timeoutMs, `OPEN ${path}`);
     try {
-      return await this.client.open(path, offset, end !== undefined ? end - offset : undefined, d.signal);
+      return await this.client.open(path, offset, end !== undefined ? end - offset : undefined, d.signal, key);
     } catch (err) {
       if (err instanceof NotFoundError) throw new NotFoundError(`no such file: ${this.displayUrl}${path.slice(this.opts.root.length)}`, { cause: err });
       throw err;
@@ -201,7 +213,7 @@ class WebHdfsSource implements Source {
    * times. Chunks are forwarded as they come (no `for await`, which would concatenate
    * whatever had queued); a reader that goes away stops it.
    */
-  private async pump(path: string, first: Readable, start: number, end: number | undefined, signal: AbortSignal, out: PassThrough): Promise<void> {
+  private async pump(path: string, first: Readable, start: number, end: number | undefined, signal: AbortSignal, out: PassThrough, key: string | undefined): Promise<void> {
     let offset = start;
     let body: Readable | null = first;
     for (let resumes = 0, progressAt = start; ; resumes++) {
@@ -209,7 +221,7 @@ class WebHdfsSource implements Source {
         // a resume that got no byte further waits a little before the next OPEN
         if (body === null && offset === progressAt) await setTimeout(Math.min(25 * 2 ** resumes, 500), undefined, { signal });
         progressAt = offset;
-        body ??= await this.openAt(path, offset, end, signal);
+        body ??= await this.openAt(path, offset, end, signal, key);
         if (out.destroyed) throw new Error('the reader closed the stream');
         await forward(body, out, (n) => (offset += n));
         out.end();

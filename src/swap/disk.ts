@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, rm, writeFile, mkdir, lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ServedRecord } from '../model.js';
+import { ownDir, refuseLink } from '../paths.js';
 import type { BackupInfo, SwapLayout } from './types.js';
 
 export async function exists(p: string): Promise<boolean> {
@@ -22,7 +23,8 @@ export async function exists(p: string): Promise<boolean> {
 export async function writeJsonAtomic(file: string, value: unknown, fsync = false): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, JSON.stringify(value, null, 2) + '\n');
+  // 'wx' (O_EXCL) creates a new file and follows no link; rename() replaces a link at `file`, never its target.
+  await writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { flag: 'wx' });
   if (fsync) await fsyncPath(tmp);
   await rename(tmp, file);
   if (fsync) await fsyncPath(path.dirname(file));
@@ -119,8 +121,7 @@ const discarding = new Map<string, Promise<void>>();
  * filesystem, so the rename is as cheap as any other step of the swap.
  */
 async function discard(p: string, dir: string): Promise<void> {
-  const trash = `${dir}.trash`;
-  await mkdir(trash, { recursive: true });
+  const trash = await ownDir(`${dir}.trash`);
   const to = path.join(trash, `${path.basename(p)}-${randomBytes(4).toString('hex')}`);
   try {
     await rename(p, to);
@@ -142,6 +143,7 @@ export function sweep(p: string): void {
 
 /** Sweeps every entry of `dir` (a trash dir), leaving the dir itself. */
 export async function sweepEntries(dir: string): Promise<void> {
+  await refuseLink(dir);
   for (const n of await readdir(dir).catch(() => [] as string[])) sweep(path.join(dir, n));
 }
 
@@ -158,6 +160,7 @@ export async function settleDiscards(): Promise<void> {
 export async function pruneBackups(dir: string, keep: number): Promise<void> {
   // Whatever a crash left in the trash goes too.
   await sweepEntries(`${dir}.trash`);
+  await refuseLink(dir);
   let names: string[] = [];
   try {
     names = await readdir(dir);

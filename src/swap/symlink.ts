@@ -20,9 +20,10 @@
  * RENAME_EXCHANGE would close it but Node does not expose it); a crash between
  * them is completed by recover(). Every later swap is one rename.
  */
-import { lstat, mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { lstat, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { NoBackupError } from '../errors.js';
+import { ownDir } from '../paths.js';
 import type { ServedRecord, Verified } from '../model.js';
 import { exists, fsyncPath, fsyncTree, listBackups, nextBackupSeq, pruneBackups, readJson, workPaths, writeJsonAtomic } from './disk.js';
 import type { BackupInfo, SwapContext, SwapLayout, SwapResult, SwapStrategy } from './types.js';
@@ -107,7 +108,7 @@ export function createSymlinkSwap(l: SwapLayout): SwapStrategy {
     if (l.fsync) await fsyncTree(model.dir);
     const s = await linkState();
     if (s.kind === 'link' && s.seq === null) ctx.log.warn({ event: 'swap-foreign-link', target: s.target }, 'the served path links outside the versions dir; replacing the link');
-    await mkdir(p.versions, { recursive: true });
+    await ownDir(p.versions);
     const first = await nextBackupSeq(p.versions);
     const convert = s.kind === 'dir' ? first : null;
     const seq = convert === null ? first : first + 1;
@@ -115,17 +116,27 @@ export function createSymlinkSwap(l: SwapLayout): SwapStrategy {
     const j: Journal = { op: 'swap', seq, previous, convert };
     await writeJsonAtomic(p.journal, j, l.fsync);
     // Crash after: the link is unchanged; recover() undoes (removes whatever of <seq> exists, drops the journal).
-    await writeJsonAtomic(recordOf(seq), record, l.fsync);
-    // Crash after: a record without its dir (not a backup: listBackups needs both); recover() removes it.
-    await rename(model.dir, versionDir(seq));
-    // Crash after: <seq> is complete but nothing links to it; recover() removes it (the engine never saw it).
-    if (convert !== null) await convertServedDir(convert);
-    await publish(seq);
-    // Crash after the link rename: recover() sees the link at <seq> and finishes (drops the journal).
-    if (convert !== null) await rm(workPaths(l).record, { force: true }); // the rename swap's record now lives in <convert>.json
-    await rm(p.journal, { force: true });
-    // Crash after: clean; versions beyond keepBackups are removed by the next swap's prune.
-    await pruneBackups(p.versions, l.keepBackups + 1);
+    try {
+      await writeJsonAtomic(recordOf(seq), record, l.fsync);
+      // Crash after: a record without its dir (not a backup: listBackups needs both); recover() removes it.
+      await rename(model.dir, versionDir(seq));
+      // Crash after: <seq> is complete but nothing links to it; recover() removes it (the engine never saw it).
+      if (convert !== null) await convertServedDir(convert);
+      await publish(seq);
+      // Crash after the link rename: recover() sees the link at <seq> and finishes (drops the journal).
+    } catch (err) {
+      // A failed step (EXDEV, EBUSY, ENOSPC): undone (or, past a conversion's first rename, finished) now, as after a crash.
+      await recover(ctx).catch((e: unknown) => ctx.log.error({ event: 'swap-undo-failed', err: e }, 'could not undo a failed swap; the next start will'));
+      throw err;
+    }
+    try {
+      if (convert !== null) await rm(workPaths(l).record, { force: true }); // the rename swap's record now lives in <convert>.json
+      await rm(p.journal, { force: true });
+      // Crash after: clean; versions beyond keepBackups are removed by the next swap's prune.
+      await pruneBackups(p.versions, l.keepBackups + 1);
+    } catch (err) {
+      ctx.log.warn({ event: 'prune-failed', err }, 'swapped, but could not tidy the versions dir');
+    }
     ctx.log.debug({ event: 'swapped', version: record.version, seq, previous }, 'symlink switched');
     return { servedPath: l.servedPath, version: record.version, backupPath: previous === null ? null : versionDir(previous), record };
   }

@@ -20,6 +20,7 @@ import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { NoBackupError } from '../errors.js';
+import { ownDir, refuseLink } from '../paths.js';
 import type { ServedRecord, Verified } from '../model.js';
 import { exists, fsyncPath, fsyncTree, readJson, sweep, sweepEntries, writeJsonAtomic } from './disk.js';
 import type { BackupInfo, SwapContext, SwapLayout, SwapResult, SwapStrategy } from './types.js';
@@ -87,7 +88,7 @@ export function createVersionedSwap(l: SwapLayout): SwapStrategy {
 
   /** Moves a version dir out of NAME/ in one step (a scanner never sees it half deleted), into the trash. */
   async function moveOut(n: number, tag: string): Promise<string> {
-    await mkdir(p.trash, { recursive: true });
+    await ownDir(p.trash);
     const dest = path.join(p.trash, `${tag}-${n}-${randomBytes(3).toString('hex')}`);
     await rename(versionDir(n), dest);
     return dest;
@@ -117,18 +118,29 @@ export function createVersionedSwap(l: SwapLayout): SwapStrategy {
     const [prev] = await versions();
     if (prev !== undefined && !(await recordFor(prev))) await writeJsonAtomic(recordOf(prev), initialRecord(), l.fsync);
     const n = await nextVersion();
+    await refuseLink(p.records);
     await writeJsonAtomic(p.journal, { op: 'swap', n } satisfies Journal, l.fsync);
     // Crash after: NAME/ untouched; recover() undoes (drops the journal; start() empties staging).
-    await writeJsonAtomic(recordOf(n), record, l.fsync);
-    // Crash after: a record without its dir; recover() removes it.
-    await mkdir(l.servedPath, { recursive: true });
-    // Crash after: at most an empty NAME/ (first model only): the engine sees no version yet.
-    await rename(model.dir, versionDir(n));
-    // Crash after: NAME/<n> is in, complete (the commit point); recover() keeps it and drops the journal.
-    if (l.fsync) await fsyncPath(l.servedPath);
-    await rm(p.journal, { force: true });
-    // Crash after: clean; older versions beyond keepBackups go at the next prune.
-    await prune(n);
+    try {
+      await writeJsonAtomic(recordOf(n), record, l.fsync);
+      // Crash after: a record without its dir; recover() removes it.
+      await mkdir(l.servedPath, { recursive: true });
+      // Crash after: at most an empty NAME/ (first model only): the engine sees no version yet.
+      await rename(model.dir, versionDir(n));
+      // Crash after: NAME/<n> is in, complete (the commit point); recover() keeps it and drops the journal.
+    } catch (err) {
+      // A failed step (EXDEV, ENOSPC): undone now, as after a crash (NAME/<n> never appeared).
+      await recover(ctx).catch((e: unknown) => ctx.log.error({ event: 'swap-undo-failed', err: e }, 'could not undo a failed swap; the next start will'));
+      throw err;
+    }
+    try {
+      if (l.fsync) await fsyncPath(l.servedPath);
+      await rm(p.journal, { force: true });
+      // Crash after: clean; older versions beyond keepBackups go at the next prune.
+      await prune(n);
+    } catch (err) {
+      ctx.log.warn({ event: 'prune-failed', err }, `version ${n} added, but older versions could not be pruned`);
+    }
     ctx.log.debug({ event: 'swapped', version: record.version, n, previous: prev ?? null }, `version ${n} added`);
     return { servedPath: versionDir(n), version: record.version, backupPath: prev === undefined ? null : versionDir(prev), record };
   }

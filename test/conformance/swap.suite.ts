@@ -26,6 +26,8 @@ export interface CrashControl {
   /** Mutating calls seen since the last reset. */
   mutations: number;
   crashed: boolean;
+  /** The mutating call with this index fails once with an I/O error (EXDEV, EBUSY, ENOSPC …); null = none. */
+  failAt?: number | null;
 }
 
 export class SimulatedCrash extends Error {}
@@ -43,6 +45,11 @@ export function crashableFs<T extends Record<string, unknown>>(orig: T, c: Crash
         if (c.crashAfter !== null && c.mutations >= c.crashAfter) {
           c.crashed = true;
           return Promise.reject(new SimulatedCrash(`kill -9 before ${k}`));
+        }
+        if (c.failAt !== undefined && c.failAt !== null && c.mutations === c.failAt) {
+          c.failAt = null;
+          c.mutations++;
+          return Promise.reject(Object.assign(new Error(`injected EXDEV in ${k}`), { code: 'EXDEV' }));
         }
         c.mutations++;
       }
@@ -105,7 +112,7 @@ export async function swapIn(s: SwapStrategy, l: SwapLayout, v: string) {
 export function runSwapSuite(name: string, make: Make, o: SwapSuiteOptions): void {
   const roots: string[] = [];
   afterEach(async () => {
-    Object.assign(o.crash, { crashAfter: null, crashed: false, mutations: 0 });
+    Object.assign(o.crash, { crashAfter: null, crashed: false, mutations: 0, failAt: null });
     await Promise.all(roots.splice(0).map((r) => fsp.rm(r, { recursive: true, force: true })));
   });
 
@@ -224,6 +231,8 @@ interface Scenario {
   op(s: SwapStrategy, l: SwapLayout): Promise<unknown>;
   readonly before: string | null;
   readonly after: string;
+  /** A rollback: once journalled, recover() may finish it (both sides are whole models). */
+  readonly rollback?: boolean;
 }
 
 function crashScenarios(
@@ -238,16 +247,21 @@ function crashScenarios(
     { what: 'the first swap', setup: async () => {}, op: (s, l) => swapIn(s, l, 'v1'), before: null, after: 'v1' },
     { what: 'a swap that prunes', setup: async (s, l) => { for (const v of ['v1', 'v2', 'v3']) await swapIn(s, l, v); }, op: (s, l) => swapIn(s, l, 'v4'), before: 'v3', after: 'v4' },
     { what: 'a swap over a model it did not make', setup: (_s, l) => o.seedForeign(l, writeModel), op: (s, l) => swapIn(s, l, 'v1'), before: 'v0', after: 'v1' },
-    { what: 'a rollback', setup: async (s, l) => { for (const v of ['v1', 'v2', 'v3']) await swapIn(s, l, v); }, op: (s) => s.rollback(ctx()), before: 'v3', after: 'v2' },
+    { what: 'a rollback', setup: async (s, l) => { for (const v of ['v1', 'v2', 'v3']) await swapIn(s, l, v); }, op: (s) => s.rollback(ctx()), before: 'v3', after: 'v2', rollback: true },
   ];
   for (const sc of scenarios) {
-    it(`recover() after a kill -9 at every step of ${sc.what}`, async () => {
-      const c = o.crash;
+    /** How many mutating fs calls the scenario's operation makes (a dry run). */
+    const countSteps = async (): Promise<number> => {
       const dry = await layout();
       await sc.setup(make(dry), dry);
-      c.mutations = 0;
+      o.crash.mutations = 0;
       await sc.op(make(dry), dry);
-      const steps = c.mutations;
+      return o.crash.mutations;
+    };
+
+    it(`recover() after a kill -9 at every step of ${sc.what}`, async () => {
+      const c = o.crash;
+      const steps = await countSteps();
       expect(steps).toBeGreaterThan(1);
       for (let k = 0; k < steps; k++) {
         const where = `${sc.what}, killed after step ${k} of ${steps}`;
@@ -279,6 +293,35 @@ function crashScenarios(
           await s.rollback(ctx());
           expect(sameModel(await engine(l), newest.version), `${where}: rollback after recovery`).toBe(true);
         }
+      }
+    }, 180_000);
+
+    it(`a failed step anywhere in ${sc.what}, its staging then deleted: nothing served changes, current() agrees, a restart finishes nothing`, async () => {
+      const c = o.crash;
+      const steps = await countSteps();
+      for (let k = 0; k < steps; k++) {
+        const where = `${sc.what}, step ${k} of ${steps} failed`;
+        const l = await layout();
+        await sc.setup(make(l), l);
+        Object.assign(c, { crashAfter: null, mutations: 0, crashed: false, failAt: k });
+        const failed = await sc.op(make(l), l).then(() => false, () => true);
+        c.failAt = null;
+        // The cycle deletes staging after a failed swap (kill -9 safety never relies on it being there).
+        await fsp.rm(path.join(l.workDir, 'model.staging'), { recursive: true, force: true });
+        // A step that failed past the commit point leaves the new model served (and may leave it unrecorded: current()
+        // then claims nothing, and the next cycle pulls again); before it, the old one. Never anything else.
+        const seen = await engine(l);
+        expect(failed ? [sc.before, sc.after] : [sc.after], `${where}: ${failed ? 'failed' : 'went through'}`).toContain(seen);
+        const claimed = (await make(l).current())?.version ?? null;
+        expect(claimed === null || sameModel(seen, claimed), `${where}: current() says ${claimed}, the engine reads ${seen}`).toBe(true);
+        const s = make(l); // a restart
+        await s.recover(ctx());
+        const now = await engine(l);
+        // A swap whose staging is gone is never finished by a restart; a journalled rollback may be (both sides are whole).
+        expect(sc.rollback ? [sc.before, sc.after] : [seen], `${where}: after recover`).toContain(now);
+        expect(sameModel(now, (await s.current())?.version ?? null), `${where}: current() after recover (engine ${now})`).toBe(true);
+        await swapIn(s, l, 'v9');
+        expect(await engine(l), where).toBe('v9');
       }
     }, 180_000);
   }

@@ -51,7 +51,7 @@ describe.skipIf(process.getuid?.() !== 0)('disk space', () => {
     if (!mounted) return;
     const remote = path.join(dir, 'r1');
     const local = path.join(mnt, 'l1');
-    await publish(remote, 'model', modelFiles(1, { 'big.bin': randomBytes(100 * 1024 * 1024) }));
+    await publish(remote, 'model', modelFiles(1, { 'big.bin': randomBytes(140 * 1024 * 1024) }));
     const r = await run(['sync', '--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local]);
     expect(r.code).toBe(1);
     expect(JSON.stringify(r.lines)).toMatch(/not enough free space/);

@@ -78,3 +78,15 @@ describe('Paddle --type hdfs with the Hadoop CLI', () => {
     expect(await readFile(path.join(local, 'model', '__model__'), 'utf8')).toBe('model version 3\n');
   });
 });
+
+describe('kserve-init with an hdfs:// URI (the Hadoop CLI)', () => {
+  it('hdfs://namenode/path/model pulls through `hadoop fs` into DEST, exit 0', async () => {
+    const root = path.join(dir, 'hdfs');
+    await publish(path.join(root, 'models'), 'model', modelFiles(4));
+    const dest = path.join(dir, 'mnt', 'models');
+    const env = { FAKE_HADOOP_ROOT: root, FAKE_HADOOP_FS_NAME: 'hdfs://nn.example:8020' };
+    const r = await run(['kserve-init', 'hdfs://nn.example:8020/models/model', dest, '--hadoop_bin', FAKE_HADOOP], { env });
+    expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0);
+    expect(await readTree(dest)).toEqual(asStrings(modelFiles(4)));
+  });
+});

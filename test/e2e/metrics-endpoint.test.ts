@@ -10,21 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { start, type Running } from '../helpers/cli.js';
+import { parseMetrics } from '../helpers/metrics.js';
 import { freePort, waitFor } from '../servers/ports.js';
-
-
-type Samples = Map<string, number>;
-
-/** Prometheus text → `name{a="b"}` → value (label order as exposed). */
-function parseMetrics(text: string): Samples {
-  const m = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    m.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return m;
-}
 
 let dir: string;
 let remote: string;

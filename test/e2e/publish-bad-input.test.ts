@@ -53,7 +53,7 @@ describe('publish: bad input is exit 2, before any upload', () => {
     await writeFile(path.join(remote, 'donefile'), '1700000000\n');
     const r = await run(['publish', model, '--remote', `file://${remote}`, ...names]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--remote-model-name: the remote model holds model\/__model__, which publish did not write/);
+    expect(r.stderr).toMatch(/^model-monitor: --remote_model_name: the remote model holds model\/__model__, which publish did not write/); // named as typed
     expect(await readTree(remote)).toEqual({ donefile: '1700000000\n', 'model/__model__': 'a hand-made model' });
   });
 

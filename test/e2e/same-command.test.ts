@@ -57,10 +57,46 @@ describe('one command, five sources', () => {
       const local = path.join(dir, `local-${name}`);
       const r = await run(['sync', '--remote', remote, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local], { env });
       expect(r.code, `${name}: ${r.stderr}${r.stdout.slice(-1500)}`).toBe(0);
+      // On Node 20 the AWS SDK warns that its 2027 releases need Node 22: silenced (that warning only; see docs/operations.md).
+      expect(r.stderr, name).not.toMatch(/NodeVersionSupportWarning|will require node/i);
       const tree = await readTree(path.join(local, 'model'));
       delete tree['fluid_time_file'];
       expect(tree, name).toEqual(asStrings(files));
     }
+  });
+
+  it('the AWS SDK warning is silenced through its own switch only: a user who sets the switch to false sees it', async () => {
+    const major = Number(process.versions.node.split('.')[0]);
+    const env = { MODEL_MONITOR_S3_ENDPOINT: s3.directEndpoint, MODEL_MONITOR_S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+    const args = ['sync', '--remote', 's3://models/m', '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', path.join(dir, 'local-s3-warn')];
+    const r = await run(args, { env: { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false' } });
+    expect(r.code, r.stderr).toBe(0);
+    if (major < 22) expect(r.stderr).toMatch(/NodeVersionSupportWarning/);
+    else expect(r.stderr).not.toMatch(/NodeVersionSupportWarning/);
+  });
+
+  it('kserve-init: every source\'s URL form names the model itself (no donefile); DEST holds exactly the model, exit 0', async () => {
+    const uris = {
+      ftp: `ftp://127.0.0.1:${ftp.port}/models/model`,
+      s3: 's3://models/m/model',
+      http: `${http.url}/model/`,
+      webhdfs: `${hdfs.url}/models/model`,
+      file: `file://${path.join(dir, 'www', 'model')}`,
+    };
+    const env = { MODEL_MONITOR_S3_ENDPOINT: s3.directEndpoint, MODEL_MONITOR_S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+    for (const [name, uri] of Object.entries(uris)) {
+      const dest = path.join(dir, `kserve-${name}`, 'mnt', 'models');
+      const r = await run(['kserve-init', uri, dest], { env });
+      expect(r.code, `${name}: ${r.stderr}${r.stdout.slice(-1500)}`).toBe(0);
+      expect(await readTree(dest), name).toEqual(asStrings(files)); // no staging dir, no timestamp file
+      expect(r.lines.find((l) => l.event === 'kserve-ready')?.msg, name).toMatch(new RegExp(`^${dest} holds the model: 6 files`));
+    }
+    // KServe's storageUris: URI DEST pairs in one run.
+    const [a, b] = [path.join(dir, 'kserve-pair', 'a'), path.join(dir, 'kserve-pair', 'b')];
+    const r = await run(['kserve-init', uris.file, a, uris.http, b], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readTree(a)).toEqual(asStrings(files));
+    expect(await readTree(b)).toEqual(asStrings(files));
   });
 
   it("Paddle's --type general with a tar.gz model and --unpacked_filename", async () => {

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(ROOT, 'bin', 'model-monitor.js');
@@ -30,11 +30,26 @@ export interface Running {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function start(args: readonly string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Running {
-  const child = spawn(process.execPath, [BIN, ...args], {
+export interface StartOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Arguments for node itself, before the bin (e.g. `--expose-gc`). */
+  readonly nodeArgs?: readonly string[];
+  /** Run as this user and group (the test runs as root: to see what an unprivileged service sees). */
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
+/** Node flags that force a full garbage collection every 20 ms in the CLI (deadline tests). */
+export const GC_PRESSURE = ['--expose-gc', '--import', pathToFileURL(path.join(ROOT, 'test', 'helpers', 'gc-pressure.mjs')).href];
+
+export function start(args: readonly string[], o: StartOptions = {}): Running {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), BIN, ...args], {
     cwd: o.cwd ?? ROOT,
-    env: { ...process.env, ...o.env, MODEL_MONITOR_LOG_FORMAT: 'json' },
+    env: { ...process.env, MODEL_MONITOR_LOG_FORMAT: 'json', ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(o.uid !== undefined ? { uid: o.uid } : {}),
+    ...(o.gid !== undefined ? { gid: o.gid } : {}),
   });
   const lines: LogLine[] = [];
   const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
@@ -94,7 +109,7 @@ export function start(args: readonly string[], o: { cwd?: string; env?: NodeJS.P
 }
 
 /** Runs to completion; returns exit code, stdout, stderr. */
-export async function run(args: readonly string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string; lines: LogLine[] }> {
+export async function run(args: readonly string[], o: StartOptions & { timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string; lines: LogLine[] }> {
   const r = start(args, o);
   const t = setTimeout(() => r.child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
   const code = await r.exited;

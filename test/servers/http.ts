@@ -21,6 +21,11 @@ export interface HttpFileServer {
   stallNext(rel: string): void;
   /** How many requests are being stalled right now. */
   stalled(): number;
+  /**
+   * Every GET of `rel` (a hostile server): its response headers, or its body, come
+   * one byte every `everyMs`. Each trickle ends by itself after `forMs` (the socket is cut).
+   */
+  trickle(rel: string, what: 'headers' | 'body', o?: { everyMs?: number; forMs?: number }): void;
   /** Off: Range headers are ignored (200 with the whole file), as some servers do. */
   setRanges(on: boolean): void;
   /** Requests without this header value get 401. null turns it off. */
@@ -48,7 +53,14 @@ async function indexPage(abs: string, urlPath: string): Promise<string> {
   ].join('\n');
 }
 
+interface Trickle {
+  readonly what: 'headers' | 'body';
+  readonly everyMs: number;
+  readonly forMs: number;
+}
+
 interface Faults {
+  trickles: Map<string, Trickle>;
   drops: Map<string, number>;
   fails: Map<string, { status: number; times: number }>;
   stalls: Set<string>;
@@ -114,6 +126,27 @@ async function sendBytes(res: ServerResponse, abs: string, start: number, last: 
   }
 }
 
+/** Writes a 200 answer to the raw socket one byte at a time: the headers never end, or the body crawls. */
+function trickleAnswer(req: IncomingMessage, t: Trickle, size: number): void {
+  const sock = req.socket;
+  const head = `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${size}\r\n\r\n`;
+  let i = 0;
+  const started = Date.now();
+  const tick = () => {
+    if (sock.destroyed) return;
+    if (Date.now() - started > t.forMs) return void sock.destroy();
+    const headersDone = i >= head.length;
+    if (t.what === 'body' && !headersDone) {
+      sock.write(head);
+      i = head.length;
+    } else if (!headersDone || t.what === 'body') {
+      sock.write(headersDone ? 'x' : head[i++]!);
+    }
+    setTimeout(tick, t.everyMs).unref();
+  };
+  tick();
+}
+
 async function handle(root: string, req: IncomingMessage, res: ServerResponse, f: Faults): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://x');
   const urlPath = decodeURIComponent(url.pathname);
@@ -122,6 +155,8 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse, f
   if (f.header && req.headers[f.header.name] !== f.header.value) {
     return void res.writeHead(401, { 'www-authenticate': 'Basic realm="models"' }).end();
   }
+  const trickle = req.method === 'GET' ? f.trickles.get(rel) : undefined;
+  if (trickle) return trickleAnswer(req, trickle, (await stat(path.join(root, ...rel.split('/'))).catch(() => null))?.size ?? 1024);
   const fail = f.fails.get(rel);
   if (fail) {
     if (--fail.times <= 0) f.fails.delete(rel);
@@ -155,7 +190,7 @@ async function shut(server: Server): Promise<void> {
 }
 
 export async function startHttpFileServer(root: string): Promise<HttpFileServer> {
-  const f: Faults = { drops: new Map(), fails: new Map(), stalls: new Set(), stalled: 0, ranges: true, header: null };
+  const f: Faults = { trickles: new Map(), drops: new Map(), fails: new Map(), stalls: new Set(), stalled: 0, ranges: true, header: null };
   const server = createServer((req, res) => {
     handle(root, req, res, f).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
@@ -168,6 +203,7 @@ export async function startHttpFileServer(root: string): Promise<HttpFileServer>
     dropNextDownload: (rel, afterBytes) => void f.drops.set(rel, afterBytes),
     failNext: (rel, status, times = 1) => void f.fails.set(rel, { status, times }),
     stallNext: (rel) => void f.stalls.add(rel),
+    trickle: (rel, what, o = {}) => void f.trickles.set(rel, { what, everyMs: o.everyMs ?? 1000, forMs: o.forMs ?? 120_000 }),
     stalled: () => f.stalled,
     setRanges: (on) => void (f.ranges = on),
     requireHeader: (name, value) => void (f.header = value === null ? null : { name: name.toLowerCase(), value }),
@@ -175,19 +211,30 @@ export async function startHttpFileServer(root: string): Promise<HttpFileServer>
   };
 }
 
+export interface CarriedRequest {
+  readonly method: string;
+  /** Absolute URL. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
 export interface ForwardProxy {
-  /** `http://127.0.0.1:PORT`, for HTTP_PROXY. */
+  /** `http://127.0.0.1:PORT`, for HTTP_PROXY or --proxy. */
   readonly url: string;
   /** Absolute request URLs it carried. */
   readonly carried: string[];
+  /** The same requests, with method and headers. */
+  readonly requests: CarriedRequest[];
   close(): Promise<void>;
 }
 
 /** A plain HTTP forward proxy (absolute-form request targets). */
 export async function startForwardProxy(): Promise<ForwardProxy> {
   const carried: string[] = [];
+  const requests: CarriedRequest[] = [];
   const server = createServer((req, res) => {
     carried.push(req.url ?? '');
+    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: { ...req.headers } });
     const up = request(req.url ?? '', { method: req.method, headers: req.headers }, (ur) => {
       res.writeHead(ur.statusCode ?? 502, ur.headers);
       ur.pipe(res);
@@ -196,7 +243,7 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
     req.pipe(up);
   });
   const port = await listen(server);
-  return { url: `http://127.0.0.1:${port}`, carried, close: () => shut(server) };
+  return { url: `http://127.0.0.1:${port}`, carried, requests, close: () => shut(server) };
 }
 
 export interface DirFiles {

@@ -17,7 +17,23 @@ export const NGINX_BIN = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 export interface NginxHandle {
   /** `http://127.0.0.1:PORT` (no trailing slash). */
   readonly url: string;
+  /** With `accessLog`: every answer so far, with the body bytes nginx really sent. */
+  accessLog(): Promise<NginxLogLine[]>;
   close(): Promise<void>;
+}
+
+export interface NginxLogLine {
+  readonly method: string;
+  /** As requested, query string included. */
+  readonly uri: string;
+  readonly status: number;
+  /** $body_bytes_sent: what went over the wire, headers excluded. */
+  readonly bytes: number;
+}
+
+export interface NginxOptions {
+  /** Log each request with $body_bytes_sent (what an origin behind a cache really sent). */
+  readonly accessLog?: boolean;
 }
 
 /** Why nginx cannot run here, or null when it can. */
@@ -30,9 +46,12 @@ export async function nginxUnavailable(): Promise<string | null> {
   }
 }
 
-function config(prefix: string, root: string, port: number): string {
+const accessLogFile = (prefix: string) => path.join(prefix, 'access.log');
+
+function config(prefix: string, root: string, port: number, o: NginxOptions): string {
   const asRoot = process.getuid?.() === 0;
   const tmp = (n: string) => `${n}_temp_path ${path.join(prefix, n)};`;
+  const log = o.accessLog ? `log_format bytes '$request_method $request_uri $status $body_bytes_sent';\n  access_log ${accessLogFile(prefix)} bytes;` : 'access_log off;';
   return `
 ${asRoot ? 'user root;' : ''}
 daemon off;
@@ -41,7 +60,7 @@ pid ${path.join(prefix, 'nginx.pid')};
 error_log ${path.join(prefix, 'error.log')} warn;
 events { worker_connections 256; }
 http {
-  access_log off;
+  ${log}
   ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(tmp).join('\n  ')}
   default_type application/octet-stream;
   charset utf-8;
@@ -75,10 +94,18 @@ async function stop(child: ChildProcess, exited: Promise<unknown>): Promise<void
   clearTimeout(t);
 }
 
-async function tryStart(prefix: string, root: string): Promise<NginxHandle> {
+async function readAccessLog(prefix: string): Promise<NginxLogLine[]> {
+  const text = await readFile(accessLogFile(prefix), 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).map((l) => {
+    const [method, uri, status, bytes] = l.split(' ');
+    return { method: method!, uri: uri!, status: Number(status), bytes: Number(bytes) };
+  });
+}
+
+async function tryStart(prefix: string, root: string, o: NginxOptions): Promise<Omit<NginxHandle, 'accessLog'>> {
   const port = await freePort();
   const conf = path.join(prefix, 'nginx.conf');
-  await writeFile(conf, config(prefix, root, port));
+  await writeFile(conf, config(prefix, root, port, o));
   const child = spawn(NGINX_BIN, ['-p', prefix, '-c', conf, '-e', path.join(prefix, 'error.log')], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -102,14 +129,15 @@ async function tryStart(prefix: string, root: string): Promise<NginxHandle> {
 }
 
 /** Starts nginx over `root`; retries on another port if the chosen one was taken meanwhile. */
-export async function startNginx(root: string): Promise<NginxHandle> {
+export async function startNginx(root: string, o: NginxOptions = {}): Promise<NginxHandle> {
   const prefix = await mkdtemp(path.join(tmpdir(), 'mm-nginx-'));
   let last: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const h = await tryStart(prefix, root);
+      const h = await tryStart(prefix, root, o);
       return {
         url: h.url,
+        accessLog: () => readAccessLog(prefix),
         async close() {
           await h.close();
           await rm(prefix, { recursive: true, force: true });

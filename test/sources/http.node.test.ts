@@ -195,9 +195,10 @@ describe('http source: directories, statuses, headers, proxy', () => {
 describe('http.parse (no I/O)', () => {
   const parse = (url: string, raw: Record<string, string> = {}) => http.parse(new URL(url), raw);
 
-  it('declares one option, secret; root normalised, credentials moved into a header', () => {
-    expect(http.options.map((o) => [o.name, o.kind, o.secret])).toEqual([['http-header', 'list', true]]);
-    expect(parse('http://h:8080/models/')).toEqual({ root: 'http://h:8080/models', headers: {} });
+  it('declares its options (headers secret, the shared --proxy); root normalised, credentials moved into a header', () => {
+    expect(http.options.map((o) => [o.name, o.kind, o.secret])).toEqual([['http-header', 'list', true], ['proxy', 'string', undefined]]);
+    expect(parse('http://h:8080/models/')).toEqual({ root: 'http://h:8080/models', headers: {}, proxy: undefined });
+    expect(parse('http://h/m', { proxy: 'http://squid:3128' }).proxy).toBe('http://squid:3128');
     const p = parse('https://bob:p%40ss@h/m');
     expect(p.root).toBe('https://h/m');
     expect(p.headers).toEqual({ authorization: `Basic ${Buffer.from('bob:p@ss').toString('base64')}` });

@@ -1,5 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { Registry } from 'prom-client';
+import { Freshness } from '../../src/freshness.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import type { FetchPlan } from '../../src/plan.js';
 
@@ -172,5 +173,54 @@ describe('createMetrics', () => {
       expect(text).toContain(`# TYPE ${n} ${t}`);
     }
     expect(m.registry.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+  });
+});
+
+describe('fleet metrics: served and remote versions, staleness', () => {
+  /** A freshness tracker on a clock the test moves by hand. */
+  function fleet() {
+    let t = 5_000_000;
+    const fresh = new Freshness({ servedFingerprint: null }, () => t);
+    return { m: createMetrics({ freshness: () => fresh }), fresh, advance: (ms: number) => void (t += ms) };
+  }
+  const labels = async (m: Metrics, name: string) => (await m.registry.getSingleMetric(name)!.get()).values.map((v) => ({ ...v.labels, value: v.value }));
+
+  it('served_info names the served version and fingerprint; one series, replaced on update', async () => {
+    const { m } = fleet();
+    expect(await labels(m, 'model_monitor_served_info')).toEqual([]);
+    m.served('v1', new Date().toISOString(), 0, 'mtime:1');
+    expect(await labels(m, 'model_monitor_served_info')).toEqual([{ version: 'v1', fingerprint: 'mtime:1', value: 1 }]);
+    m.served('v2', new Date().toISOString(), 1, 'mtime:2');
+    expect(await labels(m, 'model_monitor_served_info')).toEqual([{ version: 'v2', fingerprint: 'mtime:2', value: 1 }]);
+    expect(await m.registry.metrics()).toContain('model_monitor_served_info{version="v2",fingerprint="mtime:2"} 1');
+  });
+
+  it("remote_info follows the remote's newest version; staleness grows while it is not served and drops to 0 once it is", async () => {
+    const { m, fresh, advance } = fleet();
+    fresh.aspired({ version: 'v1', fingerprint: 'mtime:1' });
+    fresh.outcome('updated');
+    m.served('v1', new Date().toISOString(), 0, 'mtime:1');
+    expect(await value(m, 'model_monitor_staleness_seconds')).toBe(0);
+    advance(10_000);
+    fresh.aspired({ version: 'v2', fingerprint: 'mtime:2' });
+    expect(await labels(m, 'model_monitor_remote_info')).toEqual([{ version: 'v2', fingerprint: 'mtime:2', value: 1 }]);
+    expect(await value(m, 'model_monitor_remote_seen_timestamp_seconds')).toBe(5_010);
+    advance(20_000);
+    fresh.outcome('failed'); // the pull failed: the remote went away
+    expect(await value(m, 'model_monitor_staleness_seconds')).toBe(30);
+    advance(15_000);
+    expect(await value(m, 'model_monitor_staleness_seconds')).toBe(45);
+    fresh.aspired({ version: 'v2', fingerprint: 'mtime:2' });
+    fresh.outcome('updated');
+    m.served('v2', new Date().toISOString(), 1, 'mtime:2');
+    expect(await value(m, 'model_monitor_staleness_seconds')).toBe(0);
+  });
+
+  it('without a freshness tracker only served_info is there', async () => {
+    const m = createMetrics();
+    m.served('v1', new Date().toISOString(), 0, 'mtime:1');
+    const text = await m.registry.metrics();
+    expect(text).toContain('model_monitor_served_info{');
+    expect(text).not.toContain('model_monitor_staleness_seconds');
   });
 });

@@ -13,6 +13,8 @@ describe('s3 factory: declared options', () => {
       ['s3-endpoint', 'string'],
       ['s3-region', 'string'],
       ['s3-force-path-style', 'bool'],
+      ['s3-unsigned', 'bool'],
+      ['proxy', 'string'],
     ]);
     expect(s3.options.every((o) => o.secret !== true && o.help.length > 10)).toBe(true);
     expect([s3.kind, s3.schemes, s3.types]).toEqual(['s3', ['s3'], ['s3']]);
@@ -27,6 +29,8 @@ describe('s3.parse', () => {
       endpoint: undefined,
       region: undefined,
       forcePathStyle: false,
+      unsigned: false,
+      proxy: undefined,
     });
     expect(parse('s3://models').prefix).toBe('');
     expect(parse('s3://models//a//b%20c/').prefix).toBe('a/b c');

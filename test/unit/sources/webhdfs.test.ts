@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuthError, ConfigError, NotFoundError, RemoteError, TransientError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
-import { headerDeadline, parseWebHdfsUrl, webhdfs } from '../../../src/sources/webhdfs.js';
+import { parseWebHdfsUrl, webhdfs } from '../../../src/sources/webhdfs.js';
 import {
   classifyRemote,
   encodeHdfsPath,
@@ -39,7 +39,7 @@ describe('webhdfs.parse', () => {
   const url = new URL('webhdfs://nn1:9870/m');
 
   it('declares its options once, the token as a secret', () => {
-    expect(webhdfs.options.map((o) => o.name)).toEqual(['hdfs-user', 'hdfs-token', 'hdfs-namenodes', 'hdfs-noredirect']);
+    expect(webhdfs.options.map((o) => o.name)).toEqual(['hdfs-user', 'hdfs-token', 'hdfs-namenodes', 'hdfs-noredirect', 'proxy']);
     expect(webhdfs.options.find((o) => o.name === 'hdfs-token')?.secret).toBe(true);
     expect(webhdfs.schemes).toEqual(['webhdfs', 'swebhdfs']);
   });
@@ -112,19 +112,5 @@ describe('RemoteException mapping', () => {
 describe('helpers', () => {
   it('encodeHdfsPath encodes each segment', () => {
     expect(encodeHdfsPath('/a b/模型/x?#%.bin')).toBe('/a%20b/%E6%A8%A1%E5%9E%8B/x%3F%23%25.bin');
-  });
-
-  it('headerDeadline fires unless cleared, and follows the parent signal', async () => {
-    const fired = headerDeadline(new AbortController().signal, 5);
-    await new Promise((r) => fired.signal.addEventListener('abort', r));
-    expect((fired.signal.reason as Error).name).toBe('TimeoutError');
-    const cleared = headerDeadline(new AbortController().signal, 5);
-    cleared.clear();
-    const parent = new AbortController();
-    const child = headerDeadline(parent.signal, 60_000);
-    parent.abort(new Error('stop'));
-    expect(child.signal.aborted).toBe(true);
-    child.clear();
-    expect(cleared.signal.aborted).toBe(false);
   });
 });

@@ -1,0 +1,132 @@
+/**
+ * `model-monitor preheat --preheat-url TARGET [URL...]`: warm a cache tier or
+ * Dragonfly with a new version before the replicas poll (preheat.ts). Given
+ * URLs, those; given the replicas' remote flags instead (--remote,
+ * --remote_model_name, --remote_donefile_name), the URLs of the remote
+ * model's files exactly as replicas behind a proxy request them (with their
+ * version keys; a model `publish` wrote, through its manifest, as replicas
+ * read it). A producer's last step, or an exec hook; `publish --preheat-url`
+ * calls the same functions once its donefile is written.
+ */
+import { loggerFor, shutdownSignal, terminal } from './cli-support.js';
+import { buildConfig } from './config.js';
+import { withDeadline } from './deadline.js';
+import { ConfigError, MonitorError } from './errors.js';
+import type { Logger } from './log.js';
+import type { OptionSpec, RawOptions } from './options.js';
+import { joinRemote } from './paths.js';
+import { parsePreheatTarget, preheat, type PreheatResult, type PreheatTarget } from './preheat.js';
+import { monitorSource } from './publish/view.js';
+import type { Source } from './sources/types.js';
+import { bool, MAX_SECONDS, num, parseValues, type CoreValues } from './values.js';
+
+const G = 'Preheat (the preheat command; publish --preheat-url)';
+
+export const preheatOptions: readonly OptionSpec[] = [
+  { name: 'preheat-url', kind: 'string', metavar: 'URL', group: G, help: "Dragonfly manager's job API (http://manager:8080/oapi/v1/jobs) or a caching proxy (http://squid:3128)" },
+  { name: 'preheat-token', kind: 'string', metavar: 'TOKEN', group: G, secret: true, help: 'Dragonfly personal access token (Authorization: Bearer)' },
+  { name: 'preheat-wait', kind: 'bool', group: G, default: false, help: 'wait until the Dragonfly job succeeds (or fails) within --preheat-timeout' },
+  { name: 'preheat-timeout', kind: 'number', metavar: 'SECONDS', group: G, default: '600', help: 'deadline for the whole preheat' },
+];
+
+export interface PreheatIo {
+  readonly out: (s: string) => void;
+}
+
+function fileUrls(args: readonly string[]): string[] {
+  return args.map((a) => {
+    let u: URL;
+    try {
+      u = new URL(a);
+    } catch (err) {
+      throw new ConfigError('', `preheat: not a URL: "${a}"`, { cause: err });
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError('', `preheat: not an http(s) URL: "${a}"`);
+    return u.href;
+  });
+}
+
+/**
+ * Only a source that knows the URL of each GET (HTTP, S3) can be preheated by
+ * URL: ConfigError otherwise, before any I/O.
+ */
+export function nameable(source: Source): source is Source & Required<Pick<Source, 'requestUrl'>> {
+  if (source.requestUrl) return true;
+  throw new ConfigError(
+    'remote',
+    `${source.kind} file URLs cannot be named ahead (only http:// and s3:// requests have URLs of their own; a WebHDFS namenode picks the datanode per request): preheat with a canary replica instead (docs: fleet)`,
+  );
+}
+
+/**
+ * The URLs of the remote model's files as replicas request them; the source is
+ * listed like a plan does. `source` must be one that has listed nothing yet
+ * (a replica's URLs carry the keys of its own listings only).
+ */
+export async function remoteUrls(source: Source, model: string, signal: AbortSignal, timeoutMs: number): Promise<string[]> {
+  if (!nameable(source)) return [];
+  const st = await withDeadline(signal, timeoutMs, `stat ${model}`, (s) => source.stat(model, { signal: s }));
+  if (!st) throw new ConfigError('remote-model-name', `no such remote model: ${source.displayUrl}/${model}`);
+  if (!st.isDirectory) return [source.requestUrl(model)];
+  const out: string[] = [];
+  for await (const e of source.list(model, { signal })) out.push(source.requestUrl(joinRemote(model, e.path)));
+  return out;
+}
+
+async function urlsFrom(raw: RawOptions, args: readonly string[], log: Logger, signal: AbortSignal): Promise<string[]> {
+  if (args.length > 0) return fileUrls(args);
+  if (!raw['remote'] && !raw['type']) throw new ConfigError('preheat-url', 'give the file URLs, or the remote flags of the replicas (--remote, --remote_model_name, --remote_donefile_name)');
+  const c = buildConfig('preheat', raw);
+  const source = monitorSource(c, { log, timeoutMs: c.timeoutMs, concurrency: c.concurrency, retries: c.retries });
+  try {
+    return await remoteUrls(source, c.remoteModel, signal, c.timeoutMs);
+  } finally {
+    await source.close();
+  }
+}
+
+/** What the preheat flags say: where to, and how (publish --preheat-url takes the same flags). */
+export interface PreheatSettings {
+  readonly target: PreheatTarget;
+  readonly deadlineMs: number;
+  readonly wait: boolean;
+  readonly token?: string;
+}
+
+/** The preheat flags checked (ConfigError naming the flag), no I/O. */
+export function preheatSettings(raw: RawOptions): PreheatSettings {
+  const target = parsePreheatTarget(raw['preheat-url'] ?? '');
+  const deadlineMs = Math.round((num(raw, 'preheat-timeout', { min: 1, max: MAX_SECONDS }) ?? 600) * 1000);
+  return { target, deadlineMs, wait: bool(raw, 'preheat-wait'), ...(raw['preheat-token'] ? { token: raw['preheat-token'] } : {}) };
+}
+
+/** The preheat command's flags checked: also what --print-config validates. */
+export function checkPreheat(raw: RawOptions): { settings: PreheatSettings; core: CoreValues } {
+  return { settings: preheatSettings(raw), core: parseValues(raw) };
+}
+
+/** Runs one preheat of `urls` with the flags' settings. */
+export function preheatUrls(h: PreheatSettings, urls: readonly string[], o: { log: Logger; signal: AbortSignal; concurrency: number }): Promise<PreheatResult> {
+  const { target, deadlineMs, wait, token } = h;
+  return preheat(target, urls, { ...o, deadlineMs, wait, ...(token !== undefined ? { token } : {}) });
+}
+
+/** Runs the command; returns the exit code (0 done, 1 failed). ConfigErrors propagate (exit 2). */
+export async function runPreheat(raw: RawOptions, args: readonly string[], io: PreheatIo): Promise<number> {
+  const { settings, core } = checkPreheat(raw);
+  const log = loggerFor(core, terminal()).child({ component: 'preheat' });
+  const { signal, dispose } = shutdownSignal(log);
+  try {
+    const urls = await urlsFrom(raw, args, log, signal);
+    const r: PreheatResult = await preheatUrls(settings, urls, { log, signal, concurrency: core.concurrency });
+    io.out(`${JSON.stringify({ ...r, files: urls })}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError || !(err instanceof MonitorError)) throw err;
+    log.error({ event: 'preheat-failed', err }, `preheat failed: ${err.message}`);
+    return 1;
+  } finally {
+    dispose();
+    log.flush?.();
+  }
+}
