@@ -10,6 +10,9 @@
  */
 import { main } from '../dist/cli.js';
 
+// Until main() settles the exit code is 1: a process whose event loop empties with main() still
+// pending (a promise nothing will settle) must not look like a success (publish: 0 = the donefile is written).
+process.exitCode = 1;
 main(process.argv).then((code) => {
   process.exitCode = code;
 });

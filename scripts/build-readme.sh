@@ -15,6 +15,8 @@ npx tsc -p tsconfig.build.json
   echo
   cat docs/engines.md
   echo
+  cat docs/publish.md
+  echo
   cat docs/operations.md
   echo
   cat docs/fleet.md

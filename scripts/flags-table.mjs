@@ -1,9 +1,10 @@
 // Prints the README's flag tables from the option specs (options are data).
 // Usage: npm run build && node scripts/flags-table.mjs
 import { allOptions } from '../dist/config.js';
+import { publishOptions } from '../dist/publish/options.js';
 
 const groups = new Map();
-for (const o of allOptions()) {
+for (const o of [...allOptions(), ...publishOptions]) {
   const g = o.group ?? 'Sources';
   if (!groups.has(g)) groups.set(g, []);
   groups.get(g).push(o);

@@ -12,6 +12,7 @@ import { allOptions, buildConfig, buildLocalConfig, normalizeArgv, type Command 
 import { runKserve, runRollback, runSync, runWatch } from './monitor-run.js';
 import type { OptionSpec, RawOptions } from './options.js';
 import { checkPreheat, preheatOptions, runPreheat } from './preheat-cli.js';
+import { publishFlags } from './publish/options.js';
 import { printStatus } from './status.js';
 import { parseValues } from './values.js';
 
@@ -31,6 +32,8 @@ function commandTable(io: CliIo): [Cmd, string, string[], Action, (readonly Opti
     ['status', 'what is served, from which donefile, when, backups kept (--json; local flags only)', [], local('status', (c) => printStatus(c, io.out))],
     ['accept', 'clear the rejection left by rollback or --validate, so the next cycle pulls that donefile (local flags only)', [], local('accept', (c) => runAccept(c, io.out))],
     ['kserve-init', 'KServe storage initializer: pull the model at URI (no donefile) into DEST; exit 0 only when complete', ['<uri>', '<dest>', '[more...]'], runKserve],
+    ['publish', 'producer side: upload PATH (a model dir, or one file) as --remote_model_name, the donefile last; --preheat-url then warms a cache tier (0 published, 1 failed, 2 bad input)',
+      ['<path>'], async (raw, [local]) => (await import('./publish/command.js')).runPublish(local!, raw, io), publishFlags],
     ['preheat', 'ask a cache tier (a proxy URL) or a Dragonfly manager to warm a new version before the replicas poll: the file URLs given, or the files of --remote as replicas request them',
       ['[urls...]'], (raw, urls) => runPreheat(raw, urls, io), preheatOptions],
     ['demo', 'embedded FTP server + a producer + watch, in a temp dir', [], async () => (await import('./demo.js')).runDemo(io)],
@@ -51,7 +54,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} })
     .showSuggestionAfterError(true)
-    .addHelpText('after', "\nEvery command but demo takes the same flags (preheat a few more): see 'model-monitor sync --help'.\nPaddle Serving's spellings work too (--ftp_ip, --local_tmp_dir, --local_donefile_name).");
+    .addHelpText('after', "\nEvery command but demo takes the same flags (publish and preheat a few more): see 'model-monitor sync --help'.\nPaddle Serving's spellings work too (--ftp_ip, --local_tmp_dir, --local_donefile_name).");
   const table = commandTable(io);
   const everyFlag = [...specs, ...table.flatMap((t) => t[4] ?? [])];
   for (const [name, desc, positional, action, own = []] of table) {
@@ -65,7 +68,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
         return;
       }
       const { raw, printed } = rawFrom(cmd, flags, io);
-      if (printed) validateOnly(name, raw);
+      if (printed) await validateOnly(name, raw);
       result = printed ? 0 : await action(raw, cmd.args);
     });
   }
@@ -79,10 +82,11 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
 }
 
 /** --print-config still checks the config (exit 2 on bad input), without running anything. */
-function validateOnly(name: Cmd, raw: RawOptions): void {
+async function validateOnly(name: Cmd, raw: RawOptions): Promise<void> {
   if (name === 'watch' || name === 'sync') buildConfig(name, raw);
   else if (name === 'rollback' || name === 'status' || name === 'accept') buildLocalConfig(name, raw);
   else if (name === 'preheat') checkPreheat(raw);
+  else if (name === 'publish') (await import('./publish/command.js')).checkPublish(raw);
   else parseValues(raw);
 }
 

@@ -17,7 +17,7 @@ import { parseValues, type CoreValues } from './values.js';
 export type LocalCommand = 'rollback' | 'status' | 'accept';
 /** Commands that talk to the remote. */
 export type RemoteCommand = 'watch' | 'sync' | 'preheat';
-export type Command = RemoteCommand | LocalCommand | 'demo' | 'kserve-init';
+export type Command = RemoteCommand | LocalCommand | 'demo' | 'kserve-init' | 'publish';
 
 /** What every command knows: the local side, and the remote when one was named. */
 export interface LocalConfig extends CoreValues {

@@ -13,6 +13,7 @@ import { fireTriggers, reloadEvent, runCycle, stagingRoot, type CycleHooks, type
 import { Freshness } from './freshness.js';
 import type { Logger } from './log.js';
 import { checkLocalDirs } from './local-dirs.js';
+import { monitorSource } from './publish/view.js';
 import { StatusRecord } from './record.js';
 import { createTriggers } from './reload/index.js';
 import type { ReloadTrigger } from './reload/types.js';
@@ -111,7 +112,8 @@ export function createLocalMonitor(config: LocalConfig, log: Logger, record = ne
 }
 
 export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
-  const source = config.openSource({ log, timeoutMs: config.timeoutMs, concurrency: config.concurrency });
+  // A model that `publish` wrote is read through its version manifest; any other remote passes through as is.
+  const source = monitorSource(config, { log, timeoutMs: config.timeoutMs, concurrency: config.concurrency, retries: config.retries });
   let fresh = new Freshness({ servedFingerprint: null });
   const record = new StatusRecord({ workDir: config.workDir, name: config.modelName, log, freshness: () => fresh.view() });
   const local = createLocalMonitor(config, log, record);

@@ -31,6 +31,8 @@ export interface RemoteChoice {
   /** Creates the source; no I/O until its first call. */
   readonly openSource: (deps: SourceDeps) => Source;
   readonly remoteUrl: URL;
+  /** The remote as given (--remote), or built from Paddle's flags: a comma list of hosts that `remoteUrl` cannot hold. */
+  readonly remoteText: string;
   readonly displayUrl: string;
   readonly remoteModel: string;
   readonly remoteDonefile: string;
@@ -132,6 +134,7 @@ export function buildRemote(raw: RawOptions, all: readonly Backend[] = sources, 
     sourceKind: bound.kind,
     openSource: bound.open,
     remoteUrl: url,
+    remoteText: text,
     displayUrl: redactUrl(url.toString()),
     remoteModel: safeFlag('remote-model-name', model),
     remoteDonefile: safeFlag('remote-donefile-name', donefile),

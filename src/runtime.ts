@@ -25,11 +25,11 @@ export async function progressFor(c: CoreValues, term: Terminal) {
   return (await progressModule()).createProgress({ enabled: c.progress, terminal: term });
 }
 
-/** Aborted on SIGTERM or SIGINT (the cycle in flight is aborted; watch then returns). dispose() takes the handlers off. */
-export function shutdownSignal(log: Logger | null): { signal: AbortSignal; dispose: () => void } {
+/** Aborted on SIGTERM or SIGINT (`after` says what that stops, in the log line). dispose() takes the handlers off. */
+export function shutdownSignal(log: Logger | null, after = 'aborting the cycle in flight'): { signal: AbortSignal; dispose: () => void } {
   const ac = new AbortController();
   const stop = (sig: string) => {
-    log?.info({ event: 'shutdown', signal: sig }, 'stopping: aborting the cycle in flight');
+    log?.info({ event: 'shutdown', signal: sig }, `stopping: ${after}`);
     ac.abort(new Error(`received ${sig}`));
   };
   const onTerm = () => stop('SIGTERM');

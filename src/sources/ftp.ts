@@ -118,52 +118,62 @@ export function checkEntryName(name: string): string {
   return name;
 }
 
+/** `host:port` and the user, for error messages (never the password). */
+export function ftpEndpoint(opts: FtpOptions): Endpoint {
+  return { address: `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`, user: opts.user };
+}
+
+/**
+ * Opens a client's control connection for `opts`: connect, AUTH TLS for ftps,
+ * login with the URL or flag password, else the password file's first line
+ * (read at the first connect), else anonymous's. Shared by the source and the
+ * publish writer.
+ */
+export function ftpConnector(opts: FtpOptions): (client: Client) => Promise<void> {
+  let filePassword: Promise<string> | undefined;
+  const getPassword = (): Promise<string> => {
+    const { password, passwordFile } = opts;
+    if (password !== undefined || passwordFile === undefined) return Promise.resolve(password ?? ANONYMOUS_PASSWORD);
+    filePassword ??= readFile(passwordFile, 'utf8').then(
+      (text) => text.split(/\r?\n/)[0] ?? '',
+      (err: unknown) => {
+        filePassword = undefined;
+        throw new ConfigError('ftp-password-file', `cannot read ${passwordFile}`, { cause: err });
+      },
+    );
+    return filePassword;
+  };
+  return async (client) => {
+    const { host, port, secure, insecureTls, user } = opts;
+    const password = await getPassword();
+    const tls = { rejectUnauthorized: !insecureTls, ...(isIP(host) ? {} : { servername: host }) };
+    // access(): connect, AUTH TLS for ftps, OPTS UTF8 ON, USER/PASS, TYPE I, FEAT (MLSD when MLST), PBSZ/PROT P.
+    await client.access({ host, port, user, password, secure, ...(secure ? { secureOptions: tls } : {}) });
+  };
+}
+
 class FtpSource implements Source {
   readonly kind = 'ftp';
   readonly features = { md5: false, etag: false, ranges: true, mtimeResolutionMs: 1000 } as const;
   readonly displayUrl: string;
   private readonly pool: FtpPool;
   private readonly endpoint: Endpoint;
-  private password: Promise<string> | undefined;
 
   constructor(
     private readonly opts: FtpOptions,
     deps: SourceDeps,
   ) {
-    const address = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+    this.endpoint = ftpEndpoint(opts);
     const who = opts.user === 'anonymous' ? '' : `${encodeURIComponent(opts.user)}@`;
     const root = opts.root === '/' ? '' : encodeURI(opts.root);
-    this.displayUrl = `${opts.secure ? 'ftps' : 'ftp'}://${who}${address}${root}`;
-    this.endpoint = { address, user: opts.user };
+    this.displayUrl = `${opts.secure ? 'ftps' : 'ftp'}://${who}${this.endpoint.address}${root}`;
     this.pool = new FtpPool({
       max: Math.max(1, deps.concurrency),
       timeoutMs: deps.timeoutMs,
       endpoint: this.endpoint,
       log: deps.log,
-      connect: (client) => this.connect(client),
+      connect: ftpConnector(opts),
     });
-  }
-
-  /** URL or flag password, else the password file's first line (read on the first connect), else anonymous's. */
-  private getPassword(): Promise<string> {
-    const { password, passwordFile } = this.opts;
-    if (password !== undefined || passwordFile === undefined) return Promise.resolve(password ?? ANONYMOUS_PASSWORD);
-    this.password ??= readFile(passwordFile, 'utf8').then(
-      (text) => text.split(/\r?\n/)[0] ?? '',
-      (err: unknown) => {
-        this.password = undefined;
-        throw new ConfigError('ftp-password-file', `cannot read ${passwordFile}`, { cause: err });
-      },
-    );
-    return this.password;
-  }
-
-  private async connect(client: Client): Promise<void> {
-    const { host, port, secure, insecureTls, user } = this.opts;
-    const password = await this.getPassword();
-    const tls = { rejectUnauthorized: !insecureTls, ...(isIP(host) ? {} : { servername: host }) };
-    // access(): connect, AUTH TLS for ftps, OPTS UTF8 ON, USER/PASS, TYPE I, FEAT (MLSD when MLST), PBSZ/PROT P.
-    await client.access({ host, port, user, password, secure, ...(secure ? { secureOptions: tls } : {}) });
   }
 
   /** `p` (relative to the root, untrusted) → absolute remote path. */

@@ -1,29 +1,12 @@
+/** S3 and S3-compatible stores (MinIO, Ceph RGW, s3rver) through the AWS SDK (client: s3-client.ts). */
 import { Readable } from 'node:stream';
-import type { HeadObjectCommandOutput, S3Client, S3ClientConfig, _Object } from '@aws-sdk/client-s3';
-
-/** The AWS SDK is loaded on first use: its import costs ~0.7 s, which no other source should pay. */
-type Sdk = typeof import('@aws-sdk/client-s3');
-/**
- * On Node 20 every S3 client warns that the SDK's releases after the first week
- * of January 2027 will need Node 22. model-monitor supports Node >= 20.18 and
- * its lockfile pins an SDK that runs there, so that one warning is noise for
- * its users: it is switched off with the SDK's own switch, unless the user set
- * that switch themselves (`=false` shows it again). No other warning is touched.
- */
-export function quietNodeVersionWarning(env: NodeJS.ProcessEnv): void {
-  env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-}
-
-const loadSdk = (): Promise<Sdk> => {
-  quietNodeVersionWarning(process.env);
-  return import('@aws-sdk/client-s3');
-};
+import type { HeadObjectCommandOutput, _Object } from '@aws-sdk/client-s3';
 import { ConfigError, NotFoundError, RemoteError } from '../errors.js';
-import { redactUrl } from '../options.js';
 import { ContentKeys } from './content-key.js';
-import { agentsFor, parseProxy, proxyOption, resolveProxy, type ProxySetting } from './proxy.js';
+import { parseProxy, proxyOption, resolveProxy, type ProxySetting } from './proxy.js';
 import { mapS3Error } from './s3-errors.js';
-import { addContentKey, addNoCache, unsignedConfig } from './s3-requests.js';
+import { endpointOf, s3Client, type S3Handle } from './s3-client.js';
+import { addContentKey } from './s3-requests.js';
 import type { Logger } from '../log.js';
 import { decodeUrlPart, type Values } from '../option-values.js';
 import type { OptionSpec } from '../options.js';
@@ -103,11 +86,6 @@ export const s3 = {
   },
 } satisfies SourceFactory<S3Options, typeof options>;
 
-/** The URL the SDK sends requests to, for the proxy lookup (NO_PROXY matches its host). */
-function endpointOf(o: S3Options): string {
-  return o.endpoint ?? `https://${o.forcePathStyle ? '' : `${o.bucket}.`}s3.${o.region ?? 'us-east-1'}.amazonaws.com`;
-}
-
 function parseEndpoint(v: string): string {
   let u: URL;
   try {
@@ -124,23 +102,6 @@ function parseEndpoint(v: string): string {
 
 function regionName(v: string): string | null {
   return /^[a-z0-9][a-z0-9-]{0,62}$/.test(v) ? null : `not a region name: ${JSON.stringify(v)}`;
-}
-
-
-/** The SDK's region chain (env, profile), falling back to us-east-1 as the AWS CLI does for S3. */
-function regionFromChain(): () => Promise<string> {
-  let cached: Promise<string> | undefined;
-  return () =>
-    (cached ??= (async () => {
-      const probe = new (await loadSdk()).S3Client({});
-      try {
-        return await probe.config.region();
-      } catch {
-        return 'us-east-1';
-      } finally {
-        probe.destroy();
-      }
-    })());
 }
 
 /** Single-part, unencrypted (or SSE-S3) uploads have the content md5 as ETag; multipart ones have `-N`. */
@@ -176,8 +137,7 @@ class S3Source implements Source {
   readonly kind = 's3';
   readonly features = { md5: true, etag: true, ranges: true, mtimeResolutionMs: 1000 } as const;
   readonly displayUrl: string;
-  private readonly clientConfig: S3ClientConfig;
-  private sdk: Promise<{ sdk: Sdk; client: S3Client }> | null = null;
+  private readonly client: S3Handle;
   private readonly log: Logger;
   /** Version keys for object GETs through a cache tier (content-key.ts). */
   private readonly keys: ContentKeys;
@@ -189,40 +149,11 @@ class S3Source implements Source {
     this.displayUrl = `s3://${opts.bucket}/${opts.prefix}`;
     this.log = deps.log;
     this.keys = new ContentKeys(s3.proxy(opts) !== null);
-    const t = deps.timeoutMs;
-    const region = opts.region ?? regionFromChain();
-    this.clientConfig = {
-      region,
-      ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
-      forcePathStyle: opts.forcePathStyle,
-      maxAttempts: 1, // withRetry() retries, with backoff and logging
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      ...(opts.unsigned ? unsignedConfig() : {}),
-      // options object, not `new NodeHttpHandler()`: @smithy/node-http-handler is not our direct dependency
-      requestHandler: {
-        connectionTimeout: t,
-        requestTimeout: t, // until the response headers
-        throwOnRequestTimeout: true,
-        socketTimeout: t, // idle socket, including mid-body stalls
-      },
-    };
+    this.client = s3Client(opts, deps, this.log);
   }
 
-  /** The client config with agents for --proxy or the environment's proxy, if one applies to the endpoint. */
-  private async withAgents(): Promise<S3ClientConfig> {
-    const target = endpointOf(this.opts);
-    const { httpAgent, httpsAgent, proxy } = await agentsFor(this.opts.proxy, target, { keepAlive: true, maxSockets: Math.max(this.deps.concurrency * 2, 8) });
-    if (proxy) this.log.info({ event: 'proxy', proxy: redactUrl(proxy) }, 'S3 requests go through a proxy');
-    return { ...this.clientConfig, requestHandler: { ...(this.clientConfig.requestHandler as object), httpAgent, httpsAgent } };
-  }
-
-  private ready(): Promise<{ sdk: Sdk; client: S3Client }> {
-    return (this.sdk ??= Promise.all([loadSdk(), this.withAgents()]).then(([sdk, config]) => {
-      const client = new sdk.S3Client(config);
-      addNoCache(client); // a cache on the way revalidates polls, listings and objects with the origin
-      return { sdk, client };
-    }));
+  private ready() {
+    return this.client.ready();
   }
 
   private key(p: string): string {
@@ -332,7 +263,7 @@ class S3Source implements Source {
     return `${base}?${k !== undefined ? `mmkey=${encodeURIComponent(k)}&` : ''}x-id=GetObject`;
   }
 
-  async close(): Promise<void> {
-    if (this.sdk) (await this.sdk).client.destroy();
+  close(): Promise<void> {
+    return this.client.close();
   }
 }

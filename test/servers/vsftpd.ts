@@ -1,10 +1,12 @@
 /**
- * Debian's vsftpd on 127.0.0.1, anonymous and read-only over a temp dir. It runs
+ * Debian's vsftpd on 127.0.0.1, anonymous over a temp dir: read-only, or with
+ * `writable` an upload dir `pub/` where the anonymous user may STOR, MKD,
+ * RNFR/RNTO, DELE and RMD (publish's tests). It runs
  * as root (chroot, privilege separation), so the tests need root; the anonymous
  * session runs as the system user `ftp`, which the Debian package creates.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { freePort } from './ports.js';
 import { spawnDaemon, worldReadableTempDir, type FtpTestServer } from './ftp-srv.js';
@@ -25,7 +27,7 @@ export function vsftpdMissing(): string | null {
  * namespaces (containers refuse them), passive replies that name 127.0.0.1, and
  * a secure_chroot_dir of our own. Passive ports: any (0), so parallel servers never clash.
  */
-function config(root: string, empty: string, port: number): string {
+function config(root: string, empty: string, port: number, writable: boolean): string {
   return `${[
     'listen=YES',
     'listen_ipv6=NO',
@@ -36,7 +38,9 @@ function config(root: string, empty: string, port: number): string {
     'no_anon_password=YES',
     `anon_root=${root}`,
     'local_enable=NO',
-    'write_enable=NO',
+    ...(writable
+      ? ['write_enable=YES', 'anon_upload_enable=YES', 'anon_mkdir_write_enable=YES', 'anon_other_write_enable=YES', 'anon_umask=022']
+      : ['write_enable=NO']),
     `secure_chroot_dir=${empty}`,
     'pasv_enable=YES',
     'pasv_address=127.0.0.1',
@@ -53,14 +57,27 @@ function config(root: string, empty: string, port: number): string {
   ].join('\n')}\n`;
 }
 
-export async function startVsftpd(): Promise<FtpTestServer> {
+/** The anonymous session's user (uid, gid): owner of the writable dir. */
+function ftpUser(): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('ftp:'));
+  const [, , uid, gid] = (line ?? '').split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** `writable`: anonymous may write under `<root>/pub` (vsftpd refuses a writable anonymous root itself). */
+export async function startVsftpd(o: { writable?: boolean } = {}): Promise<FtpTestServer> {
   const root = await worldReadableTempDir('mm-vsftpd-');
+  if (o.writable) {
+    await mkdir(path.join(root, 'pub'), { mode: 0o755 });
+    const { uid, gid } = ftpUser();
+    await chown(path.join(root, 'pub'), uid, gid);
+  }
   const etc = await worldReadableTempDir('mm-vsftpd-etc-');
   const empty = path.join(etc, 'empty');
   await mkdir(empty, { mode: 0o755 });
   const port = await freePort();
   const conf = path.join(etc, 'vsftpd.conf');
-  await writeFile(conf, config(root, empty, port), { mode: 0o600 });
+  await writeFile(conf, config(root, empty, port, o.writable === true), { mode: 0o600 });
   const daemon = await spawnDaemon('vsftpd', BIN, [conf], port);
   return {
     root,

@@ -2,7 +2,8 @@
  * A WebHDFS server for tests, after the Apache Hadoop WebHDFS REST API: a namenode
  * port and a datanode port over a local directory. GETFILESTATUS, LISTSTATUS,
  * LISTSTATUS_BATCH and OPEN (307 to the datanode, `noredirect=true` JSON, or HttpFS
- * mode streaming directly); RemoteException bodies with Hadoop's status codes
+ * mode streaming directly), and the writes publish uses (webhdfs-write.ts: CREATE
+ * in two steps, MKDIRS, RENAME with renameoptions, DELETE); RemoteException bodies with Hadoop's status codes
  * (ExceptionHandler: FileNotFound 404, other IOExceptions such as Standby and
  * AccessControl 403, SecurityException 401, IllegalArgument 400). Fault knobs are
  * public fields; counters let tests prove what went over the wire.
@@ -12,6 +13,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { createOnDatanode, writeOp } from './webhdfs-write.js';
 
 export interface WebHdfsServerOptions {
   readonly root: string;
@@ -30,7 +32,7 @@ export interface LoggedRequest {
   readonly params: Readonly<Record<string, string>>;
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 const EXC: Record<string, [number, string]> = {
   FileNotFoundException: [404, 'java.io.FileNotFoundException'],
@@ -40,6 +42,8 @@ const EXC: Record<string, [number, string]> = {
   SecurityException: [401, 'java.lang.SecurityException'],
   IllegalArgumentException: [400, 'java.lang.IllegalArgumentException'],
   RetriableException: [403, 'org.apache.hadoop.ipc.RetriableException'],
+  FileAlreadyExistsException: [403, 'org.apache.hadoop.fs.FileAlreadyExistsException'],
+  PathIsNotEmptyDirectoryException: [403, 'org.apache.hadoop.fs.PathIsNotEmptyDirectoryException'],
 };
 
 export class WebHdfsTestServer {
@@ -127,6 +131,7 @@ export class WebHdfsTestServer {
       const user = req.params['user.name'] ?? 'dr.who';
       return fail(r, 'AccessControlException', `Permission denied: user=${user}, access=READ, inode="${req.path}":hdfs:supergroup:-rw-------`);
     }
+    if (q.method === 'PUT' || q.method === 'DELETE') return writeOp(q, r, req, { root: this.o.root, dnPort: this.dnPort, nnPort: this.nnPort });
     const st = await stat(req.local).catch(() => null);
     const batch = this.o.mode !== 'httpfs' && this.o.batchSize !== 0;
     switch (req.op) {
@@ -175,6 +180,7 @@ export class WebHdfsTestServer {
 
   private async datanode(q: IncomingMessage, r: ServerResponse): Promise<void> {
     const req = this.parse(q, 'dn');
+    if (req.op === 'CREATE' && q.method === 'PUT') return createOnDatanode(q, r, req, this.nnPort);
     if (req.op !== 'OPEN') return fail(r, 'IllegalArgumentException', `Invalid operation ${req.op}`);
     const st = await stat(req.local).catch(() => null);
     if (!st || st.isDirectory()) return fail(r, 'FileNotFoundException', `File does not exist: ${req.path}`);
@@ -246,12 +252,12 @@ function fileStatus(suffix: string, st: Awaited<ReturnType<typeof stat>>): Json 
   };
 }
 
-function send(r: ServerResponse, status: number, body: Json): void {
+export function send(r: ServerResponse, status: number, body: Json): void {
   const text = JSON.stringify(body);
   r.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }
 
-function fail(r: ServerResponse, exception: keyof typeof EXC, message: string): void {
+export function fail(r: ServerResponse, exception: keyof typeof EXC, message: string): void {
   const [status, javaClassName] = EXC[exception]!;
   send(r, status, { RemoteException: { exception, javaClassName, message } });
 }

@@ -8,14 +8,15 @@ import { createLogger } from '../../src/log.js';
 import { readOptions, readValue } from '../../src/option-values.js';
 import { redactPaths, type OptionSpec } from '../../src/options.js';
 import { preheatOptions } from '../../src/preheat-cli.js';
+import { publishOptions } from '../../src/publish/options.js';
 import { configError } from '../helpers/checks.js';
 
-const every: readonly OptionSpec[] = [...allOptions(), ...preheatOptions];
+const every: readonly OptionSpec[] = [...allOptions(), ...preheatOptions, ...publishOptions];
 
 describe('one boolean rule for every boolean option of every table', () => {
   const bools = every.filter((s) => s.kind === 'bool');
   it('there are booleans in the core and in the sources', () => {
-    expect(bools.map((s) => s.name)).toEqual(expect.arrayContaining(['fsync', 'hdfs-noredirect', 's3-force-path-style', 's3-unsigned', 'ftp-insecure-tls', 'preheat-wait']));
+    expect(bools.map((s) => s.name)).toEqual(expect.arrayContaining(['fsync', 'hdfs-noredirect', 's3-force-path-style', 's3-unsigned', 'ftp-insecure-tls', 'preheat-wait', 'chunk-index']));
   });
   for (const s of bools) {
     it(`--${s.name}`, () => {
