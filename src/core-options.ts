@@ -27,6 +27,8 @@ function httpUrl(v: string): string | null {
  * added here is read, checked and typed (`CoreValues`) with no other change:
  * values.ts only derives what depends on several flags or on the terminal.
  */
+// An option table reads one flag per line.
+// prettier-ignore
 export const coreOptions = [
   { name: 'local-path', kind: 'string', metavar: 'DIR', group: L, default: '.', help: 'directory holding the served model' },
   { name: 'local-model-name', kind: 'string', metavar: 'NAME', group: L, help: 'served model is DIR/NAME (default: the remote model name)' },

@@ -24,6 +24,8 @@ import { parseValues, type CoreValues } from './values.js';
 
 const G = 'Preheat (the preheat command; publish --preheat-url)';
 
+// An option table reads one flag per line.
+// prettier-ignore
 export const preheatOptions = [
   { name: 'preheat-url', kind: 'string', metavar: 'URL', group: G, help: "Dragonfly manager's job API (http://manager:8080/oapi/v1/jobs) or a caching proxy (http://squid:3128)" },
   { name: 'preheat-token', kind: 'string', metavar: 'TOKEN', group: G, secret: true, help: 'Dragonfly personal access token (Authorization: Bearer)' },

@@ -17,6 +17,8 @@ const S = 'Source (Paddle Serving flags)';
 export const paddleTypes = (all: readonly Backend[] = sources): string[] => all.flatMap((b) => b.paddleTypes);
 
 /** The flags that choose the remote (a backend's own flags, Paddle's --ftp_host among them, sit beside it). */
+// An option table reads one flag per line.
+// prettier-ignore
 export const remoteOptions = [
   { name: 'remote', kind: 'string', metavar: 'URL', group: S, help: `remote root: ${sources.flatMap((b) => b.schemes.map((s) => `${s}://`)).join(', ')}` },
   { name: 'type', kind: 'string', group: S, choices: paddleTypes(), help: "Paddle's --type: remote kind, with --remote_path" },

@@ -6,6 +6,8 @@ import { preheatOptions } from '../preheat-cli.js';
 
 const P = 'Publish';
 
+// An option table reads one flag per line.
+// prettier-ignore
 export const publishOptions = [
   { name: 'keep-versions', kind: 'int', metavar: 'N', group: P, default: '2', min: 1, max: 1000, help: 'publish: versions kept on the remote, the new one included (a monitor still pulling the previous one finishes it)' },
   { name: 'chunk-index', kind: 'bool', group: P, default: true, help: 'publish: a chunk index for big files, so monitors fetch only changed chunks (--no-chunk-index: none)' },

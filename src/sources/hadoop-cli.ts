@@ -48,6 +48,8 @@ function fsUri(v: string): string | null {
   return noControl(v) ?? (/\s/.test(v) ? `not a filesystem URI: ${v}` : null);
 }
 
+// An option table reads one flag per line.
+// prettier-ignore
 const options = [
   { name: 'hadoop-bin', aliases: ['hadoop_bin_path', 'hdfs_bin'], kind: 'string', metavar: 'PATH', group: 'Hadoop CLI', default: 'hadoop', check: noControl, help: 'hadoop client executable for --type hdfs|afs (looked up on PATH unless a path)' },
   { name: 'fs-name', aliases: ['hadoop_host'], kind: 'string', metavar: 'URI', group: 'Hadoop CLI', check: fsUri, help: 'passed as -D fs.default.name= (e.g. hdfs://namenode:8020)' },

@@ -79,6 +79,8 @@ function delegationToken(v: string): string | null {
   return /^[A-Za-z0-9_-]+$/.test(v) ? null : 'a delegation token is URL-safe base64 (letters, digits, - and _)';
 }
 
+// An option table reads one flag per line.
+// prettier-ignore
 const options = [
   { name: 'hdfs-user', kind: 'string', metavar: 'NAME', group: 'WebHDFS', check: noSpaces, help: 'HDFS user (user.name=); default $HADOOP_USER_NAME, else the OS user; not sent with a token unless given' },
   { name: 'hdfs-token', kind: 'string', metavar: 'TOKEN', group: 'WebHDFS', secret: true, check: delegationToken, help: 'Hadoop delegation token (delegation=)' },
