@@ -109,6 +109,20 @@ export async function swapIn(s: SwapStrategy, l: SwapLayout, v: string) {
   return s.swap(model, record, ctx());
 }
 
+/**
+ * A SwapLayout under a new temp dir (pushed onto `roots` for the caller to remove), with its own discarder.
+ * (The discarder is imported here, not at the top: the test files' vi.mock of node:fs/promises loads
+ * this module, so a top-level import of anything that imports node:fs/promises would wait on itself.)
+ */
+export async function tempLayout(prefix: string, roots: string[], keepBackups = 2): Promise<SwapLayout> {
+  const root = await fsp.mkdtemp(path.join(tmpdir(), prefix));
+  roots.push(root);
+  const local = path.join(root, 'local');
+  await fsp.mkdir(local);
+  const { Discarder } = await import('../../src/swap/discard.js');
+  return { servedPath: path.join(local, 'model'), workDir: path.join(local, '_serving_monitor_tmp'), name: 'model', keepBackups, fsync: false, discarder: new Discarder() };
+}
+
 export function runSwapSuite(name: string, make: Make, o: SwapSuiteOptions): void {
   const roots: string[] = [];
   afterEach(async () => {
@@ -116,15 +130,7 @@ export function runSwapSuite(name: string, make: Make, o: SwapSuiteOptions): voi
     await Promise.all(roots.splice(0).map((r) => fsp.rm(r, { recursive: true, force: true })));
   });
 
-  async function layout(keepBackups = 2): Promise<SwapLayout> {
-    const root = await fsp.mkdtemp(path.join(tmpdir(), `mm-swap-${name}-`));
-    roots.push(root);
-    const local = path.join(root, 'local');
-    await fsp.mkdir(local);
-    // Imported here, as below: the test files' vi.mock of node:fs/promises loads this module.
-    const { Discarder } = await import('../../src/swap/discard.js');
-    return { servedPath: path.join(local, 'model'), workDir: path.join(local, '_serving_monitor_tmp'), name: 'model', keepBackups, fsync: false, discarder: new Discarder() };
-  }
+  const layout = (keepBackups = 2) => tempLayout(`mm-swap-${name}-`, roots, keepBackups);
 
   async function engine(l: SwapLayout): Promise<string | null> {
     const d = await o.engineDir(l);
@@ -134,8 +140,6 @@ export function runSwapSuite(name: string, make: Make, o: SwapSuiteOptions): voi
   /** Model copies anywhere under the local dir (outside staging), not following links. */
   async function copies(l: SwapLayout): Promise<number> {
     // Pruned backups are deleted in the background: count once those deletions are done.
-    // (The discarder is imported in layout(): the test files' vi.mock of node:fs/promises loads this
-    // module, so a top-level import of anything that imports node:fs/promises would wait on itself.)
     await l.discarder.settle();
     return countCopies(path.dirname(l.servedPath));
   }

@@ -1,13 +1,10 @@
 import { existsSync, promises as fsp } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../../src/log.js';
 import { createRenameSwap } from '../../../src/swap/rename.js';
 import { createSymlinkSwap, symlinkPaths } from '../../../src/swap/symlink.js';
-import type { SwapLayout } from '../../../src/swap/types.js';
-import { readModel, runSwapSuite, swapIn, writeModel, type CrashControl } from '../../conformance/swap.suite.js';
-import { Discarder } from '../../../src/swap/discard.js';
+import { type CrashControl, readModel, runSwapSuite, swapIn, tempLayout, writeModel } from '../../conformance/swap.suite.js';
 
 const crash = vi.hoisted((): CrashControl => ({ crashAfter: null, mutations: 0, crashed: false }));
 vi.mock('node:fs/promises', async (orig) => (await import('../../conformance/swap.suite.js')).crashableFs(await orig(), crash));
@@ -26,11 +23,7 @@ afterEach(async () => {
   await Promise.all(roots.splice(0).map((r) => fsp.rm(r, { recursive: true, force: true })));
 });
 
-async function layout(): Promise<SwapLayout> {
-  const root = await fsp.mkdtemp(path.join(tmpdir(), 'mm-symlink-'));
-  roots.push(root);
-  return { servedPath: path.join(root, 'model'), workDir: path.join(root, '_serving_monitor_tmp'), name: 'model', keepBackups: 2, fsync: false, discarder: new Discarder() };
-}
+const layout = () => tempLayout('mm-symlink-', roots);
 
 describe('symlink swap specifics', () => {
   it('the served path is a relative link into <workDir>/<name>.versions', async () => {

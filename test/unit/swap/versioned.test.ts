@@ -1,12 +1,10 @@
 import { promises as fsp } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../../src/log.js';
 import type { SwapLayout } from '../../../src/swap/types.js';
 import { createVersionedSwap } from '../../../src/swap/versioned.js';
-import { readModel, runSwapSuite, swapIn, type CrashControl } from '../../conformance/swap.suite.js';
-import { Discarder } from '../../../src/swap/discard.js';
+import { type CrashControl, readModel, runSwapSuite, swapIn, tempLayout } from '../../conformance/swap.suite.js';
 
 const crash = vi.hoisted((): CrashControl => ({ crashAfter: null, mutations: 0, crashed: false }));
 vi.mock('node:fs/promises', async (orig) => (await import('../../conformance/swap.suite.js')).crashableFs(await orig(), crash));
@@ -34,11 +32,7 @@ afterEach(async () => {
   await Promise.all(roots.splice(0).map((r) => fsp.rm(r, { recursive: true, force: true })));
 });
 
-async function layout(keepBackups = 2): Promise<SwapLayout> {
-  const root = await fsp.mkdtemp(path.join(tmpdir(), 'mm-versioned-'));
-  roots.push(root);
-  return { servedPath: path.join(root, 'model'), workDir: path.join(root, '_serving_monitor_tmp'), name: 'model', keepBackups, fsync: false, discarder: new Discarder() };
-}
+const layout = (keepBackups = 2) => tempLayout('mm-versioned-', roots, keepBackups);
 
 describe('versioned swap specifics', () => {
   it('adds NAME/<n+1>/ and returns it as servedPath; the previous version dir is the backup path', async () => {
