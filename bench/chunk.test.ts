@@ -70,7 +70,7 @@ function wasmCuts(compute: ComputeChunks, data: Buffer): number {
   const { min, avg, max } = DEFAULT_CHUNKING;
   const win = 8 * MiB;
   let n = 0;
-  for (let start = 0; start < data.length; ) {
+  for (let start = 0; start < data.length;) {
     const end = Math.min(data.length, start + win);
     const offsets = compute(data.subarray(start, end), min, avg, max);
     const last = end === data.length ? offsets.length : offsets.length - 1; // the final piece of a window is not a real cut
@@ -92,7 +92,10 @@ function loadWasm(): ComputeChunks | string {
 
 function perChunkSha256(data: Buffer): void {
   const step = DEFAULT_CHUNKING.avg;
-  for (let off = 0; off < data.length; off += step) createHash('sha256').update(data.subarray(off, off + step)).digest();
+  for (let off = 0; off < data.length; off += step)
+    createHash('sha256')
+      .update(data.subarray(off, off + step))
+      .digest();
 }
 
 function hasher(data: Buffer, chunking: boolean): number {

@@ -111,7 +111,10 @@ export async function checkTree(dir: string, data: Dataset): Promise<string | nu
 
 /** Unsigned streaming PUTs into s3rver (it checks no signature), `parallel` at a time. */
 export async function uploadToS3(endpoint: string, bucket: string, data: Dataset, parallel = 4): Promise<void> {
-  const items = [...data.files.map((f) => ['models/model/' + f.path, path.join(data.root, 'models', 'model', f.path)]), ['models/donefile', path.join(data.root, 'models', 'donefile')]] as const;
+  const items = [
+    ...data.files.map((f) => ['models/model/' + f.path, path.join(data.root, 'models', 'model', f.path)]),
+    ['models/donefile', path.join(data.root, 'models', 'donefile')],
+  ] as const;
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < items.length; i = next++) {

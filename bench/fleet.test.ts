@@ -97,8 +97,14 @@ async function runScenario(s: Scenario): Promise<Outcome> {
   let fleet: Fleet | null = null;
   try {
     const flags: Flags = {
-      remote: `${srv.url}/models`, 'remote-model-name': 'model', 'remote-donefile-name': 'donefile', interval: '1', 'hdfs-user': 'bench', 'keep-backups': '1',
-      ...(squid ? { proxy: squid.url } : {}), ...(s.spread ? { spread: String(s.spread) } : {}),
+      remote: `${srv.url}/models`,
+      'remote-model-name': 'model',
+      'remote-donefile-name': 'donefile',
+      interval: '1',
+      'hdfs-user': 'bench',
+      'keep-backups': '1',
+      ...(squid ? { proxy: squid.url } : {}),
+      ...(s.spread ? { spread: String(s.spread) } : {}),
     };
     const t0 = Date.now();
     fleet = await startFleet({ work, cli: 0, lib: WATCHERS, flags });
@@ -110,15 +116,26 @@ async function runScenario(s: Scenario): Promise<Outcome> {
     const tPub = Date.now();
     await publish(root, 2);
     const skew: Outcome['skew'] = [];
-    await waitFor(() => {
-      const onNew = fleet!.atLeast(2);
-      skew.push({ t: (Date.now() - tPub) / 1000, onNew });
-      return onNew === WATCHERS;
-    }, `every watcher to apply version 2 (${s.name})`, 600_000);
+    await waitFor(
+      () => {
+        const onNew = fleet!.atLeast(2);
+        skew.push({ t: (Date.now() - tPub) / 1000, onNew });
+        return onNew === WATCHERS;
+      },
+      `every watcher to apply version 2 (${s.name})`,
+      600_000,
+    );
     const lags = fleet.members.map((m) => (m.updates()[1]! - tPub) / 1000).sort((a, b) => a - b);
     return {
-      scenario: s, firstSyncS, originFirst, originPublish: srv.dataBytes - originFirst, lags, failedDuring: failures(fleet) - failedBefore, skew,
-      ...(idle ? { idle } : {}), rssMiB: process.memoryUsage().rss / 2 ** 20,
+      scenario: s,
+      firstSyncS,
+      originFirst,
+      originPublish: srv.dataBytes - originFirst,
+      lags,
+      failedDuring: failures(fleet) - failedBefore,
+      skew,
+      ...(idle ? { idle } : {}),
+      rssMiB: process.memoryUsage().rss / 2 ** 20,
     };
   } finally {
     await fleet?.stop();
@@ -143,14 +160,17 @@ function report(outs: readonly Outcome[]): string {
   return [
     `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} CPUs, node ${process.version}: ${WATCHERS} watchers ` +
       `(createMonitor + watchLoop, --interval 1, ±10 % jitter) and the WebHDFS test server in one process; model ${FILES} × ${FILE_BYTES >= 2 ** 20 ? `${f1(FILE_BYTES / 2 ** 20)} MiB` : `${FILE_BYTES / 1024} KiB`}; ` +
-      'the cache tier is Debian\'s Squid 5 (memory cache, examples/squid/squid.conf\'s rules) in its own process.',
+      "the cache tier is Debian's Squid 5 (memory cache, examples/squid/squid.conf's rules) in its own process.",
     '',
     `| figure | ${outs.map((o) => o.scenario.name).join(' | ')} |`,
     `|---|${outs.map(() => '--:').join('|')}|`,
     row(`first sync of all ${WATCHERS} (cold start, thundering herd)`, (o) => `${f1(o.firstSyncS)} s`),
     row('origin data bytes, first sync', (o) => bytes(o.originFirst)),
     row('**origin data bytes per publish**', (o) => `**${bytes(o.originPublish)}**`),
-    row(`**time until all ${WATCHERS} serve the new version**: p50 / p99 / max`, (o) => `${f2(pct(o.lags, 50))} / ${f2(pct(o.lags, 99))} / **${f2(o.lags.at(-1)!)}** s`),
+    row(
+      `**time until all ${WATCHERS} serve the new version**: p50 / p99 / max`,
+      (o) => `${f2(pct(o.lags, 50))} / ${f2(pct(o.lags, 99))} / **${f2(o.lags.at(-1)!)}** s`,
+    ),
     row('first watcher on the new version', (o) => `${f2(o.lags[0]!)} s`),
     ...SKEW_AT.map((t) => row(`share on the new version ${t} s after the publish`, (o) => onNewAt(o, t))),
     row('cycles failed (and retried) during the publish', (o) => String(o.failedDuring)),
@@ -169,7 +189,12 @@ it('fleet: 200 watchers, straight to the origin and through a cache tier', async
   const only = process.env.MM_FLEET_ONLY?.split(',');
   const scenarios: Scenario[] = [
     { key: 'direct', name: 'direct', squid: false, idle: true },
-    ...(squid ? [] : [{ key: 'squid', name: 'through Squid', squid: true }, { key: 'spread', name: 'Squid + --spread 5', squid: true, spread: 5 }]),
+    ...(squid
+      ? []
+      : [
+          { key: 'squid', name: 'through Squid', squid: true },
+          { key: 'spread', name: 'Squid + --spread 5', squid: true, spread: 5 },
+        ]),
   ].filter((s) => !only || only.includes(s.key));
   const outs: Outcome[] = [];
   for (const s of scenarios) outs.push(await runScenario(s));

@@ -65,7 +65,10 @@ function lftp(port: number, login: string): Peer {
     needs: ['lftp'],
     cmd: (dest) => ({
       file: 'lftp',
-      args: ['-c', `set cmd:fail-exit yes; set net:max-retries 2; set net:timeout 30; open -u ${login} -p ${port} 127.0.0.1; mirror -P 8 /models/model ${dest}`],
+      args: [
+        '-c',
+        `set cmd:fail-exit yes; set net:max-retries 2; set net:timeout 30; open -u ${login} -p ${port} 127.0.0.1; mirror -P 8 /models/model ${dest}`,
+      ],
     }),
   };
 }
@@ -142,13 +145,42 @@ export const protocols: readonly Protocol[] = [
       const srv = await startS3rver('models');
       await uploadToS3(srv.directEndpoint, srv.bucket, data);
       const ep = srv.directEndpoint;
-      const rcloneFlags = ['--s3-provider', 'Other', '--s3-endpoint', ep, '--s3-access-key-id', 'S3RVER', '--s3-secret-access-key', 'S3RVER', '--s3-region', 'us-east-1'];
+      const rcloneFlags = [
+        '--s3-provider',
+        'Other',
+        '--s3-endpoint',
+        ep,
+        '--s3-access-key-id',
+        'S3RVER',
+        '--s3-secret-access-key',
+        'S3RVER',
+        '--s3-region',
+        'us-east-1',
+      ];
       return {
         mmArgs: ['--remote', 's3://models/models', '--s3-endpoint', ep, '--s3-force-path-style', '--s3-region', 'us-east-1'],
         mmEnv: S3_ENV,
         peers: [
-          { tool: 'rclone', label: 'rclone copy --transfers 8', needs: ['rclone'], cmd: (dest) => ({ file: 'rclone', args: ['copy', ':s3:models/models/model', dest, ...rcloneFlags, '--transfers', '8', '--checkers', '8', '-q'], env: S3_ENV }) },
-          { tool: 'aws', label: 'aws s3 sync (default 10 requests)', needs: ['aws'], cmd: (dest) => ({ file: 'aws', args: ['s3', 'sync', 's3://models/models/model', dest, '--endpoint-url', ep, '--only-show-errors', '--no-progress'], env: S3_ENV }) },
+          {
+            tool: 'rclone',
+            label: 'rclone copy --transfers 8',
+            needs: ['rclone'],
+            cmd: (dest) => ({
+              file: 'rclone',
+              args: ['copy', ':s3:models/models/model', dest, ...rcloneFlags, '--transfers', '8', '--checkers', '8', '-q'],
+              env: S3_ENV,
+            }),
+          },
+          {
+            tool: 'aws',
+            label: 'aws s3 sync (default 10 requests)',
+            needs: ['aws'],
+            cmd: (dest) => ({
+              file: 'aws',
+              args: ['s3', 'sync', 's3://models/models/model', dest, '--endpoint-url', ep, '--only-show-errors', '--no-progress'],
+              env: S3_ENV,
+            }),
+          },
         ],
         diskRoot: null,
         stop: () => srv.close(),
@@ -182,7 +214,15 @@ export const protocols: readonly Protocol[] = [
       return {
         mmArgs: ['--remote', `${srv.url}/models`],
         peers: [
-          { tool: 'rclone', label: 'rclone copy --transfers 8', needs: ['rclone'], cmd: (dest) => ({ file: 'rclone', args: ['copy', ':http:', dest, '--http-url', `${srv.url}/models/model/`, '--transfers', '8', '--checkers', '8', '-q'] }) },
+          {
+            tool: 'rclone',
+            label: 'rclone copy --transfers 8',
+            needs: ['rclone'],
+            cmd: (dest) => ({
+              file: 'rclone',
+              args: ['copy', ':http:', dest, '--http-url', `${srv.url}/models/model/`, '--transfers', '8', '--checkers', '8', '-q'],
+            }),
+          },
           curlHttp(srv.url),
         ],
         diskRoot: root,

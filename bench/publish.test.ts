@@ -73,7 +73,10 @@ function ftpTools(t: Target): Tool[] {
     label: 'lftp mirror -R -P 8',
     needs: ['lftp'],
     mm: false,
-    cmd: (model, dest) => ({ file: 'lftp', args: ['-c', `set cmd:fail-exit yes; set net:max-retries 2; open -u anonymous,anonymous@ -p ${port} 127.0.0.1; mirror -R -P 8 ${model} /pub/${dest}`] }),
+    cmd: (model, dest) => ({
+      file: 'lftp',
+      args: ['-c', `set cmd:fail-exit yes; set net:max-retries 2; open -u anonymous,anonymous@ -p ${port} 127.0.0.1; mirror -R -P 8 ${model} /pub/${dest}`],
+    }),
   };
   return [
     mmPublish(t),
@@ -86,7 +89,25 @@ function ftpTools(t: Target): Tool[] {
       mm: false,
       cmd: (model, dest) => {
         const pass = runOrThrow('rclone', ['obscure', 'anonymous@']).trim();
-        return { file: 'rclone', args: ['copy', model, `:ftp:/pub/${dest}`, '--ftp-host', '127.0.0.1', '--ftp-port', port, '--ftp-user', 'anonymous', '--ftp-pass', pass, '--transfers', '8', '-q'] };
+        return {
+          file: 'rclone',
+          args: [
+            'copy',
+            model,
+            `:ftp:/pub/${dest}`,
+            '--ftp-host',
+            '127.0.0.1',
+            '--ftp-port',
+            port,
+            '--ftp-user',
+            'anonymous',
+            '--ftp-pass',
+            pass,
+            '--transfers',
+            '8',
+            '-q',
+          ],
+        };
       },
     },
   ];
@@ -95,14 +116,39 @@ function ftpTools(t: Target): Tool[] {
 function s3Tools(t: Target): Tool[] {
   const ep = t.args[t.args.indexOf('--s3-endpoint') + 1]!;
   const env = { ...S3_ENV, AWS_CA_BUNDLE: '', AWS_DEFAULT_REGION: 'us-east-1' };
-  const rcloneFlags = ['--s3-provider', 'Other', '--s3-endpoint', ep, '--s3-access-key-id', 'S3RVER', '--s3-secret-access-key', 'S3RVER', '--s3-region', 'us-east-1'];
-  const aws: Tool = { label: 'aws s3 sync (default 10 requests)', needs: ['aws'], mm: false, cmd: (model, dest) => ({ file: 'aws', args: ['s3', 'sync', model, `s3://models/root/${dest}`, '--endpoint-url', ep, '--only-show-errors', '--no-progress'], env }) };
+  const rcloneFlags = [
+    '--s3-provider',
+    'Other',
+    '--s3-endpoint',
+    ep,
+    '--s3-access-key-id',
+    'S3RVER',
+    '--s3-secret-access-key',
+    'S3RVER',
+    '--s3-region',
+    'us-east-1',
+  ];
+  const aws: Tool = {
+    label: 'aws s3 sync (default 10 requests)',
+    needs: ['aws'],
+    mm: false,
+    cmd: (model, dest) => ({
+      file: 'aws',
+      args: ['s3', 'sync', model, `s3://models/root/${dest}`, '--endpoint-url', ep, '--only-show-errors', '--no-progress'],
+      env,
+    }),
+  };
   return [
     mmPublish(t),
     mmPublish(t, ['--concurrency', '8']),
     aws,
     withMd5sum(aws),
-    { label: 'rclone copy --transfers 8', needs: ['rclone'], mm: false, cmd: (model, dest) => ({ file: 'rclone', args: ['copy', model, `:s3:models/root/${dest}`, ...rcloneFlags, '--transfers', '8', '-q'], env }) },
+    {
+      label: 'rclone copy --transfers 8',
+      needs: ['rclone'],
+      mm: false,
+      cmd: (model, dest) => ({ file: 'rclone', args: ['copy', model, `:s3:models/root/${dest}`, ...rcloneFlags, '--transfers', '8', '-q'], env }),
+    },
   ];
 }
 
@@ -148,7 +194,8 @@ async function runTarget(name: string, t: Target, tools: Tool[], data: Dataset):
 function render(rows: readonly Row[], data: Dataset, load: [number, number], skipped: string[]): string {
   const mb = data.totalBytes / 1e6;
   const best = new Map<string, number>();
-  for (const r of rows) if (!r.tool.mm && r.samples.length) best.set(r.target, Math.min(best.get(r.target) ?? Infinity, median(r.samples.map((s) => s.wallMs))));
+  for (const r of rows)
+    if (!r.tool.mm && r.samples.length) best.set(r.target, Math.min(best.get(r.target) ?? Infinity, median(r.samples.map((s) => s.wallMs))));
   const lines = rows.map((r) => {
     if (!r.samples.length) return `| ${r.target} | ${r.tool.label} | ${r.error ?? 'no run'} | | | | |`;
     const wall = median(r.samples.map((s) => s.wallMs));

@@ -67,7 +67,9 @@ export function mainTable(res: BenchResult): string {
     const rss = median(r.samples.map((x) => x.peakRss));
     const q = ratio.get(r);
     const name = r.mm ? `**${r.label}**` : cell(r.label);
-    lines.push(`| ${r.protocol} | ${name} | ${s(wall)} | ${mbps(res.totalBytes, wall)} | ${mib(rss)} | ${r.samples.length} | ${q === undefined ? '' : `**${q.toFixed(2)}**`} |`);
+    lines.push(
+      `| ${r.protocol} | ${name} | ${s(wall)} | ${mbps(res.totalBytes, wall)} | ${mib(rss)} | ${r.samples.length} | ${q === undefined ? '' : `**${q.toFixed(2)}**`} |`,
+    );
   }
   for (const k of res.skipped) lines.push(`| ${k.protocol} | skipped | — | — | — | 0 | ${cell(k.reason)} |`);
   return lines.join('\n');
@@ -86,7 +88,9 @@ export function swapTable(swaps: readonly SwapFigures[]): string {
     '|---|--:|--:|--:|--:|--:|',
   ];
   for (const w of swaps) {
-    lines.push(`| ${w.label} (${size(w.bytes)}) | ${w.window.toFixed(3)} | ${ms(w.first)} | ${ms(w.withBackup)} | ${ms(w.withPrune)} | ${w.swaps} (${w.keepBackups}) |`);
+    lines.push(
+      `| ${w.label} (${size(w.bytes)}) | ${w.window.toFixed(3)} | ${ms(w.first)} | ${ms(w.withBackup)} | ${ms(w.withPrune)} | ${w.swaps} (${w.keepBackups}) |`,
+    );
   }
   return lines.join('\n');
 }
@@ -96,10 +100,14 @@ export function extrasTable(res: BenchResult): string {
   const lines = ['| figure | value |', '|---|---|'];
   if (e.fsync) {
     const f = e.fsync;
-    lines.push(`| pull with \`--fsync\` (${f.protocol}, c4) | ${s(f.wallMs)} s = ${mbps(res.totalBytes, f.wallMs)} MB/s (${(f.wallMs / f.baselineMs).toFixed(2)} × without), ${mib(f.peakRss)} MiB RSS |`);
+    lines.push(
+      `| pull with \`--fsync\` (${f.protocol}, c4) | ${s(f.wallMs)} s = ${mbps(res.totalBytes, f.wallMs)} MB/s (${(f.wallMs / f.baselineMs).toFixed(2)} × without), ${mib(f.peakRss)} MiB RSS |`,
+    );
   }
   if (e.md5Pull) {
-    lines.push(`| pull with an md5 manifest donefile (md5 of every file while streaming; ${e.md5Pull.protocol}, c4) | ${s(e.md5Pull.wallMs)} s = ${mbps(res.totalBytes, e.md5Pull.wallMs)} MB/s, ${mib(e.md5Pull.peakRss)} MiB RSS |`);
+    lines.push(
+      `| pull with an md5 manifest donefile (md5 of every file while streaming; ${e.md5Pull.protocol}, c4) | ${s(e.md5Pull.wallMs)} s = ${mbps(res.totalBytes, e.md5Pull.wallMs)} MB/s, ${mib(e.md5Pull.peakRss)} MiB RSS |`,
+    );
   }
   if (e.scale) {
     const x = e.scale;
@@ -138,10 +146,15 @@ export function targets(res: BenchResult): string {
   const x = res.extras.scale;
   if (x) {
     const grew = x.peakRss - x.basePeakRss;
-    out.push(`- peak RSS not growing with the model: ${mib(x.basePeakRss)} MiB at 1 ×, ${mib(x.peakRss)} MiB at ${x.factor} × (${grew >= 0 ? '+' : ''}${mib(grew)} MiB) → ${grew <= 10 * MiB ? 'met' : 'MISSED'}`);
+    out.push(
+      `- peak RSS not growing with the model: ${mib(x.basePeakRss)} MiB at 1 ×, ${mib(x.peakRss)} MiB at ${x.factor} × (${grew >= 0 ? '+' : ''}${mib(grew)} MiB) → ${grew <= 10 * MiB ? 'met' : 'MISSED'}`,
+    );
   }
   const i = res.extras.incremental;
-  if (i) out.push(`- incremental ≤ 1.1 × changed bytes: ${(i.fetchedBytes / i.changedBytes).toFixed(3)} → ${i.fetchedBytes <= 1.1 * i.changedBytes ? 'met' : 'MISSED'}`);
+  if (i)
+    out.push(
+      `- incremental ≤ 1.1 × changed bytes: ${(i.fetchedBytes / i.changedBytes).toFixed(3)} → ${i.fetchedBytes <= 1.1 * i.changedBytes ? 'met' : 'MISSED'}`,
+    );
   return out.join('\n');
 }
 

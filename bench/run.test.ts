@@ -33,13 +33,24 @@ const log = (s: string) => console.log(s);
 
 /** null when the CLI has a source for `p`'s scheme, else why not ("no source for s3://"). */
 async function unregistered(p: Protocol, work: string): Promise<string | null> {
-  const args = ['sync', '--remote', p.probeUrl, '--remote_model_name', 'm', '--remote_donefile_name', 'd', '--local_path', path.join(work, 'probe'), '--print-config'];
+  const args = [
+    'sync',
+    '--remote',
+    p.probeUrl,
+    '--remote_model_name',
+    'm',
+    '--remote_donefile_name',
+    'd',
+    '--local_path',
+    path.join(work, 'probe'),
+    '--print-config',
+  ];
   const m = await measure({ file: BIN, args, cwd: ROOT }, { timeoutMs: 60_000 });
   return m.code === 0 ? null : m.stderr.trim().replace(/^model-monitor: /, '') || `exit ${m.code}`;
 }
 
 /** One pull of a model SCALE × the bench model (same shape, built in the server's root): does peak RSS grow with it? */
-async function scaled(protocol: string, target: Target, data: Dataset, rows: readonly Row[], work: string): Promise<NonNullable<Extras["scale"]> | undefined> {
+async function scaled(protocol: string, target: Target, data: Dataset, rows: readonly Row[], work: string): Promise<NonNullable<Extras['scale']> | undefined> {
   const c4 = rows.find((r) => r.mm && r.label.endsWith('--concurrency 4'));
   if (!target.diskRoot || SCALE < 2 || !c4?.samples.length) return undefined;
   const mib = Math.round((data.totalBytes / (1024 * 1024)) * SCALE);
@@ -49,7 +60,9 @@ async function scaled(protocol: string, target: Target, data: Dataset, rows: rea
     log(`  building a ${mib} MiB model for the scale pull …`);
     const big = await buildDataset(root, mib);
     syncDisks();
-    const m = await measure(mmSync(target, local, ['--concurrency', '4'], { model: 'scaled/models/model', donefile: 'scaled/models/donefile' }), { timeoutMs: 600_000 });
+    const m = await measure(mmSync(target, local, ['--concurrency', '4'], { model: 'scaled/models/model', donefile: 'scaled/models/donefile' }), {
+      timeoutMs: 600_000,
+    });
     if (m.code !== 0) throw new Error(`scaled pull failed: ${m.stderr}`);
     const basePeakRss = median(c4.samples.map((x) => x.peakRss));
     log(`  ${SCALE} × pull: ${(m.wallMs / 1000).toFixed(2)} s, ${(m.peakRss / 1048576).toFixed(0)} MiB peak RSS`);
@@ -101,7 +114,9 @@ async function extras(protocol: string, target: Target, data: Dataset, rows: rea
 async function swapFigures(work: string, data: Dataset): Promise<SwapFigures[]> {
   const tiny = await measureSwaps(work, 'one-file model', await tinyModel(work), { bytes: 4096, swaps: 21, keepBackups: 10 });
   const big = await measureSwaps(work, 'bench model', path.join(data.root, 'models', 'model'), { bytes: data.totalBytes, swaps: 5, keepBackups: 2 });
-  log(`swap: tiny ${tiny.withBackup.toFixed(2)} ms (window ${tiny.window.toFixed(3)}), model ${big.withBackup.toFixed(2)} ms (window ${big.window.toFixed(3)}, prune ${big.withPrune.toFixed(2)} ms)`);
+  log(
+    `swap: tiny ${tiny.withBackup.toFixed(2)} ms (window ${tiny.window.toFixed(3)}), model ${big.withBackup.toFixed(2)} ms (window ${big.window.toFixed(3)}, prune ${big.withPrune.toFixed(2)} ms)`,
+  );
   return [tiny, big];
 }
 
@@ -149,7 +164,16 @@ it('bench: model-monitor vs the peer tools', async () => {
         await target?.stop().catch(() => {});
       }
     }
-    const res: BenchResult = { totalBytes: data.totalBytes, load: [load0, loadavg()[0]!], rows, skipped, fixed, swaps, extras: ext, elapsedMs: performance.now() - t0 };
+    const res: BenchResult = {
+      totalBytes: data.totalBytes,
+      load: [load0, loadavg()[0]!],
+      rows,
+      skipped,
+      fixed,
+      swaps,
+      extras: ext,
+      elapsedMs: performance.now() - t0,
+    };
     const text = renderBench(res);
     log(`\n${text}\n`);
     if (process.env.MM_BENCH_NO_WRITE !== '1') await writeSection('bench', text);

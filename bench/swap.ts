@@ -67,7 +67,12 @@ function switchWindow(renames: readonly Renamed[], servedPath: string): number |
   return out && inn ? inn.t1 - out.t0 : null;
 }
 
-export async function measureSwaps(work: string, label: string, modelDir: string, o: { bytes: number; swaps: number; keepBackups: number }): Promise<SwapFigures> {
+export async function measureSwaps(
+  work: string,
+  label: string,
+  modelDir: string,
+  o: { bytes: number; swaps: number; keepBackups: number },
+): Promise<SwapFigures> {
   const { bytes, swaps, keepBackups } = o;
   const local = await mkdtemp(path.join(work, 'swap-'));
   const servedPath = path.join(local, 'model');

@@ -24,9 +24,7 @@ export async function checkDiskSpace(dir: string, bytes: number, files = 0): Pro
   const free = s.bavail * s.bsize;
   const need = spaceNeeded(bytes, s.blocks * s.bsize);
   if (free < need) {
-    throw new NoSpaceError(
-      `not enough free space in ${dir}: ${mib(free)} free, the model needs ${mib(bytes)} (+ margin: ${mib(need)})`,
-    );
+    throw new NoSpaceError(`not enough free space in ${dir}: ${mib(free)} free, the model needs ${mib(bytes)} (+ margin: ${mib(need)})`);
   }
   // Inodes too (statfs reports 0 total where a filesystem has no fixed count): a file and its directory each.
   if (s.files > 0 && s.ffree < files * 2 + 16) {
@@ -37,12 +35,7 @@ export async function checkDiskSpace(dir: string, bytes: number, files = 0): Pro
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 /** Runs the user's shell command with $MODEL_DIR set; non-zero exit or timeout rejects the model. */
-export async function runValidate(
-  cmd: string,
-  modelDir: string,
-  version: string,
-  o: { timeoutMs: number; signal: AbortSignal; log: Logger },
-): Promise<void> {
+export async function runValidate(cmd: string, modelDir: string, version: string, o: { timeoutMs: number; signal: AbortSignal; log: Logger }): Promise<void> {
   try {
     const r = await runShell(cmd, {
       timeoutMs: o.timeoutMs,

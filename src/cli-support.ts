@@ -18,9 +18,14 @@ export function addOptions(cmd: Command, specs: readonly OptionSpec[]): Command 
       cmd.addOption(new Option(`--${s.name}`, s.help));
       cmd.addOption(new Option(`--no-${s.name}`).hideHelp());
     } else if (s.kind === 'list') {
-      cmd.addOption(new Option(`--${s.name} <${s.metavar ?? 'value'}>`, `${s.help}`).argParser((v: string, prev?: string) => (prev ? `${prev}${LIST_SEPARATOR}${v}` : v)));
+      cmd.addOption(
+        new Option(`--${s.name} <${s.metavar ?? 'value'}>`, `${s.help}`).argParser((v: string, prev?: string) => (prev ? `${prev}${LIST_SEPARATOR}${v}` : v)),
+      );
     } else {
-      const o = new Option(`--${s.name} <${s.metavar ?? (s.choices ? s.choices.join('|') : 'value')}>`, s.help + (s.default !== undefined ? ` (default: ${String(s.default)})` : ''));
+      const o = new Option(
+        `--${s.name} <${s.metavar ?? (s.choices ? s.choices.join('|') : 'value')}>`,
+        s.help + (s.default !== undefined ? ` (default: ${String(s.default)})` : ''),
+      );
       cmd.addOption(o);
     }
   }
@@ -76,7 +81,11 @@ export function rawFrom(cmd: Command, specs: readonly OptionSpec[], io: CliIo): 
   const cli = typed(cmd, specs);
   for (const w of exposedSecrets(cli, specs)) io.err(`model-monitor: warning: ${w}\n`);
   const raw = resolveRaw(cli, io.env, specs);
-  const printed = readOptions(coreOptions.filter((s) => s.name === 'print-config'), raw).printConfig === true;
+  const printed =
+    readOptions(
+      coreOptions.filter((s) => s.name === 'print-config'),
+      raw,
+    ).printConfig === true;
   if (printed) io.out(JSON.stringify(printableConfig(raw, specs), null, 2) + '\n');
   return { raw, printed };
 }
@@ -92,7 +101,10 @@ export function quietOnEpipe(stream: NodeJS.WriteStream): void {
 
 /** Stack traces only with --debug (or --log-level debug|trace), from the flags or the environment. */
 function debugWanted(args: readonly string[], env: NodeJS.ProcessEnv): boolean {
-  const level = args.find((a) => /^--log[-_]level=/.test(a))?.split('=')[1] ?? args[args.findIndex((a) => /^--log[-_]level$/.test(a)) + 1] ?? env['MODEL_MONITOR_LOG_LEVEL'];
+  const level =
+    args.find((a) => /^--log[-_]level=/.test(a))?.split('=')[1] ??
+    args[args.findIndex((a) => /^--log[-_]level$/.test(a)) + 1] ??
+    env['MODEL_MONITOR_LOG_LEVEL'];
   const fromEnv = /^(true|1|yes|on)$/i.test(env['MODEL_MONITOR_DEBUG']?.trim() ?? ''); // parseBool's rule, without throwing
   return args.includes('--debug') || fromEnv || level === 'debug' || level === 'trace';
 }
@@ -101,12 +113,17 @@ export function reportError(err: unknown, io: CliIo, ctx: { args: readonly strin
   const e = err as { code?: string; exitCode?: number; message?: string };
   if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-    io.err(`model-monitor: ${String(e.message).replace(/^error: /, '').replace(/\s*\n\s*\((Did you mean .+\?)\)\s*$/, ' ($1)')}\n`);
+    io.err(
+      `model-monitor: ${String(e.message)
+        .replace(/^error: /, '')
+        .replace(/\s*\n\s*\((Did you mean .+\?)\)\s*$/, ' ($1)')}\n`,
+    );
     return 2;
   }
   if (err instanceof ConfigError) {
     const prefix = `--${err.flag}: `;
-    const msg = err.flag && err.message.startsWith(prefix) ? `${flagLabel(err.flag, ctx.args, io.env, ctx.specs)}: ${err.message.slice(prefix.length)}` : err.message;
+    const msg =
+      err.flag && err.message.startsWith(prefix) ? `${flagLabel(err.flag, ctx.args, io.env, ctx.specs)}: ${err.message.slice(prefix.length)}` : err.message;
     io.err(`model-monitor: ${msg}\n`);
     return 2;
   }
@@ -119,7 +136,9 @@ export function reportError(err: unknown, io: CliIo, ctx: { args: readonly strin
     return 1;
   }
   // Not ours (a bug, or an fs error nothing mapped): one line; the stack only with --debug.
-  const detail = debugWanted(ctx.args, io.env) ? ((err as Error)?.stack ?? String(err)) : `${(err as Error)?.message ?? String(err)} (run with --debug for the stack trace)`;
+  const detail = debugWanted(ctx.args, io.env)
+    ? ((err as Error)?.stack ?? String(err))
+    : `${(err as Error)?.message ?? String(err)} (run with --debug for the stack trace)`;
   io.err(`model-monitor: internal error: ${detail}\n`);
   return 1;
 }

@@ -24,18 +24,41 @@ type Action = (raw: RawOptions, args: readonly string[]) => Promise<number>;
 
 /** One table: name, description, positional arguments, what it runs, the flags only it takes. */
 function commandTable(io: CliIo): [Cmd, string, string[], Action, (readonly OptionSpec[])?][] {
-  const local = (name: LocalCommand, f: (c: LocalConfig) => Promise<number>): Action => (raw) => f(buildLocalConfig(name, raw));
+  const local =
+    (name: LocalCommand, f: (c: LocalConfig) => Promise<number>): Action =>
+    (raw) =>
+      f(buildLocalConfig(name, raw));
   return [
     ['watch', 'poll forever; sync on every donefile change (the default)', [], (raw) => runWatch(buildConfig('watch', raw))],
     ['sync', 'one cycle: pull if the donefile differs from what is served, then exit (0 current, 1 failed)', [], (raw) => runSync(buildConfig('sync', raw))],
     ['rollback', 'swap the newest backup back in and fire the reload triggers (local flags only)', [], local('rollback', runRollback)],
     ['status', 'what is served, from which donefile, when, backups kept (--json; local flags only)', [], local('status', (c) => printStatus(c, io.out))],
-    ['accept', 'clear the rejection left by rollback or --validate, so the next cycle pulls that donefile (local flags only)', [], local('accept', (c) => runAccept(c, io.out))],
-    ['kserve-init', 'KServe storage initializer: pull the model at URI (no donefile) into DEST; exit 0 only when complete', ['<uri>', '<dest>', '[more...]'], runKserve],
-    ['publish', 'producer side: upload PATH (a model dir, or one file) as --remote_model_name, the donefile last; --preheat-url then warms a cache tier (0 published, 1 failed, 2 bad input)',
-      ['<path>'], async (raw, [local]) => (await import('./publish/command.js')).runPublish(local!, raw, io), publishFlags],
-    ['preheat', 'ask a cache tier (a proxy URL) or a Dragonfly manager to warm a new version before the replicas poll: the file URLs given, or the files of --remote as replicas request them',
-      ['[urls...]'], (raw, urls) => runPreheat(raw, urls, io), preheatOptions],
+    [
+      'accept',
+      'clear the rejection left by rollback or --validate, so the next cycle pulls that donefile (local flags only)',
+      [],
+      local('accept', (c) => runAccept(c, io.out)),
+    ],
+    [
+      'kserve-init',
+      'KServe storage initializer: pull the model at URI (no donefile) into DEST; exit 0 only when complete',
+      ['<uri>', '<dest>', '[more...]'],
+      runKserve,
+    ],
+    [
+      'publish',
+      'producer side: upload PATH (a model dir, or one file) as --remote_model_name, the donefile last; --preheat-url then warms a cache tier (0 published, 1 failed, 2 bad input)',
+      ['<path>'],
+      async (raw, [local]) => (await import('./publish/command.js')).runPublish(local!, raw, io),
+      publishFlags,
+    ],
+    [
+      'preheat',
+      'ask a cache tier (a proxy URL) or a Dragonfly manager to warm a new version before the replicas poll: the file URLs given, or the files of --remote as replicas request them',
+      ['[urls...]'],
+      (raw, urls) => runPreheat(raw, urls, io),
+      preheatOptions,
+    ],
     ['demo', 'embedded FTP server + a producer + watch, in a temp dir', [], async () => (await import('./demo.js')).runDemo(io)],
   ];
 }
@@ -54,11 +77,17 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} })
     .showSuggestionAfterError(true)
-    .addHelpText('after', "\nEvery command but demo takes the same flags (publish and preheat a few more): see 'model-monitor sync --help'.\nPaddle Serving's spellings work too (--ftp_ip, --local_tmp_dir, --local_donefile_name).");
+    .addHelpText(
+      'after',
+      "\nEvery command but demo takes the same flags (publish and preheat a few more): see 'model-monitor sync --help'.\nPaddle Serving's spellings work too (--ftp_ip, --local_tmp_dir, --local_donefile_name).",
+    );
   const table = commandTable(io);
   const everyFlag = [...specs, ...table.flatMap((t) => t[4] ?? [])];
   for (const [name, desc, positional, action, own = []] of table) {
-    const cmd = program.command(name, { isDefault: name === 'watch' }).description(desc).allowExcessArguments(false);
+    const cmd = program
+      .command(name, { isDefault: name === 'watch' })
+      .description(desc)
+      .allowExcessArguments(false);
     for (const p of positional) cmd.argument(p);
     const flags = [...specs, ...own];
     if (name !== 'demo') addOptions(cmd, flags);
@@ -89,4 +118,3 @@ async function validateOnly(name: Cmd, raw: RawOptions): Promise<void> {
   else if (name === 'publish') (await import('./publish/command.js')).checkPublish(raw);
   else parseValues(raw);
 }
-

@@ -106,20 +106,40 @@ export function fetchOptions(
   o: Pick<FetchOptions, 'stagingRoot' | 'servedDir' | 'partSize' | 'timestampFile'> & { readonly hooks?: CycleHooks | undefined },
 ): FetchOptions {
   return {
-    stagingRoot: o.stagingRoot, servedDir: o.servedDir, partSize: o.partSize, timestampFile: o.timestampFile,
-    concurrency: c.concurrency, bwlimit: c.bwlimit, timeoutMs: c.timeoutMs, retries: c.retries, minBytesPerSec: rateFloor(c),
+    stagingRoot: o.stagingRoot,
+    servedDir: o.servedDir,
+    partSize: o.partSize,
+    timestampFile: o.timestampFile,
+    concurrency: c.concurrency,
+    bwlimit: c.bwlimit,
+    timeoutMs: c.timeoutMs,
+    retries: c.retries,
+    minBytesPerSec: rateFloor(c),
     md5: c.verify === 'md5' || (c.verify === 'auto' && (p.manifest !== null || p.files.some((f) => f.md5))),
-    unpackedFilename: c.unpackedFilename, maxUnpackRatio: c.maxUnpackRatio, onBytes: o.hooks?.onBytes?.bind(o.hooks), onFile: o.hooks?.onFile?.bind(o.hooks),
+    unpackedFilename: c.unpackedFilename,
+    maxUnpackRatio: c.maxUnpackRatio,
+    onBytes: o.hooks?.onBytes?.bind(o.hooks),
+    onFile: o.hooks?.onFile?.bind(o.hooks),
   };
 }
 
 const detectOptions = (c: MonitorConfig): DetectOptions => ({
-  donefile: c.remoteDonefile, remoteModel: c.remoteModel, mode: c.detect, timeoutMs: c.timeoutMs, retries: c.retries,
+  donefile: c.remoteDonefile,
+  remoteModel: c.remoteModel,
+  mode: c.detect,
+  timeoutMs: c.timeoutMs,
+  retries: c.retries,
 });
 
 const planOptions = (c: MonitorConfig): PlanOptions => ({
-  manifestName: c.manifest, verify: c.verify, donefile: c.remoteDonefile, incremental: c.incremental,
-  timeoutMs: c.timeoutMs, retries: c.retries, archive: c.unpackedFilename !== null, neverReuse: [c.timestampFile ?? ''],
+  manifestName: c.manifest,
+  verify: c.verify,
+  donefile: c.remoteDonefile,
+  incremental: c.incremental,
+  timeoutMs: c.timeoutMs,
+  retries: c.retries,
+  archive: c.unpackedFilename !== null,
+  neverReuse: [c.timestampFile ?? ''],
 });
 
 async function timed<T>(d: CycleDeps, phase: string, f: () => Promise<T>): Promise<T> {
@@ -182,13 +202,25 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
   await checkDiskSpace(c.workDir, p.totalBytes, p.files.length);
   let keepStaging = false;
   try {
-    const fo = fetchOptions(c, p, { stagingRoot: stagingRoot(c), servedDir: served?.modelDir ?? null, partSize: c.partSize, timestampFile: c.timestampFile, hooks: d.hooks });
+    const fo = fetchOptions(c, p, {
+      stagingRoot: stagingRoot(c),
+      servedDir: served?.modelDir ?? null,
+      partSize: c.partSize,
+      timestampFile: c.timestampFile,
+      hooks: d.hooks,
+    });
     const staged: Staged = await timed(d, 'fetch', () => fetchModel(d.source, p, fo, ctx));
     await timed(d, 'confirm', () => confirmOneVersion(d.source, p, staged, { detect: detectOptions(c), plan: planOptions(c) }, ctx));
     const verified = verify(p, staged, { mode: c.verify, ignore: [c.timestampFile ?? '', c.manifest ?? ''].filter(Boolean) });
     if (c.validate) await timed(d, 'validate', () => validateOrReject(d, verified.dir, a, signal));
     signal.throwIfAborted();
-    const record: ServedRecord = { version: a.version, fingerprint: a.fingerprint, remote: joinDisplay(d.source.displayUrl, a.remoteModel), appliedAt: new Date().toISOString(), files: verified.files };
+    const record: ServedRecord = {
+      version: a.version,
+      fingerprint: a.fingerprint,
+      remote: joinDisplay(d.source.displayUrl, a.remoteModel),
+      appliedAt: new Date().toISOString(),
+      files: verified.files,
+    };
     // From here on the swap runs to its end whatever the signal says: it is short and never leaves a partial model.
     const result = await timed(d, 'swap', () => d.swap.swap(verified, record, { log: d.log, signal: NEVER }));
     return { result, fetchedBytes: p.totalBytes };

@@ -102,7 +102,16 @@ export async function runDemo(io: Io): Promise<number> {
   const stamp = stamps();
   await publish(remote, ++n, stamp());
   const producer = setInterval(() => void publish(remote, ++n, stamp()).catch(() => {}), PUBLISH_EVERY_S * 1000);
-  const shown = { type: 'ftp', 'ftp-host': '127.0.0.1', 'ftp-port': String(ftp.port), 'remote-path': '/', 'remote-model-name': MODEL, 'remote-donefile-name': 'donefile', 'local-model-name': MODEL, interval: '1' };
+  const shown = {
+    type: 'ftp',
+    'ftp-host': '127.0.0.1',
+    'ftp-port': String(ftp.port),
+    'remote-path': '/',
+    'remote-model-name': MODEL,
+    'remote-donefile-name': 'donefile',
+    'local-model-name': MODEL,
+    interval: '1',
+  };
   const raw = resolveRaw({ ...shown, 'local-path': local, 'log-level': 'warn', progress: 'false' }, {}, allOptions());
   const config = buildConfig('watch', raw);
   io.out(

@@ -37,7 +37,10 @@ export async function readSmall(source: Source, p: string, signal: AbortSignal, 
 }
 
 export function versionLabel(fingerprint: string, mtimeMs: number | undefined): string {
-  const when = new Date(mtimeMs ?? Date.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const when = new Date(mtimeMs ?? Date.now())
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${when}-${createHash('sha1').update(fingerprint).digest('hex').slice(0, 8)}`;
 }
 

@@ -112,10 +112,13 @@ function idleWatchdog(ms: number, onIdle: () => void) {
   return {
     touch: () => void (last = Date.now()),
     watch(out: Transform) {
-      timer = setInterval(() => {
-        if (out.readableLength > 0 || out.writableLength > 0) last = Date.now();
-        else if (Date.now() - last >= ms) onIdle();
-      }, Math.max(50, Math.min(1000, ms / 4)));
+      timer = setInterval(
+        () => {
+          if (out.readableLength > 0 || out.writableLength > 0) last = Date.now();
+          else if (Date.now() - last >= ms) onIdle();
+        },
+        Math.max(50, Math.min(1000, ms / 4)),
+      );
       timer.unref();
     },
     stop: () => clearInterval(timer),

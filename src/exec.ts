@@ -105,7 +105,10 @@ class Collector {
   }
   text(): string {
     const all = Buffer.concat(this.parts);
-    return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8').replace(/\n$/, '');
+    return all
+      .subarray(Math.max(0, all.length - this.limit))
+      .toString('utf8')
+      .replace(/\n$/, '');
   }
 }
 

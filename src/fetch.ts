@@ -56,7 +56,13 @@ interface Ctx {
 type Task = (signal: AbortSignal) => Promise<void>;
 
 function remoteMeta(f: PlannedFile): FileRecord {
-  return { path: f.path, size: f.size, ...(f.md5 ? { md5: f.md5 } : {}), ...(f.mtimeMs !== undefined ? { remoteMtimeMs: f.mtimeMs } : {}), ...(f.etag ? { etag: f.etag } : {}) };
+  return {
+    path: f.path,
+    size: f.size,
+    ...(f.md5 ? { md5: f.md5 } : {}),
+    ...(f.mtimeMs !== undefined ? { remoteMtimeMs: f.mtimeMs } : {}),
+    ...(f.etag ? { etag: f.etag } : {}),
+  };
 }
 
 /** One fetch of one plan into one staging area: the tasks for each file, and their bookkeeping. */
@@ -112,7 +118,10 @@ class Fetcher {
     const local = this.localFile(f);
     if (local !== null && !this.t.bucket) return copyLocal(local, f, dest, this.o);
     // A partial file left by an interrupted sync is a resume point only for the very version it was begun for.
-    const onDisk = await stat(dest).then((s) => s.size, () => 0);
+    const onDisk = await stat(dest).then(
+      (s) => s.size,
+      () => 0,
+    );
     const done = resumeFrom({ ranges: this.t.source.features.ranges, onDisk, size: f.size, begunForThisVersion: this.area.begun(f) });
     if (done === 0) await this.area.begin(f);
     let hash = this.o.md5 ? await hashPrefix(dest, done) : null;
@@ -130,7 +139,13 @@ class Fetcher {
     const { area } = this;
     const tmp = path.join(area.partsDir, createHash('sha1').update(f.path).digest('hex'));
     let kept = area.completedParts(f);
-    if (kept.size === 0 || (await stat(tmp).then((s) => s.size, () => -1)) !== f.size) {
+    if (
+      kept.size === 0 ||
+      (await stat(tmp).then(
+        (s) => s.size,
+        () => -1,
+      )) !== f.size
+    ) {
       // The whole file's size up front: each part writes at its own offset.
       await ownDir(area.partsDir);
       await writeFile(tmp, '');
@@ -193,8 +208,14 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
   const confirmed = new Set<string>();
   const bucket = o.bwlimit > 0 ? new TokenBucket(o.bwlimit) : null;
   const t: Transfer = {
-    source, bucket, timeoutMs: o.timeoutMs, minBytesPerSec: o.minBytesPerSec, retries: o.retries, log: ctx.log,
-    onBytes: o.onBytes, onConfirmed: (p) => confirmed.add(p),
+    source,
+    bucket,
+    timeoutMs: o.timeoutMs,
+    minBytesPerSec: o.minBytesPerSec,
+    retries: o.retries,
+    log: ctx.log,
+    onBytes: o.onBytes,
+    onConfirmed: (p) => confirmed.add(p),
   };
   if (plan.archive) {
     const f = plan.files[0]!;

@@ -59,7 +59,9 @@ export function kserveTargets(args: readonly string[], raw: RawOptions): KserveT
   const out: KserveTarget[] = [];
   for (let i = 0; i < args.length; i += 2) {
     const { root, model } = splitModelUri(args[i]!);
-    const remote = buildRemote({ ...raw, type: undefined, remote: root, 'remote-model-name': model, 'remote-donefile-name': undefined }, sources, { names: 'optional' });
+    const remote = buildRemote({ ...raw, type: undefined, remote: root, 'remote-model-name': model, 'remote-donefile-name': undefined }, sources, {
+      names: 'optional',
+    });
     out.push({ uri: args[i]!, dest: path.resolve(args[i + 1]!), remote, wholeFiles: wholeFilesOnly(raw, remote) });
   }
   return out;
@@ -104,10 +106,27 @@ export async function pullInto(t: KserveTarget, d: KserveDeps): Promise<{ files:
   const source = t.remote.openSource({ log, timeoutMs: c.timeoutMs, concurrency: c.concurrency });
   const ctx = { signal: d.signal, log };
   try {
-    const aspired: Aspired = { version: 'kserve', fingerprint: `kserve:${t.remote.displayUrl}${t.remote.remoteModel}`, remoteModel: t.remote.remoteModel, donefile: '' };
-    const p = await plan(source, aspired, null, {
-      manifestName: c.manifest, verify: c.verify, donefile: '', incremental: false, timeoutMs: c.timeoutMs, retries: c.retries, archive: c.unpackedFilename !== null,
-    }, ctx).catch((err: unknown) => {
+    const aspired: Aspired = {
+      version: 'kserve',
+      fingerprint: `kserve:${t.remote.displayUrl}${t.remote.remoteModel}`,
+      remoteModel: t.remote.remoteModel,
+      donefile: '',
+    };
+    const p = await plan(
+      source,
+      aspired,
+      null,
+      {
+        manifestName: c.manifest,
+        verify: c.verify,
+        donefile: '',
+        incremental: false,
+        timeoutMs: c.timeoutMs,
+        retries: c.retries,
+        archive: c.unpackedFilename !== null,
+      },
+      ctx,
+    ).catch((err: unknown) => {
       // plan's own words assume a donefile ("the donefile is there but…"): here there is none.
       throw err instanceof NotFoundError ? new NotFoundError(`no model at ${redactUrl(t.uri)}`, { cause: err }) : err;
     });

@@ -45,7 +45,10 @@ export async function dirProblem(dir: string, why: string): Promise<{ message: s
     const code = (err as NodeJS.ErrnoException).code ?? 'EACCES';
     const created = at === path.resolve(dir) ? '' : ` (to create ${dir})`;
     const ro = code === 'EROFS' ? ' on a read-only filesystem' : '';
-    return { message: `cannot write to ${at}${created}${ro}: model-monitor needs read, write and search access (rwx) there for ${why}${who()} (${code})`, cause: err };
+    return {
+      message: `cannot write to ${at}${created}${ro}: model-monitor needs read, write and search access (rwx) there for ${why}${who()} (${code})`,
+      cause: err,
+    };
   }
 }
 

@@ -13,7 +13,10 @@ const LINE = /^([0-9a-fA-F]{32})\s[ *](.+)$/;
  * quietly turn md5 checking off.
  */
 export function parseManifest(text: string): Manifest | null {
-  const lines = text.split(/\r?\n/).map((l, i) => ({ l, n: i + 1 })).filter(({ l }) => l.trim() !== '' && !l.startsWith('#'));
+  const lines = text
+    .split(/\r?\n/)
+    .map((l, i) => ({ l, n: i + 1 }))
+    .filter(({ l }) => l.trim() !== '' && !l.startsWith('#'));
   const hits = lines.map(({ l }) => LINE.exec(l));
   if (!hits.some((h) => h !== null)) return null;
   const bad = lines.find((_, i) => hits[i] === null);

@@ -11,9 +11,7 @@ export class Meter extends Transform {
   bytes = 0;
   private readonly stall: StallTimer;
 
-  constructor(
-    private readonly o: { hash: Hash | null; idleMs: number; minBytesPerSec?: number; onBytes?: ((n: number) => void) | undefined; what: string },
-  ) {
+  constructor(private readonly o: { hash: Hash | null; idleMs: number; minBytesPerSec?: number; onBytes?: ((n: number) => void) | undefined; what: string }) {
     super();
     this.stall = stallTimer(o.idleMs, o.what, (err) => this.destroy(err), o.minBytesPerSec);
   }
@@ -58,17 +56,22 @@ export function stallTimer(idleMs: number, what: string, fail: (err: TransientEr
   let windowStart = last;
   let windowBytes = 0;
   const floor = (minBytesPerSec * idleMs) / 1000;
-  const timer = setInterval(() => {
-    const now = Date.now();
-    if (now - last >= idleMs) return fail(new TransientError(`${what}: no data for ${idleMs} ms`));
-    if (now - windowStart < idleMs) return;
-    if (windowBytes < floor) {
-      const rate = Math.round((windowBytes * 1000) / (now - windowStart));
-      return fail(new TransientError(`${what}: ${rate} bytes/s over ${Math.round((now - windowStart) / 1000)} s, below --min-rate ${minBytesPerSec} bytes/s`));
-    }
-    windowStart = now;
-    windowBytes = 0;
-  }, Math.max(10, Math.floor(idleMs / 4)));
+  const timer = setInterval(
+    () => {
+      const now = Date.now();
+      if (now - last >= idleMs) return fail(new TransientError(`${what}: no data for ${idleMs} ms`));
+      if (now - windowStart < idleMs) return;
+      if (windowBytes < floor) {
+        const rate = Math.round((windowBytes * 1000) / (now - windowStart));
+        return fail(
+          new TransientError(`${what}: ${rate} bytes/s over ${Math.round((now - windowStart) / 1000)} s, below --min-rate ${minBytesPerSec} bytes/s`),
+        );
+      }
+      windowStart = now;
+      windowBytes = 0;
+    },
+    Math.max(10, Math.floor(idleMs / 4)),
+  );
   timer.unref();
   return {
     touch: (n) => {

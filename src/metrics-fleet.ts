@@ -36,7 +36,12 @@ export function fleetGauges(registry: Registry, src: FleetSources): void {
   infoGauge(registry, 'served_info', 'The served model: version and donefile fingerprint as labels, value 1 (absent when nothing is served)', src.served);
   if (!src.freshness) return;
   const fresh = src.freshness;
-  infoGauge(registry, 'remote_info', "The remote's newest version as last polled: version and donefile fingerprint as labels, value 1 (absent before the first poll or without a donefile)", () => fresh().view().remote);
+  infoGauge(
+    registry,
+    'remote_info',
+    "The remote's newest version as last polled: version and donefile fingerprint as labels, value 1 (absent before the first poll or without a donefile)",
+    () => fresh().view().remote,
+  );
   const registers = [registry];
   new Gauge({
     name: `${P}remote_seen_timestamp_seconds`,

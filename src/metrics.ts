@@ -43,7 +43,13 @@ function build(registry: Registry, appliedAt: () => string | null) {
     bytes: new Counter({ name: `${P}fetched_bytes_total`, help: 'Bytes downloaded from the remote', registers }),
     files: new Counter({ name: `${P}fetched_files_total`, help: 'Files downloaded from the remote (reused files not counted)', registers }),
     cycle: new Histogram({ name: `${P}cycle_duration_seconds`, help: 'Duration of one sync cycle', buckets: DURATION_BUCKETS, registers }),
-    phase: new Histogram({ name: `${P}phase_duration_seconds`, help: 'Duration of one pipeline phase', labelNames: ['phase'], buckets: DURATION_BUCKETS, registers }),
+    phase: new Histogram({
+      name: `${P}phase_duration_seconds`,
+      help: 'Duration of one pipeline phase',
+      labelNames: ['phase'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
     age: new Gauge({
       name: `${P}served_model_age_seconds`,
       help: 'Seconds since the served model was swapped in (absent when nothing is served)',
@@ -75,7 +81,10 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   /** Files the current plan downloads (not reused), counted when the cycle succeeds. */
   let plannedFiles = 0;
   const m = build(registry, () => servedAt);
-  fleetGauges(registry, { served: () => (servedVersion === null ? null : { version: servedVersion, fingerprint: servedFingerprint ?? '' }), freshness: opts.freshness });
+  fleetGauges(registry, {
+    served: () => (servedVersion === null ? null : { version: servedVersion, fingerprint: servedFingerprint ?? '' }),
+    freshness: opts.freshness,
+  });
   for (const o of OUTCOMES) m.syncs.inc({ outcome: o }, 0);
   for (const p of PHASES) m.phase.zero({ phase: p });
   m.lastSuccess.remove();

@@ -37,7 +37,10 @@ async function reportServed(m: Monitor, metrics: Metrics): Promise<void> {
 }
 
 function logUpdated(log: Logger, o: Extract<CycleOutcome, { kind: 'updated' }>): void {
-  log.info({ event: 'updated', version: o.version, previous: o.previous, bytes: o.bytes, fetchedBytes: o.fetchedBytes, files: o.files }, `now serving ${o.version}`);
+  log.info(
+    { event: 'updated', version: o.version, previous: o.previous, bytes: o.bytes, fetchedBytes: o.fetchedBytes, files: o.files },
+    `now serving ${o.version}`,
+  );
 }
 
 async function withMonitor(c: MonitorConfig, f: (m: Monitor, log: Logger, term: Terminal) => Promise<number>): Promise<number> {
@@ -68,7 +71,10 @@ export async function runWatch(c: MonitorConfig, o: WatchOptions = {}): Promise<
     const hooks = allHooks(metrics.hooks, progress);
     await reportServed(m, metrics);
     // Before the signal handlers: a busy port exits 2 and leaves nothing behind.
-    const server = c.metricsPort === null ? null : await (await serverModule()).startServer({ host: c.metricsHost, port: c.metricsPort, metrics, log: log.child({ component: 'server' }) });
+    const server =
+      c.metricsPort === null
+        ? null
+        : await (await serverModule()).startServer({ host: c.metricsHost, port: c.metricsPort, metrics, log: log.child({ component: 'server' }) });
     const cycle = async (s: AbortSignal): Promise<CycleOutcome> => {
       // What is served changes only with an update or a failed cycle (a reload failure can roll back):
       // an idle poll does not re-read the served record and the backups.
@@ -93,12 +99,18 @@ export async function runWatch(c: MonitorConfig, o: WatchOptions = {}): Promise<
     process.on('SIGHUP', onHup);
     try {
       return await watchLoop(cycle, waker, {
-        intervalMs: c.intervalMs, maxFailures: c.maxFailures, log: log.child({ component: 'watch' }), shutdown: o.shutdown ?? own!.signal,
+        intervalMs: c.intervalMs,
+        maxFailures: c.maxFailures,
+        log: log.child({ component: 'watch' }),
+        shutdown: o.shutdown ?? own!.signal,
         onOutcome: (out) => {
           if (out.kind === 'updated') logUpdated(log, out);
           if (out.kind === 'skipped-rejected' && rejectedShown !== out.fingerprint) {
             rejectedShown = out.fingerprint;
-            log.info({ event: 'rejected', fingerprint: out.fingerprint }, "the remote's donefile was rejected (rollback or --validate); waiting for a new one, or `model-monitor accept`");
+            log.info(
+              { event: 'rejected', fingerprint: out.fingerprint },
+              "the remote's donefile was rejected (rollback or --validate); waiting for a new one, or `model-monitor accept`",
+            );
           }
           o.onOutcome?.(out);
         },
@@ -140,8 +152,10 @@ export async function runSync(c: MonitorConfig): Promise<number> {
 async function rejectedOutcome(m: Monitor, log: Logger): Promise<number> {
   const { served, status } = await m.status();
   if (status.rejected?.byOperator && served) {
-    log.info({ event: 'rolled-back', version: served.version, fingerprint: status.rejected.fingerprint },
-      `serving ${served.version}, chosen by rollback; the remote's donefile stays rejected until it changes (model-monitor accept pulls it now)`);
+    log.info(
+      { event: 'rolled-back', version: served.version, fingerprint: status.rejected.fingerprint },
+      `serving ${served.version}, chosen by rollback; the remote's donefile stays rejected until it changes (model-monitor accept pulls it now)`,
+    );
     return 0;
   }
   log.warn({ event: 'rejected' }, 'this donefile was rejected before (validate or rollback); waiting for a new one');

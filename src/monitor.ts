@@ -52,9 +52,20 @@ const msOrNull = (s: string | null | undefined) => (s ? Date.parse(s) || null : 
 /** What createMonitor builds on: the recovery outcome of start(), the triggers (one set per monitor), the record step. */
 type LocalParts = LocalMonitor & { readonly recovered: () => string; readonly triggers: readonly ReloadTrigger[] };
 
-export function createLocalMonitor(config: LocalConfig, log: Logger, record = new StatusRecord({ workDir: config.workDir, name: config.modelName, log })): LocalParts {
+export function createLocalMonitor(
+  config: LocalConfig,
+  log: Logger,
+  record = new StatusRecord({ workDir: config.workDir, name: config.modelName, log }),
+): LocalParts {
   const discarder = new Discarder();
-  const swap = createSwap(config.swap, { servedPath: config.servedPath, workDir: config.workDir, name: config.modelName, keepBackups: config.keepBackups, fsync: config.fsync, discarder });
+  const swap = createSwap(config.swap, {
+    servedPath: config.servedPath,
+    workDir: config.workDir,
+    name: config.modelName,
+    keepBackups: config.keepBackups,
+    fsync: config.fsync,
+    discarder,
+  });
   const triggers = createTriggers(config);
   const cycleLog = log.child({ component: 'cycle' });
   let lock: Lock | null = null;
@@ -92,7 +103,10 @@ export function createLocalMonitor(config: LocalConfig, log: Logger, record = ne
     const r = await swap.rollback({ log: cycleLog, signal: NEVER });
     // The rolled-back-from donefile stays rejected until the producer publishes a new one, or `accept`.
     if (before) {
-      await record.reject({ fingerprint: before.record.fingerprint, reason: 'rolled back by the operator', at: new Date().toISOString(), byOperator: true }, 'rolled-back');
+      await record.reject(
+        { fingerprint: before.record.fingerprint, reason: 'rolled back by the operator', at: new Date().toISOString(), byOperator: true },
+        'rolled-back',
+      );
     }
     await fireTriggers({ triggers, log: cycleLog }, reloadEvent(r, before?.version ?? null));
     return r;
@@ -134,7 +148,10 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
     const st = await readStatus(config.workDir, config.modelName);
     const remote = st.remote ? { ...st.remote, seenAt: msOrNull(st.remote.seenAt) ?? Date.now() } : null;
     fresh = new Freshness({ servedFingerprint: cur?.record.fingerprint ?? null, staleSince: msOrNull(st.staleSince), remote });
-    log.info({ event: 'start', remote: config.displayUrl, served: config.servedPath, version: cur?.version ?? null, recover: local.recovered() }, 'model-monitor started');
+    log.info(
+      { event: 'start', remote: config.displayUrl, served: config.servedPath, version: cur?.version ?? null, recover: local.recovered() },
+      'model-monitor started',
+    );
   }
 
   async function cycle(signal: AbortSignal, hooks?: CycleHooks): Promise<CycleOutcome> {

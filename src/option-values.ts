@@ -105,7 +105,13 @@ export function parseBytes(flag: string, v: string): number {
 
 /** 1048576 → `1M`. */
 function sizeText(n: number): string {
-  for (const [u, f] of [['P', 1024 ** 5], ['T', 1024 ** 4], ['G', 1024 ** 3], ['M', 1024 ** 2], ['k', 1024]] as const) {
+  for (const [u, f] of [
+    ['P', 1024 ** 5],
+    ['T', 1024 ** 4],
+    ['G', 1024 ** 3],
+    ['M', 1024 ** 2],
+    ['k', 1024],
+  ] as const) {
     if (n >= f && n % f === 0) return `${n / f}${u}`;
   }
   return String(n);

@@ -17,7 +17,7 @@ export async function hashRange(hash: Hash, file: string, start: number, end: nu
   const fh = await open(file, 'r');
   const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, end - start));
   try {
-    for (let pos = start; pos < end; ) {
+    for (let pos = start; pos < end;) {
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
       if (bytesRead === 0) throw new TransientError(`${file}: ended at ${pos} of ${end} bytes while hashing`);
       hash.update(buf.subarray(0, bytesRead));

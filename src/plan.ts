@@ -30,7 +30,10 @@ export interface PlannedFile {
  * --incremental's quick check (rsync's, plus content hashes where known): same
  * size, and the same md5, or the same ETag, or the same remote mtime.
  */
-export function unchanged(old: FileRecord | undefined, e: { size: number; md5?: string | undefined; etag?: string | undefined; mtimeMs?: number | undefined }): boolean {
+export function unchanged(
+  old: FileRecord | undefined,
+  e: { size: number; md5?: string | undefined; etag?: string | undefined; mtimeMs?: number | undefined },
+): boolean {
   if (!old || old.size !== e.size) return false;
   if (old.md5 && e.md5) return old.md5 === e.md5;
   if (old.etag && e.etag) return old.etag === e.etag;
@@ -63,18 +66,28 @@ async function loadManifest(source: Source, a: Aspired, o: PlanOptions, ctx: { s
   if (o.manifestName) {
     const p = joinRemote(a.remoteModel, o.manifestName);
     const text = await remoteOp((signal) => readSmall(source, p, signal), {
-      signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: o.timeoutMs, what: `read manifest ${p}`,
+      signal: ctx.signal,
+      log: ctx.log,
+      retries: o.retries,
+      timeoutMs: o.timeoutMs,
+      what: `read manifest ${p}`,
     });
     const m = parseManifest(text);
     if (!m) throw new IntegrityError(`--manifest ${o.manifestName} is not in md5sum format (<md5>  <path> lines)`);
     return m;
   }
-  const text = a.donefile ?? (await remoteOp((signal) => readSmall(source, o.donefile, signal), {
-    signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: o.timeoutMs, what: `read donefile ${o.donefile}`,
-  }).catch((err: unknown) => {
-    if (err instanceof NotFoundError) return '';
-    throw err;
-  }));
+  const text =
+    a.donefile ??
+    (await remoteOp((signal) => readSmall(source, o.donefile, signal), {
+      signal: ctx.signal,
+      log: ctx.log,
+      retries: o.retries,
+      timeoutMs: o.timeoutMs,
+      what: `read donefile ${o.donefile}`,
+    }).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return '';
+      throw err;
+    }));
   const m = parseManifest(text);
   if (!m && o.verify === 'md5') throw new IntegrityError('--verify md5 needs a manifest: an md5sum-format donefile or --manifest NAME');
   return m;
@@ -89,9 +102,18 @@ export interface Listing {
 }
 
 /** The remote model (`model`, relative to the source root): a directory's files, or the one file it is. */
-export async function listModel(source: Source, model: string, o: Pick<PlanOptions, 'timeoutMs' | 'retries' | 'archive'>, ctx: { signal: AbortSignal; log: Logger }): Promise<Listing> {
+export async function listModel(
+  source: Source,
+  model: string,
+  o: Pick<PlanOptions, 'timeoutMs' | 'retries' | 'archive'>,
+  ctx: { signal: AbortSignal; log: Logger },
+): Promise<Listing> {
   const st = await remoteOp((signal) => source.stat(model, { signal }), {
-    signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: o.timeoutMs, what: `stat ${model}`,
+    signal: ctx.signal,
+    log: ctx.log,
+    retries: o.retries,
+    timeoutMs: o.timeoutMs,
+    what: `stat ${model}`,
   });
   if (!st) throw new NotFoundError(`the donefile is there but the model ${model} is not`);
   if (!st.isDirectory) return { entries: [{ ...st, path: model.split('/').pop()! }], single: true };
@@ -132,11 +154,20 @@ export function planFiles(listing: Listing, manifest: Manifest | null, served: S
   const byPath = new Map((served?.files ?? []).map((f) => [f.path, f]));
   const files = listed.map((e): PlannedFile => {
     const md5 = manifest?.get(e.path) ?? (o.listedMd5 ? e.md5 : undefined);
-    const reusable = o.incremental && !listing.single && !o.neverReuse?.includes(e.path) && unchanged(byPath.get(e.path), { size: e.size, md5, etag: e.etag, mtimeMs: e.mtimeMs });
+    const reusable =
+      o.incremental &&
+      !listing.single &&
+      !o.neverReuse?.includes(e.path) &&
+      unchanged(byPath.get(e.path), { size: e.size, md5, etag: e.etag, mtimeMs: e.mtimeMs });
     const remote = listing.single ? a.remoteModel : joinRemote(a.remoteModel, e.path);
     return {
-      path: e.path, remote, size: e.size, ...(md5 ? { md5 } : {}), ...(e.mtimeMs !== undefined ? { mtimeMs: e.mtimeMs } : {}),
-      ...(e.etag ? { etag: e.etag } : {}), ...(reusable ? { reuseFrom: e.path } : {}),
+      path: e.path,
+      remote,
+      size: e.size,
+      ...(md5 ? { md5 } : {}),
+      ...(e.mtimeMs !== undefined ? { mtimeMs: e.mtimeMs } : {}),
+      ...(e.etag ? { etag: e.etag } : {}),
+      ...(reusable ? { reuseFrom: e.path } : {}),
     };
   });
   return { aspired: a, archive, files, totalBytes: files.reduce((n, f) => n + (f.reuseFrom ? 0 : f.size), 0), manifest };

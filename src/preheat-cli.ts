@@ -67,7 +67,12 @@ export function nameable(source: Source): source is Source & Required<Pick<Sourc
  * listed as a plan lists it (retries included). `source` must be one that has
  * listed nothing yet (a replica's URLs carry the keys of its own listings only).
  */
-export async function remoteUrls(source: Source, model: string, o: { timeoutMs: number; retries: number }, ctx: { signal: AbortSignal; log: Logger }): Promise<string[]> {
+export async function remoteUrls(
+  source: Source,
+  model: string,
+  o: { timeoutMs: number; retries: number },
+  ctx: { signal: AbortSignal; log: Logger },
+): Promise<string[]> {
   if (!nameable(source)) return [];
   const { entries, single } = await listModel(source, model, { ...o, archive: false }, ctx).catch((err: unknown) => {
     throw err instanceof NotFoundError ? new ConfigError('remote-model-name', `no such remote model: ${source.displayUrl}/${model}`, { cause: err }) : err;
@@ -78,7 +83,8 @@ export async function remoteUrls(source: Source, model: string, o: { timeoutMs: 
 /** `root` for the source (it binds its own component), `log` for the preheat's lines. */
 async function urlsFrom(raw: RawOptions, args: readonly string[], logs: { root: Logger; log: Logger }, signal: AbortSignal): Promise<string[]> {
   if (args.length > 0) return fileUrls(args);
-  if (!remoteGiven(raw)) throw new ConfigError('preheat-url', 'give the file URLs, or the remote flags of the replicas (--remote, --remote_model_name, --remote_donefile_name)');
+  if (!remoteGiven(raw))
+    throw new ConfigError('preheat-url', 'give the file URLs, or the remote flags of the replicas (--remote, --remote_model_name, --remote_donefile_name)');
   const c = buildConfig('preheat', raw);
   const source = monitorSource(c, { log: logs.root, timeoutMs: c.timeoutMs, concurrency: c.concurrency, retries: c.retries });
   try {

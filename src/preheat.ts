@@ -24,9 +24,7 @@ import type { Logger } from './log.js';
 import { redactUrl } from './options.js';
 import { dump, HttpClient, readText, type HttpResponse } from './sources/http-client.js';
 
-export type PreheatTarget =
-  | { readonly kind: 'dragonfly'; readonly jobs: URL }
-  | { readonly kind: 'cache'; readonly proxy: string };
+export type PreheatTarget = { readonly kind: 'dragonfly'; readonly jobs: URL } | { readonly kind: 'cache'; readonly proxy: string };
 
 /** --preheat-url → a target; ConfigError naming the flag. */
 export function parsePreheatTarget(raw: string): PreheatTarget {

@@ -19,14 +19,21 @@ const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString()
 
 /** What the status file keeps of a FreshnessView (ISO times), for `status --json`. */
 export function freshnessRecord(v: FreshnessView): Pick<SyncStatus, 'remote' | 'staleSince'> {
-  return { remote: v.remote && { version: v.remote.version, fingerprint: v.remote.fingerprint, seenAt: new Date(v.remote.seenAt).toISOString() }, staleSince: iso(v.staleSince) };
+  return {
+    remote: v.remote && { version: v.remote.version, fingerprint: v.remote.fingerprint, seenAt: new Date(v.remote.seenAt).toISOString() },
+    staleSince: iso(v.staleSince),
+  };
 }
 
 /** The status file's change for a cycle that ended so (pure). `lastError` is cleared by any outcome but a failure. */
 export function statusPatch(end: CycleEnd, fresh: FreshnessView, now: Date): Partial<SyncStatus> {
   if (end.kind === 'failed') {
     const e = end.err as { code?: unknown; message?: unknown };
-    return { lastOutcome: 'failed', lastError: { code: typeof e?.code === 'string' ? e.code : 'E_UNKNOWN', message: String(e?.message) }, ...freshnessRecord(fresh) };
+    return {
+      lastOutcome: 'failed',
+      lastError: { code: typeof e?.code === 'string' ? e.code : 'E_UNKNOWN', message: String(e?.message) },
+      ...freshnessRecord(fresh),
+    };
   }
   const lastOutcome = end.kind === 'skipped-rejected' ? 'rejected' : end.kind;
   return { lastOutcome, lastError: undefined, ...(end.kind === 'updated' ? { lastSuccessAt: now.toISOString() } : {}), ...freshnessRecord(fresh) };

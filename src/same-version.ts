@@ -37,7 +37,12 @@ export function vouches(seen: OpenedMeta | undefined): boolean {
  * file replaced since the listing fails the cycle with ModelChangedError, which
  * is not retried per file (a retry would read the new bytes into the old plan).
  */
-export function checkRead(source: Pick<Source, 'features'>, listed: Listed & { readonly path: string; readonly remote: string }, input: Readable, onConfirmed?: (path: string) => void): void {
+export function checkRead(
+  source: Pick<Source, 'features'>,
+  listed: Listed & { readonly path: string; readonly remote: string },
+  input: Readable,
+  onConfirmed?: (path: string) => void,
+): void {
   const seen = openedMeta(input);
   if (!seen) return;
   const diff = versionDiff(listed, seen, source.features.mtimeResolutionMs);

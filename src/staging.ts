@@ -41,7 +41,13 @@ export interface StagingArea {
 }
 
 const keyOf = (f: ListedFile) => JSON.stringify([f.path, f.size, f.mtimeMs ?? null, f.etag ?? null]);
-const recordKey = (r: FileRecord) => keyOf({ path: r.path, size: r.size, ...(r.remoteMtimeMs !== undefined ? { mtimeMs: r.remoteMtimeMs } : {}), ...(r.etag !== undefined ? { etag: r.etag } : {}) });
+const recordKey = (r: FileRecord) =>
+  keyOf({
+    path: r.path,
+    size: r.size,
+    ...(r.remoteMtimeMs !== undefined ? { mtimeMs: r.remoteMtimeMs } : {}),
+    ...(r.etag !== undefined ? { etag: r.etag } : {}),
+  });
 
 export function stagingDirFor(root: string, fingerprint: string): string {
   return path.join(root, `v-${createHash('sha1').update(fingerprint).digest('hex').slice(0, 16)}`);
@@ -79,7 +85,13 @@ export async function openStaging(root: string, fingerprint: string, fresh: bool
     }
   }
   const line = (f: ListedFile, extra: object) =>
-    JSON.stringify({ path: f.path, size: f.size, ...(f.mtimeMs !== undefined ? { remoteMtimeMs: f.mtimeMs } : {}), ...(f.etag !== undefined ? { etag: f.etag } : {}), ...extra }) + '\n';
+    JSON.stringify({
+      path: f.path,
+      size: f.size,
+      ...(f.mtimeMs !== undefined ? { remoteMtimeMs: f.mtimeMs } : {}),
+      ...(f.etag !== undefined ? { etag: f.etag } : {}),
+      ...extra,
+    }) + '\n';
   return {
     dir,
     modelDir,

@@ -14,13 +14,26 @@ function remoteOf(c: LocalConfig, recorded: string | undefined): string | null {
 
 export async function printStatus(c: LocalConfig, out: (s: string) => void): Promise<number> {
   // Reads only: nothing is discarded.
-  const swap = createSwap(c.swap, { servedPath: c.servedPath, workDir: c.workDir, name: c.modelName, keepBackups: c.keepBackups, fsync: false, discarder: new Discarder() });
+  const swap = createSwap(c.swap, {
+    servedPath: c.servedPath,
+    workDir: c.workDir,
+    name: c.modelName,
+    keepBackups: c.keepBackups,
+    fsync: false,
+    discarder: new Discarder(),
+  });
   const [served, backups, status] = await Promise.all([swap.current(), swap.backups(), readStatus(c.workDir, c.modelName)]);
   const doc = {
     servedPath: c.servedPath,
     remote: remoteOf(c, served?.record.remote),
     served: served
-      ? { version: served.version, fingerprint: served.record.fingerprint, appliedAt: served.record.appliedAt, files: served.record.files.length, bytes: served.record.files.reduce((n, f) => n + f.size, 0) }
+      ? {
+          version: served.version,
+          fingerprint: served.record.fingerprint,
+          appliedAt: served.record.appliedAt,
+          files: served.record.files.length,
+          bytes: served.record.files.reduce((n, f) => n + f.size, 0),
+        }
       : null,
     backups: backups.map((b) => ({ version: b.version, appliedAt: b.appliedAt, path: b.path })),
     lastOutcome: status.lastOutcome ?? null,
@@ -47,7 +60,9 @@ export async function printStatus(c: LocalConfig, out: (s: string) => void): Pro
   ];
   if (doc.rejected) lines.push(`rejected:  ${doc.rejected.fingerprint} (${doc.rejected.reason})`);
   if (doc.remoteNewest) lines.push(`newest:    ${doc.remoteNewest.version} (seen ${doc.remoteNewest.seenAt})`);
-  lines.push(`staleness: ${doc.staleSince ? `${doc.stalenessSeconds} s (not confirmed fresh since ${doc.staleSince})` : '0 (serving the newest version seen)'}`);
+  lines.push(
+    `staleness: ${doc.staleSince ? `${doc.stalenessSeconds} s (not confirmed fresh since ${doc.staleSince})` : '0 (serving the newest version seen)'}`,
+  );
   out(lines.join('\n') + '\n');
   return 0;
 }

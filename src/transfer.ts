@@ -80,7 +80,17 @@ export async function transferRange(t: Transfer, r: Range, signal: AbortSignal):
         const input = await t.source.open(remote, { signal, ...(at > 0 ? { start: at } : {}), ...(r.part ? { length: want } : {}) });
         checkRead(t.source, r.listed, input, t.onConfirmed);
         // The stall timer starts with the stream, not before open() (which has its own timeout).
-        sink = new FileSink({ file: r.file, create: fresh, position: at, limit: want, hash, idleMs: t.timeoutMs, minBytesPerSec: t.minBytesPerSec, onBytes: t.onBytes, what: remote });
+        sink = new FileSink({
+          file: r.file,
+          create: fresh,
+          position: at,
+          limit: want,
+          hash,
+          idleMs: t.timeoutMs,
+          minBytesPerSec: t.minBytesPerSec,
+          onBytes: t.onBytes,
+          what: remote,
+        });
         fresh = false;
         // No throttle stage at all without --bwlimit: every stage costs per chunk.
         if (t.bucket) await pipeline(input, throttle(t.bucket, signal), sink, { signal });

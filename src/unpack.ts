@@ -92,7 +92,7 @@ async function peek(input: Readable, n: number): Promise<Buffer> {
 /** How many unpacked bytes this archive may produce: what fits in the free space, and the ratio limit. */
 async function unpackLimit(into: string, f: PlannedFile, o: UnpackOptions): Promise<{ limit: number; why: string }> {
   const s = await statfs(into);
-  const room = s.bavail * s.bsize - (spaceNeeded(0, s.blocks * s.bsize));
+  const room = s.bavail * s.bsize - spaceNeeded(0, s.blocks * s.bsize);
   const ratio = o.maxUnpackRatio > 0 ? o.maxUnpackRatio * Math.max(f.size, 1024 * 1024) : Number.POSITIVE_INFINITY;
   return room < ratio ? { limit: room, why: `the free space of ${into}` } : { limit: ratio, why: `--max-unpack-ratio ${o.maxUnpackRatio} times its size` };
 }
@@ -122,7 +122,8 @@ async function extractOnce(source: Source, f: PlannedFile, into: string, o: Unpa
     },
   });
   const meter = new Meter({ hash: o.md5 ? md5Hash() : null, idleMs: o.timeoutMs, minBytesPerSec: o.minBytesPerSec, onBytes: o.onBytes, what: f.remote });
-  const tooBig = () => new (why.startsWith('the free') ? NoSpaceError : IntegrityError)(`${f.remote} unpacks to more than ${limit} bytes (${why}); refusing it`);
+  const tooBig = () =>
+    new (why.startsWith('the free') ? NoSpaceError : IntegrityError)(`${f.remote} unpacks to more than ${limit} bytes (${why}); refusing it`);
   try {
     const input = await source.open(f.remote, { signal: ctx.signal }).catch((err: unknown) => {
       meter.destroy();
@@ -131,7 +132,14 @@ async function extractOnce(source: Source, f: PlannedFile, into: string, o: Unpa
     checkRead(source, f, input, o.onConfirmed);
     const head = await peek(input, 2);
     const gzip = head[0] === 0x1f && head[1] === 0x8b;
-    const stages = [input, ...(o.bucket ? [throttle(o.bucket, ctx.signal)] : []), meter, ...(gzip ? [createGunzip({ chunkSize: 64 * 1024 })] : []), bounded(limit, tooBig), sink];
+    const stages = [
+      input,
+      ...(o.bucket ? [throttle(o.bucket, ctx.signal)] : []),
+      meter,
+      ...(gzip ? [createGunzip({ chunkSize: 64 * 1024 })] : []),
+      bounded(limit, tooBig),
+      sink,
+    ];
     await pipeline(stages, { signal: ctx.signal });
   } catch (err) {
     meter.destroy(); // its stall timer, when the pipeline never started
@@ -160,7 +168,11 @@ export async function unpackArchive(
   const into = path.join(dir, 'unpack');
   // A tar stream cannot resume mid-entry: a retry starts the archive over.
   const archive = await remoteOp(() => extractOnce(source, f, into, o, ctx), {
-    signal: ctx.signal, log: ctx.log, retries: o.retries, timeoutMs: null, what: `download and unpack ${f.remote}`,
+    signal: ctx.signal,
+    log: ctx.log,
+    retries: o.retries,
+    timeoutMs: null,
+    what: `download and unpack ${f.remote}`,
   });
   let modelDir = into;
   if (o.unpackedFilename) {

@@ -84,7 +84,7 @@ class Assembly {
   async local(op: DeltaOp): Promise<void> {
     const ix = this.o.index;
     const end = op.first + op.count;
-    for (let i = op.first; i < end; ) {
+    for (let i = op.first; i < end;) {
       this.o.signal.throwIfAborted();
       let n = 0;
       let bytes = 0;
@@ -148,7 +148,7 @@ class Assembly {
       for await (const piece of body as AsyncIterable<Buffer>) {
         this.fetched += piece.length;
         this.o.onBytes?.(piece.length, 'remote');
-        for (let at = 0; at < piece.length; ) {
+        for (let at = 0; at < piece.length;) {
           if (i >= end) throw new IntegrityError(`${this.o.dest}: the ranged read at ${start} sent more than ${length} bytes`);
           const take = Math.min(piece.length - at, chunk.length - have);
           piece.copy(chunk, have, at, at + take);

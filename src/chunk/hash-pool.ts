@@ -127,7 +127,10 @@ export class HashPool {
 
   /** An md5 job and, with `chunking`, an index job on another worker; fed the same bytes. */
   file(chunking: ChunkParams | null): { push(buf: Buffer): Promise<void>; end(): Promise<{ md5: string; index: ((size: number) => ChunkIndex) | null }> } {
-    const md5 = this.start((id) => ({ type: 'start', id, kind: 'md5' }), (d) => (d as { md5: string }).md5);
+    const md5 = this.start(
+      (id) => ({ type: 'start', id, kind: 'md5' }),
+      (d) => (d as { md5: string }).md5,
+    );
     const ix = chunking
       ? this.start(
           (id) => ({ type: 'start', id, kind: 'index', params: chunking }),
@@ -143,7 +146,15 @@ export class HashPool {
         const [sum, parts] = await Promise.all([md5.end(), ix?.end()]);
         if (!parts) return { md5: sum, index: null };
         const hashes = Buffer.from(parts.hashes.buffer, parts.hashes.byteOffset, parts.hashes.byteLength);
-        const index = (size: number): ChunkIndex => ({ params: chunking!, chunker: CHUNKER_ID, size, md5: sum, lengths: parts.lengths, offsets: offsetsOf(parts.lengths), hashes });
+        const index = (size: number): ChunkIndex => ({
+          params: chunking!,
+          chunker: CHUNKER_ID,
+          size,
+          md5: sum,
+          lengths: parts.lengths,
+          offsets: offsetsOf(parts.lengths),
+          hashes,
+        });
         return { md5: sum, index };
       },
     };

@@ -31,7 +31,10 @@ export function checkPublish(raw: RawOptions) {
     // Each writable store by its source's first scheme: `file://, ftp://, s3:// or webhdfs://`.
     const writable = writers.map((w) => `${sources.find((b) => b.kind === w.kind)?.schemes[0] ?? w.kind}://`);
     const list = writable.length > 1 ? `${writable.slice(0, -1).join(', ')} or ${writable.at(-1)}` : (writable[0] ?? '');
-    throw new ConfigError(raw['remote'] ? 'remote' : 'type', `${remote.displayUrl} is read-only for publish (${remote.sourceKind} has no writer); publish to ${list}`);
+    throw new ConfigError(
+      raw['remote'] ? 'remote' : 'type',
+      `${remote.displayUrl} is read-only for publish (${remote.sourceKind} has no writer); publish to ${list}`,
+    );
   }
   const openWriter = store.bind(remote, raw);
   const preheat: PreheatSettings | null = raw['preheat-url'] ? preheatSettings(raw) : null;
@@ -44,14 +47,22 @@ export function checkPublish(raw: RawOptions) {
  * listed nothing (a replica's URLs carry only what its own listings saw) and
  * through the view, as a monitor reads them.
  */
-async function warm(h: PreheatSettings, remote: RemoteChoice, core: CoreValues, ctx: { root: Logger; log: Logger; signal: AbortSignal; version: string }): Promise<void> {
+async function warm(
+  h: PreheatSettings,
+  remote: RemoteChoice,
+  core: CoreValues,
+  ctx: { root: Logger; log: Logger; signal: AbortSignal; version: string },
+): Promise<void> {
   const { log, signal, version } = ctx;
   const source = monitorSource(remote, { log: ctx.root, timeoutMs: core.timeoutMs, concurrency: core.concurrency, retries: core.retries });
   try {
     const urls = await remoteUrls(source, remote.remoteModel, core, { signal, log });
     await preheatUrls(h, urls, { log, signal, concurrency: core.concurrency });
   } catch (err) {
-    log.warn({ event: 'preheat-failed', version, err }, `preheat failed; ${version} is published all the same (replicas pull it from the origin): ${(err as Error).message}`);
+    log.warn(
+      { event: 'preheat-failed', version, err },
+      `preheat failed; ${version} is published all the same (replicas pull it from the origin): ${(err as Error).message}`,
+    );
   } finally {
     await source.close().catch(() => {});
   }
@@ -70,8 +81,14 @@ export async function runPublish(localPath: string, raw: RawOptions, io: CliIo):
   try {
     if (preheat) nameable(source);
     const r = await publish(local, source, writer, {
-      model: remote.remoteModel, donefile: remote.remoteDonefile, ...pub,
-      concurrency: core.concurrency, timeoutMs: core.timeoutMs, retries: core.retries, signal, log,
+      model: remote.remoteModel,
+      donefile: remote.remoteDonefile,
+      ...pub,
+      concurrency: core.concurrency,
+      timeoutMs: core.timeoutMs,
+      retries: core.retries,
+      signal,
+      log,
     });
     log.info({ event: 'published', ...r }, `published ${r.version}: ${r.uploadedFiles} files uploaded (${r.uploadedBytes} bytes), ${r.reusedFiles} reused`);
     if (preheat) await warm(preheat, remote, core, { root, log, signal, version: r.version });

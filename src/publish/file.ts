@@ -63,7 +63,9 @@ class FileWriter implements Writer {
 
   async delete(p: string, o: IoOptions): Promise<void> {
     o.signal.throwIfAborted();
-    await unlink(this.local(p)).catch(quiet(['ENOENT'])).catch((err: unknown) => Promise.reject(this.fail(`delete ${p}`, err)));
+    await unlink(this.local(p))
+      .catch(quiet(['ENOENT']))
+      .catch((err: unknown) => Promise.reject(this.fail(`delete ${p}`, err)));
   }
 
   async removeDir(p: string, o: IoOptions): Promise<void> {

@@ -55,7 +55,13 @@ class FtpWriter implements Writer {
     this.timeoutMs = deps.timeoutMs;
     this.displayUrl = `${opts.secure ? 'ftps' : 'ftp'}://${this.endpoint.address}${opts.root === '/' ? '' : encodeURI(opts.root)}`;
     this.log = deps.log;
-    this.pool = new FtpPool({ max: Math.max(1, deps.concurrency), timeoutMs: deps.timeoutMs, endpoint: this.endpoint, log: this.log, connect: ftpConnector(opts) });
+    this.pool = new FtpPool({
+      max: Math.max(1, deps.concurrency),
+      timeoutMs: deps.timeoutMs,
+      endpoint: this.endpoint,
+      log: this.log,
+      connect: ftpConnector(opts),
+    });
   }
 
   private remote(p: string): string {
@@ -104,7 +110,10 @@ class FtpWriter implements Writer {
       } catch (err) {
         if (!isCode(err, 550, 553)) throw err;
         // Some servers refuse RNTO onto an existing file: delete it first (not atomic, said in the docs).
-        const gone = await client.send(`DELE ${b}`).then(() => true, () => false);
+        const gone = await client.send(`DELE ${b}`).then(
+          () => true,
+          () => false,
+        );
         if (!gone) throw writeError(err, what, this.endpoint, { signal: o.signal, lost: false });
         this.log.warn({ event: 'rename-not-atomic' }, 'the FTP server refused to rename onto an existing file; deleted it first');
         await client.rename(a, b).catch((e: unknown) => Promise.reject(writeError(e, what, this.endpoint, { signal: o.signal, lost: false })));
@@ -127,7 +136,12 @@ class FtpWriter implements Writer {
   async removeDir(p: string, o: IoOptions): Promise<void> {
     const abs = this.remote(p);
     this.dirs.delete(abs);
-    await this.pool.run(`rmdir ${abs}`, o.signal, ({ client }) => client.send(`RMD ${abs}`).then(() => undefined, () => undefined));
+    await this.pool.run(`rmdir ${abs}`, o.signal, ({ client }) =>
+      client.send(`RMD ${abs}`).then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
   }
 
   async close(): Promise<void> {

@@ -30,7 +30,11 @@ export const VERSION_ID = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
  * sort before the new one.
  */
 export function newVersionId(now: Date, random: string, previous?: string | null): string {
-  const id = (d: Date) => `${d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${random}`;
+  const id = (d: Date) =>
+    `${d
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z')}-${random}`;
   if (!previous || id(now) > previous) return id(now);
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(previous)!;
   const [y, mo, d, h, mi, sec] = m.slice(1).map(Number) as [number, number, number, number, number, number];
@@ -138,7 +142,8 @@ export function parsePublishedManifest(text: string, what: string, expectVersion
     throw new IntegrityError(`${what}: not JSON (${(err as Error).message})`, { cause: err });
   }
   if (!isObj(raw) || raw.format !== PUBLISH_FORMAT) throw new IntegrityError(`${what}: not a ${PUBLISH_FORMAT} manifest`);
-  if (raw.formatVersion !== PUBLISH_FORMAT_VERSION) throw new IntegrityError(`${what}: format version ${String(raw.formatVersion)}; this build reads ${PUBLISH_FORMAT_VERSION}`);
+  if (raw.formatVersion !== PUBLISH_FORMAT_VERSION)
+    throw new IntegrityError(`${what}: format version ${String(raw.formatVersion)}; this build reads ${PUBLISH_FORMAT_VERSION}`);
   const { version, kind, previous, files, publishedAt } = raw;
   if (typeof version !== 'string' || !VERSION_ID.test(version)) throw new IntegrityError(`${what}: bad version id`);
   if (expectVersion !== undefined && version !== expectVersion) throw new IntegrityError(`${what}: is version ${version}, the donefile names ${expectVersion}`);

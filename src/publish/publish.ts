@@ -91,7 +91,10 @@ async function current(source: Source, o: PublishOptions): Promise<Published | n
   if (!st) return pub;
   const foreign = st.isDirectory ? await firstForeign(source, o) : o.model;
   if (foreign !== null) {
-    throw new ConfigError('remote-model-name', `the remote ${o.model} holds ${foreign}, which publish did not write; publish keeps its versions under ${o.model}/: move the old model away or choose another name`);
+    throw new ConfigError(
+      'remote-model-name',
+      `the remote ${o.model} holds ${foreign}, which publish did not write; publish keeps its versions under ${o.model}/: move the old model away or choose another name`,
+    );
   }
   return pub;
 }
@@ -147,7 +150,11 @@ function sameFingerprint(a: RemoteEntry | null, b: RemoteEntry | null, resolutio
 async function commit(writer: Writer, text: string, vid: string, ctx: UploadContext, o: PublishOptions): Promise<void> {
   const bytes = Buffer.from(text);
   if (writer.features.atomicPut && !writer.features.atomicReplace) {
-    await remoteOp(() => writer.put(o.donefile, Readable.from([bytes]), { signal: o.signal, size: bytes.length }), { ...o, timeoutMs: null, what: `write ${o.donefile}` });
+    await remoteOp(() => writer.put(o.donefile, Readable.from([bytes]), { signal: o.signal, size: bytes.length }), {
+      ...o,
+      timeoutMs: null,
+      what: `write ${o.donefile}`,
+    });
     return;
   }
   const tmp = underModel(o.model, layout.donefileTmp(vid));
@@ -155,13 +162,21 @@ async function commit(writer: Writer, text: string, vid: string, ctx: UploadCont
   await remoteOp((signal) => writer.rename(tmp, o.donefile, { signal }), { ...o, what: `rename ${tmp} to ${o.donefile}` });
 }
 
-async function commitDistinct(source: Source, writer: Writer, text: string, vid: string, before: RemoteEntry | null, ctx: UploadContext, o: PublishOptions): Promise<void> {
+async function commitDistinct(
+  source: Source,
+  writer: Writer,
+  text: string,
+  vid: string,
+  before: RemoteEntry | null,
+  ctx: UploadContext,
+  o: PublishOptions,
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     await commit(writer, text, vid, ctx, o);
     const after = await remoteOp((signal) => source.stat(o.donefile, { signal }), { ...o, what: `stat ${o.donefile}` });
     if (!sameFingerprint(before, after, source.features.mtimeResolutionMs) || attempt >= 3) return;
     // Two publishes within one mtime tick (FTP's MDTM has whole seconds) with donefiles of one size: write it again a tick later.
-    o.log.info({ event: 'donefile-rewrite' }, 'the new donefile has the old one\'s timestamp and size; writing it again a second later');
+    o.log.info({ event: 'donefile-rewrite' }, "the new donefile has the old one's timestamp and size; writing it again a second later");
     await sleep(source.features.mtimeResolutionMs + 100, undefined, { signal: o.signal });
   }
 }
@@ -182,7 +197,10 @@ async function publishWith(local: LocalModel, source: Source, writer: Writer, o:
   const old = prev?.manifest && prev.manifest.kind === local.kind ? new Map(prev.manifest.files.map((f) => [f.path, f])) : new Map<string, PublishedFile>();
   const vid = newVersionId(o.now?.() ?? new Date(), randomBytes(3).toString('hex'), prev?.header?.version);
   const log = o.log.child({ version: vid });
-  log.info({ event: 'publish', files: local.files.length, bytes: local.totalBytes, previous: prev?.header?.version ?? null }, `publishing ${local.files.length} files as ${vid}`);
+  log.info(
+    { event: 'publish', files: local.files.length, bytes: local.totalBytes, previous: prev?.header?.version ?? null },
+    `publishing ${local.files.length} files as ${vid}`,
+  );
   const planned = await runAll(local.files, o.concurrency, (f) => planFile(f, old.get(f.path), vid, source, ctx, o));
   const manifest: PublishedManifest = {
     format: 'model-monitor-publish',

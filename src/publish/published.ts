@@ -48,7 +48,8 @@ async function readText(source: Source, p: string, o: ReadOptions): Promise<stri
 /** The donefile's md5 lines must be the manifest's files, exactly. */
 function agree(text: string, m: PublishedManifest, what: string): void {
   const lines = parseManifest(text);
-  if (!lines || lines.size !== m.files.length) throw new IntegrityError(`${what}: the donefile lists ${lines?.size ?? 0} files, its manifest ${m.files.length}`);
+  if (!lines || lines.size !== m.files.length)
+    throw new IntegrityError(`${what}: the donefile lists ${lines?.size ?? 0} files, its manifest ${m.files.length}`);
   for (const f of m.files) {
     if (lines.get(f.path) !== f.md5) throw new IntegrityError(`${what}: the donefile and its manifest disagree about ${f.path}`);
   }
@@ -83,11 +84,14 @@ export async function readPublished(source: Source, o: ReadOptions): Promise<Pub
 export async function readIndex(source: Source, f: PublishedFile, o: ReadOptions): Promise<ChunkIndex | null> {
   if (!f.index) return null;
   const p = underModel(o.model, f.index.object);
-  const bytes = await remoteOp(async (signal) => {
-    const parts: Buffer[] = [];
-    for await (const c of await source.open(p, { signal })) parts.push(c as Buffer);
-    return Buffer.concat(parts);
-  }, op(o, `read ${p}`));
+  const bytes = await remoteOp(
+    async (signal) => {
+      const parts: Buffer[] = [];
+      for await (const c of await source.open(p, { signal })) parts.push(c as Buffer);
+      return Buffer.concat(parts);
+    },
+    op(o, `read ${p}`),
+  );
   if (bytes.length !== f.index.bytes) throw new IntegrityError(`chunk index ${p}: ${bytes.length} bytes, the manifest says ${f.index.bytes}`);
   return decodeIndex(bytes, p, { size: f.size, md5: f.md5 });
 }

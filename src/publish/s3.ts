@@ -85,7 +85,12 @@ class S3Writer implements Writer {
    * `deadline: false` for a call that takes as long as its bytes do (a PUT, a part: the SDK's
    * idle-socket timeout bounds those) or as S3 takes (completing a multipart upload).
    */
-  private async call<T>(what: string, signal: AbortSignal, op: (sdk: Sdk, client: S3Client, s: AbortSignal) => Promise<T>, o: { deadline?: boolean } = {}): Promise<T> {
+  private async call<T>(
+    what: string,
+    signal: AbortSignal,
+    op: (sdk: Sdk, client: S3Client, s: AbortSignal) => Promise<T>,
+    o: { deadline?: boolean } = {},
+  ): Promise<T> {
     const { sdk, client } = await this.client.ready();
     const attempt = async (s: AbortSignal) => {
       try {
@@ -102,8 +107,10 @@ class S3Writer implements Writer {
     const Bucket = this.opts.bucket;
     if (o.size <= MULTIPART_FROM) {
       // The body streams (not retried here: the caller re-reads the file for another attempt).
-      await this.call(`put ${Key}`, o.signal, (sdk, client, s) =>
-        client.send(new sdk.PutObjectCommand({ Bucket, Key, Body: body, ContentLength: o.size }), { abortSignal: s }),
+      await this.call(
+        `put ${Key}`,
+        o.signal,
+        (sdk, client, s) => client.send(new sdk.PutObjectCommand({ Bucket, Key, Body: body, ContentLength: o.size }), { abortSignal: s }),
         { deadline: false },
       );
       return;
@@ -120,8 +127,11 @@ class S3Writer implements Writer {
     if (!UploadId) throw new RemoteError(`create multipart ${Key}: no upload id in the answer`);
     try {
       const parts = await this.uploadParts(Key, UploadId, body, o);
-      await this.call(`complete multipart ${Key}`, o.signal, (sdk, client, s) =>
-        client.send(new sdk.CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }), { abortSignal: s }),
+      await this.call(
+        `complete multipart ${Key}`,
+        o.signal,
+        (sdk, client, s) =>
+          client.send(new sdk.CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }), { abortSignal: s }),
         { deadline: false }, // S3 may take minutes to assemble a big object (sending keep-alive whitespace meanwhile)
       );
     } catch (err) {
@@ -158,8 +168,11 @@ class S3Writer implements Writer {
     const Bucket = this.opts.bucket;
     return remoteOp(
       async () => {
-        const r = await this.call(`upload part ${PartNumber} of ${Key}`, signal, (sdk, client, s) =>
-          client.send(new sdk.UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.length }), { abortSignal: s }),
+        const r = await this.call(
+          `upload part ${PartNumber} of ${Key}`,
+          signal,
+          (sdk, client, s) =>
+            client.send(new sdk.UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.length }), { abortSignal: s }),
           { deadline: false },
         );
         if (!r.ETag) throw new RemoteError(`upload part ${PartNumber} of ${Key}: no ETag in the answer`);
@@ -174,7 +187,9 @@ class S3Writer implements Writer {
     const Bucket = this.opts.bucket;
     const [src, Key] = [this.key(from), this.key(to)];
     const CopySource = `${Bucket}/${src.split('/').map(encodeURIComponent).join('/')}`;
-    await this.call(`copy ${src} to ${Key}`, o.signal, (sdk, client, s) => client.send(new sdk.CopyObjectCommand({ Bucket, Key, CopySource }), { abortSignal: s }));
+    await this.call(`copy ${src} to ${Key}`, o.signal, (sdk, client, s) =>
+      client.send(new sdk.CopyObjectCommand({ Bucket, Key, CopySource }), { abortSignal: s }),
+    );
     await this.delete(from, o);
   }
 

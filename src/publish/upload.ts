@@ -106,6 +106,10 @@ export async function uploadFile(f: LocalFile, dest: string, chunking: ChunkPara
 /** Uploads a small in-memory object (a manifest, an index, a donefile) to a fresh name. */
 export async function uploadBytes(dest: string, bytes: Buffer, ctx: UploadContext): Promise<void> {
   await remoteOp(() => ctx.writer.put(dest, Readable.from([bytes]), { signal: ctx.signal, size: bytes.length }), {
-    signal: ctx.signal, log: ctx.log, retries: ctx.retries, timeoutMs: null, what: `upload ${dest}`,
+    signal: ctx.signal,
+    log: ctx.log,
+    retries: ctx.retries,
+    timeoutMs: null,
+    what: `upload ${dest}`,
   });
 }

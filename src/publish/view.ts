@@ -49,7 +49,10 @@ export function publishedView(inner: Source, o: ViewOptions): Source {
  * The source for a remote as a monitor reads it: a model publish wrote through its manifest, any other as is.
  * The view's own lines (its manifest reads) carry the source's bindings too, as the source's do (backend.ts).
  */
-export function monitorSource(c: Pick<RemoteChoice, 'sourceKind' | 'openSource' | 'remoteModel' | 'remoteDonefile'>, deps: SourceDeps & { readonly retries: number }): Source {
+export function monitorSource(
+  c: Pick<RemoteChoice, 'sourceKind' | 'openSource' | 'remoteModel' | 'remoteDonefile'>,
+  deps: SourceDeps & { readonly retries: number },
+): Source {
   const raw = c.openSource(deps);
   const log = deps.log.child({ component: 'source', source: c.sourceKind });
   return publishedView(raw, { model: c.remoteModel, donefile: c.remoteDonefile, timeoutMs: deps.timeoutMs, retries: deps.retries, log });

@@ -70,7 +70,9 @@ class WebHdfsWriter implements Writer {
    */
   private send(url: URL, method: string, signal: AbortSignal, body?: { stream: Readable; size: number }): Promise<Answer> {
     const mod = url.protocol === 'https:' ? https : http;
-    const headers: Record<string, string> = body ? { 'content-type': 'application/octet-stream', 'content-length': String(body.size) } : { 'content-length': '0' };
+    const headers: Record<string, string> = body
+      ? { 'content-type': 'application/octet-stream', 'content-length': String(body.size) }
+      : { 'content-length': '0' };
     const ms = this.deps.timeoutMs;
     return new Promise<Answer>((resolve, reject) => {
       const req = mod.request(url, { method, headers, signal, timeout: ms, agent: url.protocol === 'https:' ? this.agents.https : this.agents.http });
@@ -141,7 +143,8 @@ class WebHdfsWriter implements Writer {
     const params: Record<string, string> = { overwrite: 'true', ...(this.opts.noRedirect ? { noredirect: 'true' } : {}) };
     const nn = await this.namenode('PUT', abs, 'CREATE', params, o.signal);
     let location: unknown = nn.headers.location;
-    if (nn.status === 200 && String(nn.headers['content-type'] ?? '').startsWith('application/json')) location = (JSON.parse(await text(nn.body)) as { Location?: unknown }).Location;
+    if (nn.status === 200 && String(nn.headers['content-type'] ?? '').startsWith('application/json'))
+      location = (JSON.parse(await text(nn.body)) as { Location?: unknown }).Location;
     else nn.body.resume();
     if (typeof location !== 'string' || !/^https?:\/\//i.test(location)) throw new RemoteError(`${what}: the namenode gave no datanode location`);
     let dn: Answer;

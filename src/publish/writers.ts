@@ -37,7 +37,12 @@ function writable<O extends object, const T extends readonly OptionSpec[]>(f: So
 }
 
 /** One line per writable store; the order is the one error messages list them in. */
-export const writers: readonly WritableStore[] = [writable(file, fileWriter), writable(ftp, ftpWriter), writable(s3, s3Writer), writable(webhdfs, webhdfsWriter)];
+export const writers: readonly WritableStore[] = [
+  writable(file, fileWriter),
+  writable(ftp, ftpWriter),
+  writable(s3, s3Writer),
+  writable(webhdfs, webhdfsWriter),
+];
 
 export function writerFor(kind: string): WritableStore | undefined {
   return writers.find((w) => w.kind === kind);

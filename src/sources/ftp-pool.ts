@@ -55,12 +55,7 @@ const TLS_TRUST_CODES = new Set([
  * gone afterwards (basic-ftp closes the client on any socket error, FIN or
  * timeout), which makes an otherwise unclassified error a dropped connection.
  */
-export function mapFtpError(
-  err: unknown,
-  what: string,
-  ep: Endpoint,
-  o: { signal?: AbortSignal; lost?: boolean } = {},
-): MonitorError {
+export function mapFtpError(err: unknown, what: string, ep: Endpoint, o: { signal?: AbortSignal; lost?: boolean } = {}): MonitorError {
   if (o.signal?.aborted) {
     const reason = abortReason(o.signal);
     return reason instanceof TransientError ? new TransientError(`${what}: timed out (${ep.address})`, { cause: reason }) : reason;

@@ -188,10 +188,12 @@ class FtpSource implements Source {
   }
 
   private statAbs(abs: string, signal: AbortSignal): Promise<RemoteEntry | null> {
-    return this.pool.run(`stat ${abs}`, signal, (lease) => statPath(lease, abs)).catch((err: unknown) => {
-      if (err instanceof NotFoundError) return null;
-      throw err;
-    });
+    return this.pool
+      .run(`stat ${abs}`, signal, (lease) => statPath(lease, abs))
+      .catch((err: unknown) => {
+        if (err instanceof NotFoundError) return null;
+        throw err;
+      });
   }
 
   async *list(dir: string, o: IoOptions): AsyncIterable<RemoteEntry> {

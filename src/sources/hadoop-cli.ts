@@ -6,16 +6,7 @@ import type { Logger } from '../log.js';
 import { decodeUrlPart, type Values } from '../option-values.js';
 import type { OptionSpec } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
-import {
-  classifyHadoopStderr,
-  escapeGlob,
-  isLegacyRecursiveLs,
-  parseLsOutput,
-  parseStat,
-  relativeTo,
-  STAT_FORMAT,
-  stderrSummary,
-} from './hadoop-output.js';
+import { classifyHadoopStderr, escapeGlob, isLegacyRecursiveLs, parseLsOutput, parseStat, relativeTo, STAT_FORMAT, stderrSummary } from './hadoop-output.js';
 import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
 
 export interface HadoopCliOptions {

@@ -25,8 +25,7 @@ export interface StatResult {
 
 // perm (+ ACL / extended-attribute flag), replication ('-' for dirs), owner and group (may hold spaces),
 // size, date, time, then exactly one space and the path (which may hold anything but a newline).
-const LS_LINE =
-  /^([-dlbcps][-rwxsStTl]{9}[+@.]?)\s+(-|\d+)\s+(.*?)\s+(\d+)\s+(\d{4})-(\d{2})-(\d{2})\s+(\d{2}):(\d{2}) (.+)$/;
+const LS_LINE = /^([-dlbcps][-rwxsStTl]{9}[+@.]?)\s+(-|\d+)\s+(.*?)\s+(\d+)\s+(\d{4})-(\d{2})-(\d{2})\s+(\d{2}):(\d{2}) (.+)$/;
 
 /** Lines that are not entries but are fine to see on stdout. */
 const LS_NOISE = /^(Found \d+ items?|\s*)$/;
@@ -59,7 +58,12 @@ export function parseLsOutput(stdout: string): LsEntry[] {
 
 /** The output of `-stat "%b %Y %F"` for one path (the last non-empty line: some clients print warnings first). */
 export function parseStat(stdout: string): StatResult {
-  const line = stdout.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? '';
+  const line =
+    stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .at(-1) ?? '';
   const m = /^(\d+) (\d+) (.+)$/.exec(line);
   if (!m) throw new SyntaxError(`unexpected hadoop fs -stat output: ${JSON.stringify(line.slice(0, 200))}`);
   const type = m[3]!.toLowerCase();

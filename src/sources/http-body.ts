@@ -3,9 +3,7 @@
  * errors are MonitorErrors (shared by the HTTP and S3 sources).
  */
 import { Transform, type Readable } from 'node:stream';
-import {
-  abortReason, AuthError, isTransientNetworkError, MonitorError, NotFoundError, RemoteError, TransientError,
-} from '../errors.js';
+import { abortReason, AuthError, isTransientNetworkError, MonitorError, NotFoundError, RemoteError, TransientError } from '../errors.js';
 
 interface GuardOptions {
   readonly signal: AbortSignal;

@@ -88,7 +88,8 @@ export class HttpClient {
       req.on('timeout', () => req.destroy(Object.assign(new Error(`no data for ${this.o.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.on('error', (err: Error & { code?: string }) => {
         // The proxy agents fail a refused or dropped CONNECT with a bare Error: a network failure all the same.
-        if (proxied && err.code === undefined && err.name === 'Error') reject(Object.assign(new Error(`proxy: ${err.message}`, { cause: err }), { code: 'ECONNRESET' }));
+        if (proxied && err.code === undefined && err.name === 'Error')
+          reject(Object.assign(new Error(`proxy: ${err.message}`, { cause: err }), { code: 'ECONNRESET' }));
         else reject(err);
       });
       req.end();

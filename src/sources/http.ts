@@ -225,7 +225,8 @@ class HttpSource implements Source {
       const names = files.slice(i, i + batch);
       const heads = await Promise.all(names.map((n) => this.headFile(new URL(encodeURIComponent(n), dirUrl), signal)));
       for (const [j, e] of heads.entries()) {
-        if (e.isDirectory) subdirs.push(names[j]!); // a link without its trailing `/`
+        if (e.isDirectory)
+          subdirs.push(names[j]!); // a link without its trailing `/`
         else yield { ...e, path: join(rel, names[j]!) };
       }
     }

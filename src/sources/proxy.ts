@@ -44,7 +44,8 @@ export function parseProxy(text: string | null): ProxySetting {
     throw new ConfigError('proxy', `not a URL: "${redactUrl(v)}" (want http://host:port, or none)`, { cause: err });
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError('proxy', `must be an http:// or https:// URL, got ${u.protocol}`);
-  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) throw new ConfigError('proxy', 'a proxy URL has no path, query or fragment: http://host:port');
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash)
+    throw new ConfigError('proxy', 'a proxy URL has no path, query or fragment: http://host:port');
   return u.href.replace(/\/$/, '');
 }
 
@@ -76,7 +77,11 @@ export async function proxyAgent(proxy: string, secure: boolean, o: AgentOptions
 }
 
 /** Agents for requests to `target`: through the proxy `setting` resolves to, or plain options when none applies. */
-export async function agentsFor(setting: ProxySetting, target: string, o: AgentOptions): Promise<{ httpAgent: Agent | AgentOptions; httpsAgent: Agent | AgentOptions; proxy: string | null }> {
+export async function agentsFor(
+  setting: ProxySetting,
+  target: string,
+  o: AgentOptions,
+): Promise<{ httpAgent: Agent | AgentOptions; httpsAgent: Agent | AgentOptions; proxy: string | null }> {
   const proxy = resolveProxy(setting, target);
   if (!proxy) return { httpAgent: o, httpsAgent: o, proxy: null };
   return { httpAgent: await proxyAgent(proxy, false, o), httpsAgent: await proxyAgent(proxy, true, o), proxy };

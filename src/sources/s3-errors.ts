@@ -3,13 +3,25 @@ import { abortReason, AuthError, isTransientNetworkError, MonitorError, NotFound
 
 // error `name`s (the S3 XML Code); HEAD answers have no body, so there the status decides
 const AUTH_NAMES = new Set([
-  'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken',
-  'TokenRefreshRequired', 'AllAccessDisabled', 'CredentialsProviderError',
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'InvalidToken',
+  'ExpiredToken',
+  'TokenRefreshRequired',
+  'AllAccessDisabled',
+  'CredentialsProviderError',
 ]);
 // RequestTimeTooSkewed (403): the SDK corrects its clock offset from the answer, so a retry heals it
 const TRANSIENT_NAMES = new Set([
-  'SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'TimeoutError',
-  'RequestTimeTooSkewed', 'InternalError', 'ServiceUnavailable',
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestTimeout',
+  'TimeoutError',
+  'RequestTimeTooSkewed',
+  'InternalError',
+  'ServiceUnavailable',
 ]);
 
 interface SdkError {

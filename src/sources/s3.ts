@@ -34,19 +34,32 @@ export { mapS3Error };
 
 const options = [
   {
-    name: 's3-endpoint', kind: 'string', metavar: 'URL', group: 'S3',
+    name: 's3-endpoint',
+    kind: 'string',
+    metavar: 'URL',
+    group: 'S3',
     help: 'S3-compatible endpoint (MinIO, Ceph RGW…), e.g. http://minio:9000; default: AWS',
   },
   {
-    name: 's3-region', kind: 'string', metavar: 'REGION', group: 'S3', check: regionName,
+    name: 's3-region',
+    kind: 'string',
+    metavar: 'REGION',
+    group: 'S3',
+    check: regionName,
     help: 'bucket region; default: AWS_REGION or the AWS profile, else us-east-1',
   },
   {
-    name: 's3-force-path-style', kind: 'bool', default: false, group: 'S3',
+    name: 's3-force-path-style',
+    kind: 'bool',
+    default: false,
+    group: 'S3',
     help: 'address buckets as ENDPOINT/bucket, not bucket.ENDPOINT (most S3-compatible servers want this)',
   },
   {
-    name: 's3-unsigned', kind: 'bool', default: false, group: 'S3',
+    name: 's3-unsigned',
+    kind: 'bool',
+    default: false,
+    group: 'S3',
     help: 'send requests unsigned (anonymous): a public-read bucket, or one whose policy admits the cache tier; a shared cache stores no answer to a signed request',
   },
   proxyOption,
@@ -177,9 +190,7 @@ class S3Source implements Source {
     if (Key !== '') {
       try {
         const { sdk, client } = await this.ready();
-        const h = await this.call(`stat ${Key}`, o.signal, (s) =>
-          client.send(new sdk.HeadObjectCommand({ Bucket, Key }), { abortSignal: s }),
-        );
+        const h = await this.call(`stat ${Key}`, o.signal, (s) => client.send(new sdk.HeadObjectCommand({ Bucket, Key }), { abortSignal: s }));
         const e = headEntry(p, h);
         this.keys.note(p, e);
         return e;
@@ -257,8 +268,13 @@ class S3Source implements Source {
   /** The GET the SDK sends: path-style or virtual-host, key segments encoded, query sorted (x-id last). */
   requestUrl(p: string): string {
     const ep = new URL(this.opts.endpoint ?? endpointOf(this.opts));
-    const key = this.key(p).split('/').map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/');
-    const base = this.opts.forcePathStyle ? `${ep.origin}/${this.opts.bucket}/${key}` : `${ep.protocol}//${this.opts.endpoint ? `${this.opts.bucket}.${ep.host}` : ep.host}/${key}`;
+    const key = this.key(p)
+      .split('/')
+      .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+      .join('/');
+    const base = this.opts.forcePathStyle
+      ? `${ep.origin}/${this.opts.bucket}/${key}`
+      : `${ep.protocol}//${this.opts.endpoint ? `${this.opts.bucket}.${ep.host}` : ep.host}/${key}`;
     const k = this.keys.known(p);
     return `${base}?${k !== undefined ? `mmkey=${encodeURIComponent(k)}&` : ''}x-id=GetObject`;
   }

@@ -30,7 +30,11 @@ export interface WebHdfsClientOptions {
 /** A `RemoteException` as the server sent it; kept as the `cause` of the MonitorError it maps to. */
 export class WebHdfsRemoteException extends Error {
   override readonly name = 'WebHdfsRemoteException';
-  constructor(readonly status: number, readonly exception: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly exception: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -239,7 +243,6 @@ export class WebHdfsClient {
   private send(url: string, signal: AbortSignal): Promise<HttpResponse> {
     return this.o.http.request(new URL(url), { method: 'GET', signal, headers: NO_CACHE });
   }
-
 }
 
 function isUnsupported(err: unknown): boolean {
@@ -292,8 +295,7 @@ function statusArray(raw: unknown, path: string): HdfsFileStatus[] {
 }
 
 function parseBatch(raw: unknown, path: string): { entries: HdfsFileStatus[]; remaining: number } {
-  const dl = (raw as { DirectoryListing?: { partialListing?: { FileStatuses?: { FileStatus?: unknown } }; remainingEntries?: unknown } })
-    .DirectoryListing;
+  const dl = (raw as { DirectoryListing?: { partialListing?: { FileStatuses?: { FileStatus?: unknown } }; remainingEntries?: unknown } }).DirectoryListing;
   const entries = statusArray(dl?.partialListing?.FileStatuses?.FileStatus, path);
   return { entries, remaining: typeof dl?.remainingEntries === 'number' ? dl.remainingEntries : 0 };
 }

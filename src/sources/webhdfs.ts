@@ -169,8 +169,7 @@ class WebHdfsSource implements Source {
           const e = { path: child, size: s.length, mtimeMs: s.modificationTime };
           this.keys.note(joinRemote(dir, child), e);
           yield e;
-        }
-        else this.log.debug({ event: 'skip-symlink' }, 'skipping a symlink in the listing');
+        } else this.log.debug({ event: 'skip-symlink' }, 'skipping a symlink in the listing');
       }
     }
   }
@@ -209,7 +208,15 @@ class WebHdfsSource implements Source {
    * times. Chunks are forwarded as they come (no `for await`, which would concatenate
    * whatever had queued); a reader that goes away stops it.
    */
-  private async pump(path: string, first: Readable, start: number, end: number | undefined, signal: AbortSignal, out: PassThrough, key: string | undefined): Promise<void> {
+  private async pump(
+    path: string,
+    first: Readable,
+    start: number,
+    end: number | undefined,
+    signal: AbortSignal,
+    out: PassThrough,
+    key: string | undefined,
+  ): Promise<void> {
     let offset = start;
     let body: Readable | null = first;
     for (let resumes = 0, progressAt = start; ; resumes++) {

@@ -85,7 +85,10 @@ export async function nextBackupSeq(dir: string): Promise<number> {
   } catch {
     /* none yet */
   }
-  const seqs = names.map((n) => /^(\d+)(\.json)?$/.exec(n)).filter((m) => m !== null).map((m) => Number(m[1]));
+  const seqs = names
+    .map((n) => /^(\d+)(\.json)?$/.exec(n))
+    .filter((m) => m !== null)
+    .map((m) => Number(m[1]));
   return seqs.length ? Math.max(...seqs) + 1 : 1;
 }
 

@@ -127,7 +127,9 @@ export function createRenameSwap(l: SwapLayout): SwapStrategy {
 
   /** After the commit: pruning old backups. Its failure is logged, not thrown: the swap itself is done. */
   async function tidy(ctx: SwapContext): Promise<void> {
-    await pruneBackups(w.backups, l.keepBackups, l.discarder).catch((err: unknown) => ctx.log.warn({ event: 'prune-failed', err }, 'could not prune old backups'));
+    await pruneBackups(w.backups, l.keepBackups, l.discarder).catch((err: unknown) =>
+      ctx.log.warn({ event: 'prune-failed', err }, 'could not prune old backups'),
+    );
   }
 
   async function rollback(ctx: SwapContext): Promise<SwapResult> {

@@ -42,10 +42,7 @@ type Journal =
   | { readonly op: 'rollback'; readonly from: number; readonly to: number };
 
 /** What is at the served path. */
-type LinkState =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'dir' }
-  | { readonly kind: 'link'; readonly seq: number | null; readonly target: string };
+type LinkState = { readonly kind: 'none' } | { readonly kind: 'dir' } | { readonly kind: 'link'; readonly seq: number | null; readonly target: string };
 
 export function symlinkPaths(l: SwapLayout) {
   const dir = path.dirname(l.servedPath);
@@ -104,7 +101,8 @@ export function createSymlinkSwap(l: SwapLayout): SwapStrategy {
     ctx.signal.throwIfAborted();
     if (l.fsync) await fsyncTree(model.dir);
     const s = await linkState();
-    if (s.kind === 'link' && s.seq === null) ctx.log.warn({ event: 'swap-foreign-link', target: s.target }, 'the served path links outside the versions dir; replacing the link');
+    if (s.kind === 'link' && s.seq === null)
+      ctx.log.warn({ event: 'swap-foreign-link', target: s.target }, 'the served path links outside the versions dir; replacing the link');
     await ownDir(p.versions);
     const first = await nextBackupSeq(p.versions);
     const convert = s.kind === 'dir' ? first : null;

@@ -68,7 +68,10 @@ export function createVersionedSwap(l: SwapLayout): SwapStrategy {
 
   /** Above every version dir and every record, tombstones included: numbers are never reused. */
   async function nextVersion(): Promise<number> {
-    const recs = (await names(p.records)).map((n) => /^(\d+)\./.exec(n)).filter((m) => m !== null).map((m) => Number(m[1]));
+    const recs = (await names(p.records))
+      .map((n) => /^(\d+)\./.exec(n))
+      .filter((m) => m !== null)
+      .map((m) => Number(m[1]));
     return Math.max(0, ...(await versions()), ...recs) + 1;
   }
 

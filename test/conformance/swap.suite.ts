@@ -32,7 +32,23 @@ export interface CrashControl {
 
 export class SimulatedCrash extends Error {}
 
-const MUTATING = new Set(['writeFile', 'appendFile', 'rename', 'rm', 'rmdir', 'unlink', 'mkdir', 'mkdtemp', 'symlink', 'link', 'copyFile', 'cp', 'utimes', 'truncate', 'chmod']);
+const MUTATING = new Set([
+  'writeFile',
+  'appendFile',
+  'rename',
+  'rm',
+  'rmdir',
+  'unlink',
+  'mkdir',
+  'mkdtemp',
+  'symlink',
+  'link',
+  'copyFile',
+  'cp',
+  'utimes',
+  'truncate',
+  'chmod',
+]);
 
 /** Wraps node:fs/promises for vi.mock: counts mutations, and "kills the process" after `crashAfter` of them. */
 export function crashableFs<T extends Record<string, unknown>>(orig: T, c: CrashControl): T {
@@ -120,7 +136,14 @@ export async function tempLayout(prefix: string, roots: string[], keepBackups = 
   const local = path.join(root, 'local');
   await fsp.mkdir(local);
   const { Discarder } = await import('../../src/swap/discard.js');
-  return { servedPath: path.join(local, 'model'), workDir: path.join(local, '_serving_monitor_tmp'), name: 'model', keepBackups, fsync: false, discarder: new Discarder() };
+  return {
+    servedPath: path.join(local, 'model'),
+    workDir: path.join(local, '_serving_monitor_tmp'),
+    name: 'model',
+    keepBackups,
+    fsync: false,
+    discarder: new Discarder(),
+  };
 }
 
 export function runSwapSuite(name: string, make: Make, o: SwapSuiteOptions): void {
@@ -250,9 +273,32 @@ function crashScenarios(
 ): void {
   const scenarios: Scenario[] = [
     { what: 'the first swap', setup: async () => {}, op: (s, l) => swapIn(s, l, 'v1'), before: null, after: 'v1' },
-    { what: 'a swap that prunes', setup: async (s, l) => { for (const v of ['v1', 'v2', 'v3']) await swapIn(s, l, v); }, op: (s, l) => swapIn(s, l, 'v4'), before: 'v3', after: 'v4' },
-    { what: 'a swap over a model it did not make', setup: (_s, l) => o.seedForeign(l, writeModel), op: (s, l) => swapIn(s, l, 'v1'), before: 'v0', after: 'v1' },
-    { what: 'a rollback', setup: async (s, l) => { for (const v of ['v1', 'v2', 'v3']) await swapIn(s, l, v); }, op: (s) => s.rollback(ctx()), before: 'v3', after: 'v2', rollback: true },
+    {
+      what: 'a swap that prunes',
+      setup: async (s, l) => {
+        for (const v of ['v1', 'v2', 'v3']) await swapIn(s, l, v);
+      },
+      op: (s, l) => swapIn(s, l, 'v4'),
+      before: 'v3',
+      after: 'v4',
+    },
+    {
+      what: 'a swap over a model it did not make',
+      setup: (_s, l) => o.seedForeign(l, writeModel),
+      op: (s, l) => swapIn(s, l, 'v1'),
+      before: 'v0',
+      after: 'v1',
+    },
+    {
+      what: 'a rollback',
+      setup: async (s, l) => {
+        for (const v of ['v1', 'v2', 'v3']) await swapIn(s, l, v);
+      },
+      op: (s) => s.rollback(ctx()),
+      before: 'v3',
+      after: 'v2',
+      rollback: true,
+    },
   ];
   for (const sc of scenarios) {
     /** How many mutating fs calls the scenario's operation makes (a dry run). */
@@ -309,7 +355,10 @@ function crashScenarios(
         const l = await layout();
         await sc.setup(make(l), l);
         Object.assign(c, { crashAfter: null, mutations: 0, crashed: false, failAt: k });
-        const failed = await sc.op(make(l), l).then(() => false, () => true);
+        const failed = await sc.op(make(l), l).then(
+          () => false,
+          () => true,
+        );
         c.failAt = null;
         // The cycle deletes staging after a failed swap (kill -9 safety never relies on it being there).
         await fsp.rm(path.join(l.workDir, 'model.staging'), { recursive: true, force: true });

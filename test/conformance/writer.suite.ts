@@ -20,9 +20,11 @@ async function text(src: Source, p: string): Promise<string> {
 }
 
 function body(b: Buffer): Readable {
-  return Readable.from((function* () {
-    for (let at = 0; at < b.length; at += 256 * 1024) yield b.subarray(at, at + 256 * 1024);
-  })());
+  return Readable.from(
+    (function* () {
+      for (let at = 0; at < b.length; at += 256 * 1024) yield b.subarray(at, at + 256 * 1024);
+    })(),
+  );
 }
 
 export function runWriterSuite(name: string, start: () => Promise<Target>): void {

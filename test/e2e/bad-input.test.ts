@@ -24,16 +24,32 @@ describe('bad input exits 2 naming the flag', () => {
     ['bad --bwlimit', ['--type', 'file', ...paddle, '--bwlimit', 'fast'], /--bwlimit/],
     ['negative --spread', ['--type', 'file', ...paddle, '--spread', '-5'], /--spread/],
     ['--spread 1e12', ['--type', 'file', ...paddle, '--spread', '1e12'], /--spread: must be at most 86400/],
-    ['--proxy that is not a proxy URL', ['--remote', 'http://origin/m', '--remote_model_name', 'm', '--remote_donefile_name', 'd', '--proxy', 'squid:3128/x'], /--proxy/],
-    ['--proxy for an ftp:// remote', ['--remote', 'ftp://origin/m', '--remote_model_name', 'm', '--remote_donefile_name', 'd', '--proxy', 'http://squid:3128'], /--proxy/],
-    ['--remote_model_name escaping the remote path', ['--type', 'file', '--remote_path', '/', '--remote_model_name', '../etc', '--remote_donefile_name', 'd'], /--remote_model_name/], // named as typed
+    [
+      '--proxy that is not a proxy URL',
+      ['--remote', 'http://origin/m', '--remote_model_name', 'm', '--remote_donefile_name', 'd', '--proxy', 'squid:3128/x'],
+      /--proxy/,
+    ],
+    [
+      '--proxy for an ftp:// remote',
+      ['--remote', 'ftp://origin/m', '--remote_model_name', 'm', '--remote_donefile_name', 'd', '--proxy', 'http://squid:3128'],
+      /--proxy/,
+    ],
+    [
+      '--remote_model_name escaping the remote path',
+      ['--type', 'file', '--remote_path', '/', '--remote_model_name', '../etc', '--remote_donefile_name', 'd'],
+      /--remote_model_name/,
+    ], // named as typed
     // Every duration and count has a ceiling: 1e12 s overflowed the timer (thousands of polls a second).
     ['--interval 1e12', ['--type', 'file', ...paddle, '--interval', '1e12'], /--interval: must be at most 86400/],
     ['--exec-timeout 1e20', ['--type', 'file', ...paddle, '--exec-timeout', '1e20'], /--exec-timeout: must be at most 86400/],
     ['--timeout 1e9', ['--type', 'file', ...paddle, '--timeout', '1e9'], /--timeout: must be at most 86400/],
     ['--max-failures 1e12', ['--type', 'file', ...paddle, '--max-failures', '1000000000000'], /--max-failures: must be at most/],
     ['--bwlimit 1e30', ['--type', 'file', ...paddle, '--bwlimit', '1000000000000000000000000000000'], /--bwlimit: must be at most 1P/],
-    ['--type with --remote (they conflict)', ['--type', 'ftp', '--remote', 'file:///tmp', '--remote_model_name', 'm', '--remote_donefile_name', 'd'], /--type: conflicts with --remote/],
+    [
+      '--type with --remote (they conflict)',
+      ['--type', 'ftp', '--remote', 'file:///tmp', '--remote_model_name', 'm', '--remote_donefile_name', 'd'],
+      /--type: conflicts with --remote/,
+    ],
   ];
   for (const [what, args, flag] of cases) {
     it(what, async () => {
@@ -66,7 +82,9 @@ describe('flags are named as the user spelled them', () => {
   });
 
   it('a typo in kebab spelling gets a kebab suggestion; nonsense gets none', async () => {
-    expect(await oneLine(['sync', '--type', 'file', ...paddle, '--intervall=3'])).toBe("model-monitor: unknown option '--intervall' (did you mean --interval?)");
+    expect(await oneLine(['sync', '--type', 'file', ...paddle, '--intervall=3'])).toBe(
+      "model-monitor: unknown option '--intervall' (did you mean --interval?)",
+    );
     expect(await oneLine(['sync', '--type', 'file', ...paddle, '--frobnicate'])).toBe("model-monitor: unknown option '--frobnicate'");
   });
 
@@ -74,6 +92,8 @@ describe('flags are named as the user spelled them', () => {
     expect(await oneLine(['--type', 'ftp', ...paddle])).toMatch(/^model-monitor: --ftp-host \(--ftp_ip\): required with --type ftp$/);
     expect(await oneLine(['--type', 'ftp', '--ftp_ip=', ...paddle])).toMatch(/^model-monitor: --ftp_ip: required with --type ftp$/);
     expect(await oneLine(['--type', 'ftp', '--ftp_ip', 'h', '--ftp_port=abc', ...paddle])).toMatch(/^model-monitor: --ftp_port: /);
-    expect(await oneLine(['sync', '--type', 'file', ...paddle], { MODEL_MONITOR_INTERVAL: 'soon' })).toMatch(/^model-monitor: --interval \(MODEL_MONITOR_INTERVAL\): expected a number/);
+    expect(await oneLine(['sync', '--type', 'file', ...paddle], { MODEL_MONITOR_INTERVAL: 'soon' })).toMatch(
+      /^model-monitor: --interval \(MODEL_MONITOR_INTERVAL\): expected a number/,
+    );
   });
 });

@@ -51,7 +51,19 @@ it('50 back-to-back updates: 0 mixed or partial models seen', async () => {
   const local = path.join(dir, 'local');
   const served = path.join(local, 'model');
   await publish(remote, 'model', modelFiles(1));
-  w = start(['watch', '--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local, '--interval', '0.02']);
+  w = start([
+    'watch',
+    '--remote',
+    `file://${remote}`,
+    '--remote_model_name',
+    'model',
+    '--remote_donefile_name',
+    'donefile',
+    '--local_path',
+    local,
+    '--interval',
+    '0.02',
+  ]);
   await w.waitFor(updated, 'first model');
   const tally = { consistent: 0, raced: 0, absent: 0, bad: [] as string[] };
   let reading = true;

@@ -30,7 +30,10 @@ describe('FTP: a server trickling its greeting byte by byte', () => {
     it(`--timeout 2 --retries ${retries} ends with exit 1 and "timed out", under forced collections`, async () => {
       const srv = await startTricklingFtp({ everyMs: 300, lifetimeMs: KILL_AFTER_MS });
       try {
-        const r = await run([...ftpArgs(srv.port), ...local(`ftp-${retries}`), '--timeout', '2', '--retries', retries], { nodeArgs: GC_PRESSURE, timeoutMs: KILL_AFTER_MS });
+        const r = await run([...ftpArgs(srv.port), ...local(`ftp-${retries}`), '--timeout', '2', '--retries', retries], {
+          nodeArgs: GC_PRESSURE,
+          timeoutMs: KILL_AFTER_MS,
+        });
         expect(r.code, r.stderr).toBe(1);
         expect(JSON.stringify(r.lines)).toMatch(/timed out after 2 s/);
         expect(srv.connections()).toBe(Number(retries) + 1);
@@ -49,8 +52,20 @@ describe('HTTP: hostile answers to a model file', () => {
     srv = await startHttpFileServer(root());
   });
   afterAll(async () => srv.close());
-  const args = (name: string) => ['sync', '--remote', `${srv.url}/models`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', ...local(name),
-    '--timeout', '2', '--retries', '1'];
+  const args = (name: string) => [
+    'sync',
+    '--remote',
+    `${srv.url}/models`,
+    '--remote_model_name',
+    'model',
+    '--remote_donefile_name',
+    'donefile',
+    ...local(name),
+    '--timeout',
+    '2',
+    '--retries',
+    '1',
+  ];
 
   it('headers that never end (one byte a second): exit 1, "no response headers", under forced collections', async () => {
     srv.trickle('models/model/big.bin', 'headers', { everyMs: 500, forMs: KILL_AFTER_MS });

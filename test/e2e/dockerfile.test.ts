@@ -29,7 +29,11 @@ interface Stage {
 /** Dockerfile → stages: comments dropped, `\` continuations joined. */
 function parseDockerfile(text: string): Stage[] {
   const stages: Stage[] = [];
-  const logical = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const logical = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   for (const line of logical) {
     const [, op, args] = /^(\w+)\s+(.*)$/.exec(line) ?? [];
     if (!op || args === undefined) throw new Error(`cannot parse: ${line}`);
@@ -46,10 +50,17 @@ function envPairs(args: string, env: Record<string, string>): [string, string][]
   return [...args.matchAll(/(\w+)=(\S+)/g)].map(([, k, v]) => [k!, v!.replace(/\$(\w+)/g, (_m, n: string) => env[n] ?? '')]);
 }
 
-function sh(cmd: string, args: readonly string[], o: { cwd: string; env: NodeJS.ProcessEnv; uid?: number; gid?: number }): Promise<{ code: number; out: string }> {
+function sh(
+  cmd: string,
+  args: readonly string[],
+  o: { cwd: string; env: NodeJS.ProcessEnv; uid?: number; gid?: number },
+): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd: o.cwd, env: o.env, timeout: 240_000, maxBuffer: 32 << 20, ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid } : {}) }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
+    execFile(
+      cmd,
+      args,
+      { cwd: o.cwd, env: o.env, timeout: 240_000, maxBuffer: 32 << 20, ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid } : {}) },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
     );
   });
 }
@@ -86,7 +97,10 @@ describe('Dockerfile', () => {
   });
 
   it('builds from the packed tarball: the build stage runs npm pack and installs from its files', () => {
-    const runs = stages[0]!.steps.filter((s) => s.op === 'RUN').map((s) => s.args).join('\n');
+    const runs = stages[0]!.steps
+      .filter((s) => s.op === 'RUN')
+      .map((s) => s.args)
+      .join('\n');
     expect(runs).toMatch(/npm pack/);
     expect(runs).toMatch(/tar -xzf model-monitor-\*\.tgz/);
     expect(runs).toMatch(/npm ci --omit=dev/);
@@ -104,79 +118,85 @@ describe('Dockerfile', () => {
     }
   });
 
-  it(
-    'runs: every stage’s steps in a scratch root, then the entrypoint (--version, and a sync as an unprivileged user)',
-    async () => {
-      const roots = new Map<string, string>();
-      let final = { root: '', cwd: '', env: hostEnv(), user: 'root' };
-      for (const [i, stage] of stages.entries()) {
-        const root = path.join(scratch, `stage${i}`);
-        await mkdir(root, { recursive: true });
-        if (stage.name) roots.set(stage.name, root);
-        const env: Record<string, string> = {};
-        let cwd = root;
-        let user = 'root';
-        /** An absolute path of the image, in this stage's scratch root. */
-        const inRoot = (p: string) => (p.startsWith('/') ? path.join(root, p) : path.resolve(cwd, p));
-        const runEnv = () => {
-          const e = hostEnv();
-          for (const [k, v] of Object.entries(env)) e[k] = k === 'PATH' ? v : v.startsWith('/') ? inRoot(v) : v;
-          return e;
-        };
-        for (const step of stage.steps) {
-          if (step.op === 'WORKDIR') {
-            cwd = inRoot(step.args);
-            await mkdir(cwd, { recursive: true });
-          } else if (step.op === 'ENV') {
-            for (const [k, v] of envPairs(step.args.replace(/\$PATH\b/, '\u0000'), { ...env })) {
-              // PATH: the image's own entries re-rooted, then the host's (node, npm, sh live there).
-              env[k] = k === 'PATH' ? v.split(':').map((p) => (p === '\u0000' ? (process.env.PATH ?? '') : inRoot(p))).join(':') : v;
-            }
-          } else if (step.op === 'COPY') {
-            const parts = step.args.split(/\s+/);
-            const from = parts[0]!.startsWith('--from=') ? roots.get(parts.shift()!.slice(7))! : null;
-            const dest = parts.pop()!;
-            for (const src of parts) {
-              const source = from ? path.join(from, src) : path.join(ROOT, src);
-              const target = dest.endsWith('/') || parts.length > 1 ? path.join(inRoot(dest), path.basename(src)) : inRoot(dest);
-              await mkdir(path.dirname(target), { recursive: true });
-              await cp(source, target, { recursive: true });
-            }
-          } else if (step.op === 'RUN') {
-            expect(step.args, 'RUN steps use relative paths or $APP only').not.toMatch(/(^|[\s"'=])\/[\w.-]/);
-            const r = await sh('sh', ['-c', step.args], { cwd, env: runEnv() });
-            expect(r.code, `RUN ${step.args}\n${r.out.slice(-3000)}`).toBe(0);
-          } else if (step.op === 'USER') user = step.args;
-        }
-        final = { root, cwd, env: runEnv(), user };
+  it('runs: every stage’s steps in a scratch root, then the entrypoint (--version, and a sync as an unprivileged user)', async () => {
+    const roots = new Map<string, string>();
+    let final = { root: '', cwd: '', env: hostEnv(), user: 'root' };
+    for (const [i, stage] of stages.entries()) {
+      const root = path.join(scratch, `stage${i}`);
+      await mkdir(root, { recursive: true });
+      if (stage.name) roots.set(stage.name, root);
+      const env: Record<string, string> = {};
+      let cwd = root;
+      let user = 'root';
+      /** An absolute path of the image, in this stage's scratch root. */
+      const inRoot = (p: string) => (p.startsWith('/') ? path.join(root, p) : path.resolve(cwd, p));
+      const runEnv = () => {
+        const e = hostEnv();
+        for (const [k, v] of Object.entries(env)) e[k] = k === 'PATH' ? v : v.startsWith('/') ? inRoot(v) : v;
+        return e;
+      };
+      for (const step of stage.steps) {
+        if (step.op === 'WORKDIR') {
+          cwd = inRoot(step.args);
+          await mkdir(cwd, { recursive: true });
+        } else if (step.op === 'ENV') {
+          for (const [k, v] of envPairs(step.args.replace(/\$PATH\b/, '\u0000'), { ...env })) {
+            // PATH: the image's own entries re-rooted, then the host's (node, npm, sh live there).
+            env[k] =
+              k === 'PATH'
+                ? v
+                    .split(':')
+                    .map((p) => (p === '\u0000' ? (process.env.PATH ?? '') : inRoot(p)))
+                    .join(':')
+                : v;
+          }
+        } else if (step.op === 'COPY') {
+          const parts = step.args.split(/\s+/);
+          const from = parts[0]!.startsWith('--from=') ? roots.get(parts.shift()!.slice(7))! : null;
+          const dest = parts.pop()!;
+          for (const src of parts) {
+            const source = from ? path.join(from, src) : path.join(ROOT, src);
+            const target = dest.endsWith('/') || parts.length > 1 ? path.join(inRoot(dest), path.basename(src)) : inRoot(dest);
+            await mkdir(path.dirname(target), { recursive: true });
+            await cp(source, target, { recursive: true });
+          }
+        } else if (step.op === 'RUN') {
+          expect(step.args, 'RUN steps use relative paths or $APP only').not.toMatch(/(^|[\s"'=])\/[\w.-]/);
+          const r = await sh('sh', ['-c', step.args], { cwd, env: runEnv() });
+          expect(r.code, `RUN ${step.args}\n${r.out.slice(-3000)}`).toBe(0);
+        } else if (step.op === 'USER') user = step.args;
       }
+      final = { root, cwd, env: runEnv(), user };
+    }
 
-      // The image holds the tarball's files, not the sources.
-      const app = path.join(final.root, 'opt', 'model-monitor');
-      expect((await stat(path.join(app, 'dist', 'cli.js'))).isFile()).toBe(true);
-      await expect(stat(path.join(app, 'src'))).rejects.toThrow();
-      await expect(stat(path.join(app, 'node_modules', 'vitest'))).rejects.toThrow(); // no dev dependencies
+    // The image holds the tarball's files, not the sources.
+    const app = path.join(final.root, 'opt', 'model-monitor');
+    expect((await stat(path.join(app, 'dist', 'cli.js'))).isFile()).toBe(true);
+    await expect(stat(path.join(app, 'src'))).rejects.toThrow();
+    await expect(stat(path.join(app, 'node_modules', 'vitest'))).rejects.toThrow(); // no dev dependencies
 
-      const version = await sh('model-monitor', ['--version'], { cwd: final.cwd, env: final.env });
-      expect(version.code, version.out).toBe(0);
-      expect(version.out.trim()).toBe((JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+    const version = await sh('model-monitor', ['--version'], { cwd: final.cwd, env: final.env });
+    expect(version.code, version.out).toBe(0);
+    expect(version.out.trim()).toBe((JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
 
-      if (process.getuid?.() === 0) {
-        // As the image's USER would run it (uid 1000 is `node` there): it may write the model volume and nothing else.
-        await chmod(path.join(scratch), 0o755);
-        const remote = path.join(scratch, 'remote');
-        const models = path.join(scratch, 'models');
-        await publish(remote, 'model', modelFiles(1));
-        await mkdir(models);
-        await chmod(models, 0o777);
-        await sh('chmod', ['-R', 'a+rX', remote, final.root], { cwd: scratch, env: hostEnv() });
-        const env = { ...final.env, HOME: '/nonexistent', MODEL_MONITOR_LOG_FORMAT: 'json' };
-        const r = await sh('model-monitor', ['sync', '--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', models], { cwd: models, env, uid: 1000, gid: 1000 });
-        expect(r.code, r.out).toBe(0);
-        expect(await readFile(path.join(models, 'model', '__model__'), 'utf8')).toBe('model version 1\n');
-      }
-      expect(final.user).toBe('node');
-    },
-    600_000,
-  );
+    if (process.getuid?.() === 0) {
+      // As the image's USER would run it (uid 1000 is `node` there): it may write the model volume and nothing else.
+      await chmod(path.join(scratch), 0o755);
+      const remote = path.join(scratch, 'remote');
+      const models = path.join(scratch, 'models');
+      await publish(remote, 'model', modelFiles(1));
+      await mkdir(models);
+      await chmod(models, 0o777);
+      await sh('chmod', ['-R', 'a+rX', remote, final.root], { cwd: scratch, env: hostEnv() });
+      const env = { ...final.env, HOME: '/nonexistent', MODEL_MONITOR_LOG_FORMAT: 'json' };
+      const r = await sh(
+        'model-monitor',
+        ['sync', '--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', models],
+        { cwd: models, env, uid: 1000, gid: 1000 },
+      );
+      expect(r.code, r.out).toBe(0);
+      expect(await readFile(path.join(models, 'model', '__model__'), 'utf8')).toBe('model version 1\n');
+    }
+    expect(final.user).toBe('node');
+  }, 600_000);
 });

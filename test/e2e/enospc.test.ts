@@ -64,8 +64,21 @@ describe.skipIf(process.getuid?.() !== 0)('disk space', () => {
     const remote = path.join(dir, 'r2');
     const local = path.join(mnt, 'l2');
     await publish(remote, 'model', modelFiles(1));
-    const w = start(['watch', '--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile',
-      '--local_path', local, '--interval', '0.1', '--bwlimit', '8M']);
+    const w = start([
+      'watch',
+      '--remote',
+      `file://${remote}`,
+      '--remote_model_name',
+      'model',
+      '--remote_donefile_name',
+      'donefile',
+      '--local_path',
+      local,
+      '--interval',
+      '0.1',
+      '--bwlimit',
+      '8M',
+    ]);
     try {
       await w.waitFor(updated, 'v1');
       await publish(remote, 'model', modelFiles(2, { 'big.bin': randomBytes(40 * 1024 * 1024) }));

@@ -162,7 +162,10 @@ describe('examples/k8s-sidecar.yaml', () => {
     const sidecar = pod.spec.containers.find((c) => c.command?.[0] === 'model-monitor')!;
     expect(sidecar.args?.[0]).toBe('watch');
     for (const c of [...pod.spec.initContainers, ...pod.spec.containers]) {
-      expect(c.volumeMounts?.map((m) => m.name), c.name).toContain(vol.name);
+      expect(
+        c.volumeMounts?.map((m) => m.name),
+        c.name,
+      ).toContain(vol.name);
     }
   });
 
@@ -247,7 +250,11 @@ describe('examples/k8s-native-sidecar.yaml', () => {
     expect(pod.spec.initContainers.filter((c) => c.restartPolicy !== 'Always')).toEqual([]); // no run-to-completion sync needed
     expect(pod.spec.containers.map((c) => c.command?.[0])).not.toContain('model-monitor');
     const vol = pod.spec.volumes.find((v) => v.emptyDir)!;
-    for (const c of [...pod.spec.initContainers, ...pod.spec.containers]) expect(c.volumeMounts?.map((m) => m.name), c.name).toContain(vol.name);
+    for (const c of [...pod.spec.initContainers, ...pod.spec.containers])
+      expect(
+        c.volumeMounts?.map((m) => m.name),
+        c.name,
+      ).toContain(vol.name);
   });
 
   it('holds the engine back with a startupProbe on /readyz (a model is served), and probes /healthz and /readyz after', () => {
@@ -295,7 +302,8 @@ interface InferenceService {
 }
 
 /** KServe's own test: ClusterStorageContainerSpec.IsStorageUriSupported (prefix, or regex). */
-const claims = (sc: StorageContainer, uri: string) => sc.spec.supportedUriFormats.some((f) => (f.prefix ? uri.startsWith(f.prefix) : f.regex ? new RegExp(f.regex).test(uri) : false));
+const claims = (sc: StorageContainer, uri: string) =>
+  sc.spec.supportedUriFormats.some((f) => (f.prefix ? uri.startsWith(f.prefix) : f.regex ? new RegExp(f.regex).test(uri) : false));
 
 describe('examples/kserve-storage-container.yaml', () => {
   let sc: StorageContainer;
@@ -310,7 +318,11 @@ describe('examples/kserve-storage-container.yaml', () => {
     srv = await startFtpSrv({ user: 'models', password: 'pa55' });
     dir = await mkdtemp(path.join(tmpdir(), 'mm-kserve-'));
     const uri = new URL(isvc.spec.predictor.model.storageUri);
-    await publish(path.join(srv.root, path.posix.dirname(uri.pathname)), path.posix.basename(uri.pathname), modelFiles(1, { 'params/big': 'b'.repeat(300_000) }));
+    await publish(
+      path.join(srv.root, path.posix.dirname(uri.pathname)),
+      path.posix.basename(uri.pathname),
+      modelFiles(1, { 'params/big': 'b'.repeat(300_000) }),
+    );
   });
   afterAll(async () => {
     await srv?.stop();

@@ -104,7 +104,9 @@ describe.skipIf(process.getuid?.() !== 0)('the disk full at swap time', () => {
       const servedFile = swap === 'versioned' ? null : path.join(local, 'model', '__model__');
       if (servedFile) expect(await readFile(servedFile, 'utf8')).toBe('model version 1\n');
       await rm(fill, { recursive: true, force: true });
-      const status = JSON.parse((await run(['status', ...remoteArgs(remote), '--local_path', local, '--swap', swap, '--json'])).stdout) as { served: { version: string } | null };
+      const status = JSON.parse((await run(['status', ...remoteArgs(remote), '--local_path', local, '--swap', swap, '--json'])).stdout) as {
+        served: { version: string } | null;
+      };
       const again = await run(base);
       expect(again.code, again.stderr).toBe(0);
       expect(again.lines.some(updated), `the new version is pulled, not reported current (status said ${JSON.stringify(status.served)})`).toBe(true);

@@ -20,9 +20,23 @@ afterEach(async () => {
 it('connection dropped at 8 random byte offsets: every pull arrives byte-exact', async () => {
   const srv = await startFtpSrv();
   const local = await worldReadableTempDir('mm-drops-');
-  cleanup.push(() => srv.stop(), () => removeRoot(srv), () => rm(local, { recursive: true, force: true }));
+  cleanup.push(
+    () => srv.stop(),
+    () => removeRoot(srv),
+    () => rm(local, { recursive: true, force: true }),
+  );
   const remote = path.join(srv.root, 'models');
-  const args = ['sync', '--remote', `ftp://127.0.0.1:${srv.port}/models`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local];
+  const args = [
+    'sync',
+    '--remote',
+    `ftp://127.0.0.1:${srv.port}/models`,
+    '--remote_model_name',
+    'model',
+    '--remote_donefile_name',
+    'donefile',
+    '--local_path',
+    local,
+  ];
   const offsets: number[] = [];
   for (let n = 1; n <= 8; n++) {
     const big = randomBytes(2 * 1024 * 1024 + randomInt(1000));
@@ -41,11 +55,31 @@ it('connection dropped at 8 random byte offsets: every pull arrives byte-exact',
 it('the server killed mid-transfer: the served model is unchanged; after the restart the latest model lands', async () => {
   const srv = await startFtpSrv();
   const local = await worldReadableTempDir('mm-kill-srv-');
-  cleanup.push(() => removeRoot(srv), () => rm(local, { recursive: true, force: true }));
+  cleanup.push(
+    () => removeRoot(srv),
+    () => rm(local, { recursive: true, force: true }),
+  );
   const remote = path.join(srv.root, 'models');
   await publish(remote, 'model', modelFiles(1));
-  const w = start(['watch', '--remote', `ftp://127.0.0.1:${srv.port}/models`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile',
-    '--local_path', local, '--interval', '0.1', '--bwlimit', '1M', '--retries', '1', '--timeout', '3']);
+  const w = start([
+    'watch',
+    '--remote',
+    `ftp://127.0.0.1:${srv.port}/models`,
+    '--remote_model_name',
+    'model',
+    '--remote_donefile_name',
+    'donefile',
+    '--local_path',
+    local,
+    '--interval',
+    '0.1',
+    '--bwlimit',
+    '1M',
+    '--retries',
+    '1',
+    '--timeout',
+    '3',
+  ]);
   cleanup.push(() => w.stop());
   await w.waitFor(updated, 'v1');
   await publish(remote, 'model', modelFiles(2, { 'big.bin': randomBytes(3 * 1024 * 1024) }));

@@ -39,7 +39,7 @@ type Expected = Record<string, string>;
  * of its own version, the model renamed in, then the donefile in md5sum format.
  */
 async function publishVersion(root: string, v: number): Promise<Expected> {
-  const small: Record<string, Buffer> = { '__model__': Buffer.from(`model version ${v}\n`), 'params/fc_0.b_0': Buffer.from(`bias of version ${v}\n`) };
+  const small: Record<string, Buffer> = { __model__: Buffer.from(`model version ${v}\n`), 'params/fc_0.b_0': Buffer.from(`bias of version ${v}\n`) };
   const bigBytes = MODEL_BYTES - Object.values(small).reduce((n, b) => n + b.length, 0);
   const tmp = path.join(root, '.model.incoming');
   await rm(tmp, { recursive: true, force: true });
@@ -52,7 +52,7 @@ async function publishVersion(root: string, v: number): Promise<Expected> {
   }
   const h = createHash('md5');
   const big = createWriteStream(path.join(tmp, 'params', 'big.bin'));
-  for (let left = bigBytes; left > 0; ) {
+  for (let left = bigBytes; left > 0;) {
     const chunk = randomBytes(Math.min(left, 1024 * 1024));
     h.update(chunk);
     if (!big.write(chunk)) await new Promise<void>((r) => big.once('drain', () => r()));
@@ -64,7 +64,12 @@ async function publishVersion(root: string, v: number): Promise<Expected> {
   await rm(path.join(root, 'model'), { recursive: true, force: true });
   await rename(tmp, path.join(root, 'model'));
   const done = path.join(root, 'donefile');
-  await writeFile(`${done}.tmp`, Object.entries(expected).map(([p, m]) => `${m}  ${p}\n`).join(''));
+  await writeFile(
+    `${done}.tmp`,
+    Object.entries(expected)
+      .map(([p, m]) => `${m}  ${p}\n`)
+      .join(''),
+  );
   await utimes(`${done}.tmp`, t, t);
   await rename(`${done}.tmp`, done);
   return expected;
@@ -104,8 +109,14 @@ interface Origin {
 async function twoVersions(squid: Squid, root: string, origin: Origin, work: string): Promise<{ perVersion: number[] }> {
   const expected1 = await publishVersion(root, 1);
   const flags: Flags = {
-    remote: origin.remote, 'remote-model-name': 'model', 'remote-donefile-name': 'donefile',
-    interval: '1', proxy: squid.url, 'keep-backups': '1', timeout: '120', ...origin.flags,
+    remote: origin.remote,
+    'remote-model-name': 'model',
+    'remote-donefile-name': 'donefile',
+    interval: '1',
+    proxy: squid.url,
+    'keep-backups': '1',
+    timeout: '120',
+    ...origin.flags,
   };
   const fleet = await startFleet({ work, cli: CLI, lib: N - CLI, flags });
   const perVersion: number[] = [];
@@ -120,7 +131,9 @@ async function twoVersions(squid: Squid, root: string, origin: Origin, work: str
   } finally {
     await fleet.stop();
   }
-  console.log(`fleet of ${N} (${CLI} CLI) through Squid, ${origin.remote.split(':')[0]}: origin bytes per version ${perVersion.map((b) => (b / MODEL_BYTES).toFixed(3)).join(', ')} × the model`);
+  console.log(
+    `fleet of ${N} (${CLI} CLI) through Squid, ${origin.remote.split(':')[0]}: origin bytes per version ${perVersion.map((b) => (b / MODEL_BYTES).toFixed(3)).join(', ')} × the model`,
+  );
   return { perVersion };
 }
 
@@ -182,7 +195,9 @@ describe.skipIf(missing !== null)(`${N} watch monitors through one Squid`, () =>
       expect(nn.filter((l) => /op=GETFILESTATUS/.test(l.url)).length).toBeGreaterThanOrEqual(2 * N);
       expect(nn.filter((l) => /^TCP_(MEM_|IMS_)?HIT$/.test(l.code))).toEqual([]);
       // ... and every monitor read each version from the datanode through Squid, as version-keyed whole files.
-      expect(cache.filter((l) => l.url.includes(`:${srv.dnPort}/`) && l.url.includes('/big.bin?') && l.url.includes('mmkey=')).length).toBeGreaterThanOrEqual(2 * N);
+      expect(cache.filter((l) => l.url.includes(`:${srv.dnPort}/`) && l.url.includes('/big.bin?') && l.url.includes('mmkey=')).length).toBeGreaterThanOrEqual(
+        2 * N,
+      );
       const dn = srv.requests.filter((r) => r.server === 'dn' && r.path.endsWith('/big.bin'));
       expect(dn.length).toBeGreaterThan(0);
       expect(dn.every((r) => r.params.mmkey !== undefined && r.params.length === undefined)).toBe(true);

@@ -33,7 +33,9 @@ describe.skipIf(missing !== null)('examples/squid/squid.conf', () => {
 });
 
 it('examples/dragonfly/dfdaemon.yaml: a proxy on 4001 with a CA for HTTPS, and rules that are regexes', async () => {
-  const doc = parseYaml(await readFile(path.join(ROOT, 'examples', 'dragonfly', 'dfdaemon.yaml'), 'utf8')) as { proxy: { server: Record<string, unknown>; rules: { regex: string }[] } };
+  const doc = parseYaml(await readFile(path.join(ROOT, 'examples', 'dragonfly', 'dfdaemon.yaml'), 'utf8')) as {
+    proxy: { server: Record<string, unknown>; rules: { regex: string }[] };
+  };
   expect(doc.proxy.server).toMatchObject({ port: 4001, caCert: expect.any(String), caKey: expect.any(String) });
   expect(doc.proxy.rules.length).toBe(3);
   for (const r of doc.proxy.rules) expect(() => new RegExp(r.regex)).not.toThrow();

@@ -21,7 +21,10 @@ import { freePort, waitFor } from '../servers/ports.js';
 class Gate {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
-  constructor(readonly port: number, private readonly target: number) {}
+  constructor(
+    readonly port: number,
+    private readonly target: number,
+  ) {}
   async open(): Promise<void> {
     this.server = createServer((c) => {
       const up = connect(this.target, '127.0.0.1');
@@ -62,10 +65,25 @@ afterAll(async () => {
 
 it('served / remote versions and staleness on /metrics and in status --json: stale while unreachable, fresh once served', async () => {
   const port = await freePort();
-  const flags = ['--remote', `http://127.0.0.1:${gate.port}/`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', path.join(dir, 'local')];
+  const flags = [
+    '--remote',
+    `http://127.0.0.1:${gate.port}/`,
+    '--remote_model_name',
+    'model',
+    '--remote_donefile_name',
+    'donefile',
+    '--local_path',
+    path.join(dir, 'local'),
+  ];
   mm = start(['watch', ...flags, '--interval', '0.3', '--retries', '0', '--timeout', '2', '--metrics-port', String(port), '--metrics-host', '127.0.0.1']);
   const scrape = async () => parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
-  const status = async () => JSON.parse((await run(['status', '--json', ...flags])).stdout) as { served: { version: string; fingerprint: string } | null; remoteNewest: { version: string; fingerprint: string } | null; stalenessSeconds: number; staleSince: string | null };
+  const status = async () =>
+    JSON.parse((await run(['status', '--json', ...flags])).stdout) as {
+      served: { version: string; fingerprint: string } | null;
+      remoteNewest: { version: string; fingerprint: string } | null;
+      stalenessSeconds: number;
+      staleSince: string | null;
+    };
 
   // v1 served: both info metrics name it; fresh.
   const v1 = await mm.waitFor((l) => l.event === 'updated', 'version 1');

@@ -62,7 +62,12 @@ function expectCacheCorrect(replicas: CarriedRequest[][], marker: string): void 
     }
   }
   // Stable URLs: both replicas asked for exactly the same model files.
-  const urls = replicas.map((reqs) => reqs.filter((q) => isModelFileGet(q, marker)).map((q) => q.url).sort());
+  const urls = replicas.map((reqs) =>
+    reqs
+      .filter((q) => isModelFileGet(q, marker))
+      .map((q) => q.url)
+      .sort(),
+  );
   expect(urls[1]).toEqual(urls[0]);
 }
 
@@ -96,12 +101,18 @@ describe('every HTTP-based source through a recording proxy', () => {
     try {
       const replicas = await twoReplicas('hdfs', ['--remote', `${nn.url}/prod/ranking`, '--hdfs-user', 'serving']);
       const dn = `:${nn.dnPort}/`;
-      expectCacheCorrect(replicas.map((r) => r.filter((q) => !(q.url.includes('op=OPEN') && !q.url.includes(dn)))), `${dn}webhdfs/v1/prod/ranking/model/`);
+      expectCacheCorrect(
+        replicas.map((r) => r.filter((q) => !(q.url.includes('op=OPEN') && !q.url.includes(dn)))),
+        `${dn}webhdfs/v1/prod/ranking/model/`,
+      );
       // the namenode's OPEN (a 307) is version-keyed too, so HttpFS answers (the data itself) are
       expect(replicas[0]!.filter((q) => q.url.includes(`:${nn.nnPort}/`) && q.url.includes('op=OPEN')).every((q) => /mmkey=/.test(q.url))).toBe(true);
       recorded.push({
         requests: replicas.flat(),
-        origins: { [`http://127.0.0.1:${nn.nnPort}`]: 'http://nn1.example.internal:9870', [`http://127.0.0.1:${nn.dnPort}`]: 'http://dn7.example.internal:9864' },
+        origins: {
+          [`http://127.0.0.1:${nn.nnPort}`]: 'http://nn1.example.internal:9870',
+          [`http://127.0.0.1:${nn.dnPort}`]: 'http://dn7.example.internal:9864',
+        },
         marker: `${dn}webhdfs/v1/prod/ranking/model/`,
       });
     } finally {
@@ -112,7 +123,10 @@ describe('every HTTP-based source through a recording proxy', () => {
   it('s3://: signed requests carry the header too; --s3-unsigned sends none that a cache must refuse to store', async () => {
     const s3 = await startS3rver('models');
     try {
-      await seedObjects(s3, [...Object.entries(files).map(([k, v]) => [`prod/ranking/model/${k}`, v.toString()] as [string, string]), ['prod/ranking/donefile', 'x']]);
+      await seedObjects(s3, [
+        ...Object.entries(files).map(([k, v]) => [`prod/ranking/model/${k}`, v.toString()] as [string, string]),
+        ['prod/ranking/donefile', 'x'],
+      ]);
       const args = ['--remote', 's3://models/prod/ranking', '--s3-endpoint', s3.directEndpoint, '--s3-force-path-style'];
       const signed = await twoReplicas('s3', args, S3_ENV);
       expectCacheCorrect(signed, '/models/prod/ranking/model/');
@@ -120,7 +134,11 @@ describe('every HTTP-based source through a recording proxy', () => {
       const unsigned = await twoReplicas('s3u', [...args, '--s3-unsigned'], {});
       expectCacheCorrect(unsigned, '/models/prod/ranking/model/');
       expect(unsigned.flat().filter((q) => q.headers.authorization !== undefined)).toEqual([]);
-      recorded.push({ requests: unsigned.flat(), origins: { [s3.directEndpoint]: 'https://s3.us-east-1.amazonaws.com' }, marker: '/models/prod/ranking/model/' });
+      recorded.push({
+        requests: unsigned.flat(),
+        origins: { [s3.directEndpoint]: 'https://s3.us-east-1.amazonaws.com' },
+        marker: '/models/prod/ranking/model/',
+      });
     } finally {
       await s3.close();
     }

@@ -20,10 +20,23 @@ afterEach(async () => {
 async function setup(o: { user?: string; password?: string } = {}) {
   const srv = await startFtpSrv(o);
   const local = await worldReadableTempDir('mm-ftpfault-');
-  cleanup.push(() => rm(local, { recursive: true, force: true }), () => removeRoot(srv), () => srv.stop());
+  cleanup.push(
+    () => rm(local, { recursive: true, force: true }),
+    () => removeRoot(srv),
+    () => srv.stop(),
+  );
   const remote = path.join(srv.root, 'models');
   const auth = o.user ? `${o.user}:${encodeURIComponent(o.password ?? '')}@` : '';
-  const args = ['--remote', `ftp://${auth}127.0.0.1:${srv.port}/models`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local];
+  const args = [
+    '--remote',
+    `ftp://${auth}127.0.0.1:${srv.port}/models`,
+    '--remote_model_name',
+    'model',
+    '--remote_donefile_name',
+    'donefile',
+    '--local_path',
+    local,
+  ];
   return { srv, local, remote, args };
 }
 

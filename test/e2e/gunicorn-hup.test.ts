@@ -102,16 +102,45 @@ describe.skipIf(!available)('e2e: gunicorn reloads the model on SIGHUP', () => {
     const remote = path.join(root, 'remote');
     const local = path.join(root, 'local');
     const pidfile = path.join(root, 'gunicorn.pid');
-    const args = ['--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local, '--swap', 'symlink'];
+    const args = [
+      '--remote',
+      `file://${remote}`,
+      '--remote_model_name',
+      'model',
+      '--remote_donefile_name',
+      'donefile',
+      '--local_path',
+      local,
+      '--swap',
+      'symlink',
+    ];
     await publish(remote, 0);
     const first = await run(['sync', ...args]);
     expect(first.code, first.stderr + first.stdout).toBe(0);
 
     const port = await freePort();
-    gunicorn = spawn(GUNICORN, ['--workers', '2', '--bind', `127.0.0.1:${port}`, '--pid', pidfile, '--chdir', path.join(ROOT, 'test', 'fixtures'), '--graceful-timeout', '20', '--log-level', 'warning', 'flask_app:app'], {
-      env: { ...process.env, MODEL_DIR: path.join(local, 'model'), PYTHONDONTWRITEBYTECODE: '1' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    gunicorn = spawn(
+      GUNICORN,
+      [
+        '--workers',
+        '2',
+        '--bind',
+        `127.0.0.1:${port}`,
+        '--pid',
+        pidfile,
+        '--chdir',
+        path.join(ROOT, 'test', 'fixtures'),
+        '--graceful-timeout',
+        '20',
+        '--log-level',
+        'warning',
+        'flask_app:app',
+      ],
+      {
+        env: { ...process.env, MODEL_DIR: path.join(local, 'model'), PYTHONDONTWRITEBYTECODE: '1' },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
     await waitFor(async () => existsSync(pidfile) && (await fetchVersion(port).catch(() => '')) === 'v0', 'gunicorn serving v0', 60_000);
 
     monitor = start(['watch', ...args, '--interval', '0.2', '--signal', 'HUP', '--pidfile', pidfile]);
@@ -126,16 +155,22 @@ describe.skipIf(!available)('e2e: gunicorn reloads the model on SIGHUP', () => {
         await waitFor(() => monitor!.count(updated) >= k, `update ${k} swapped in`, 60_000);
         await waitFor(() => monitor!.count((l) => l.event === 'reload' && l.trigger === 'signal SIGHUP') >= k, `HUP ${k} sent`, 60_000);
         // Every worker has the new model once several fresh connections in a row all answer it.
-        await waitFor(async () => {
-          const vs = await Promise.all(Array.from({ length: 6 }, () => fetchVersion(port)));
-          return vs.every((v) => v === `v${k}`);
-        }, `workers serving v${k}`, 60_000);
+        await waitFor(
+          async () => {
+            const vs = await Promise.all(Array.from({ length: 6 }, () => fetchVersion(port)));
+            return vs.every((v) => v === `v${k}`);
+          },
+          `workers serving v${k}`,
+          60_000,
+        );
         perUpdate.push(load.served - before);
       }
     } finally {
       await load.stop();
     }
-    console.log(`gunicorn-hup: ${load.served} requests served, ${load.failed} failed; per update ${perUpdate.join(', ')}; versions seen ${JSON.stringify(Object.fromEntries(load.seen))}`);
+    console.log(
+      `gunicorn-hup: ${load.served} requests served, ${load.failed} failed; per update ${perUpdate.join(', ')}; versions seen ${JSON.stringify(Object.fromEntries(load.seen))}`,
+    );
     expect(load.errors).toEqual([]);
     expect(load.failed).toBe(0);
     expect(load.served).toBeGreaterThan(UPDATES * 10);

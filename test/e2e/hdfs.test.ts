@@ -66,8 +66,21 @@ describe('Paddle --type hdfs with the Hadoop CLI', () => {
     await publish(path.join(root, 'models'), 'model', modelFiles(3));
     const local = path.join(dir, 'local');
     const env = { FAKE_HADOOP_ROOT: root, FAKE_HADOOP_FS_NAME: 'hdfs://nn.example:8020', FAKE_HADOOP_UGI: 'trainer,pw' };
-    const args = ['--type', 'hdfs', '--hadoop_bin', FAKE_HADOOP, '--fs_name', 'hdfs://nn.example:8020', '--fs_ugi', 'trainer,pw',
-      '--remote_path', '/models', ...names, '--local_path', local];
+    const args = [
+      '--type',
+      'hdfs',
+      '--hadoop_bin',
+      FAKE_HADOOP,
+      '--fs_name',
+      'hdfs://nn.example:8020',
+      '--fs_ugi',
+      'trainer,pw',
+      '--remote_path',
+      '/models',
+      ...names,
+      '--local_path',
+      local,
+    ];
     const r = await run(['sync', ...args], { env });
     expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0);
     expect(await readFile(path.join(local, 'model', '__model__'), 'utf8')).toBe('model version 3\n');

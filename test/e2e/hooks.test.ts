@@ -72,7 +72,9 @@ describe('hooks', () => {
   it("MODEL_MONITOR_* secrets are not in a hook's environment; a password flag on the command line is warned about", async () => {
     const s = await setup('secrets');
     const out = path.join(dir, 'secrets', 'env.txt');
-    const r = await run([...s.args, '--exec', `env > '${out}'`, '--ftp-password', 'typed-secret'], { env: { MODEL_MONITOR_S3_SECRET: 'x', MODEL_MONITOR_HDFS_TOKEN: 'hunter2' } });
+    const r = await run([...s.args, '--exec', `env > '${out}'`, '--ftp-password', 'typed-secret'], {
+      env: { MODEL_MONITOR_S3_SECRET: 'x', MODEL_MONITOR_HDFS_TOKEN: 'hunter2' },
+    });
     expect(r.code, r.stderr).toBe(0);
     const env = await readFile(out, 'utf8');
     expect(env).not.toMatch(/hunter2|MODEL_MONITOR_/);

@@ -19,8 +19,22 @@ afterEach(async () => rm(dir, { recursive: true, force: true }));
 
 const MiB = 1024 * 1024;
 const shards = (): ModelFiles => Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`shard-${i}.bin`, randomBytes(2 * MiB)]));
-const manifestOf = (f: ModelFiles) => Object.entries(f).map(([p, d]) => `${md5(d)}  ${p}`).join('\n') + '\n';
-const args = () => ['sync', '--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local, '--incremental'];
+const manifestOf = (f: ModelFiles) =>
+  Object.entries(f)
+    .map(([p, d]) => `${md5(d)}  ${p}`)
+    .join('\n') + '\n';
+const args = () => [
+  'sync',
+  '--remote',
+  `file://${remote}`,
+  '--remote_model_name',
+  'model',
+  '--remote_donefile_name',
+  'donefile',
+  '--local_path',
+  local,
+  '--incremental',
+];
 
 async function fetched(): Promise<number> {
   const r = await run(args());

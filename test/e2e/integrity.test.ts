@@ -21,7 +21,10 @@ beforeEach(async () => {
 afterEach(async () => rm(dir, { recursive: true, force: true }));
 
 const base = () => ['--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local];
-const manifestOf = (files: ModelFiles) => Object.entries(files).map(([p, d]) => `${md5(d)}  ${p}`).join('\n') + '\n';
+const manifestOf = (files: ModelFiles) =>
+  Object.entries(files)
+    .map(([p, d]) => `${md5(d)}  ${p}`)
+    .join('\n') + '\n';
 const servedModel = () => readFile(path.join(local, 'model', '__model__'), 'utf8');
 
 describe('md5 manifest in the donefile (md5sum format)', () => {
@@ -57,7 +60,7 @@ describe('md5 manifest in the donefile (md5sum format)', () => {
 
   it('--manifest NAME inside the model dir works the same; --verify md5 without one is an error', async () => {
     const v1 = modelFiles(1);
-    await publish(remote, 'model', { ...v1, 'MD5SUMS': manifestOf(v1) });
+    await publish(remote, 'model', { ...v1, MD5SUMS: manifestOf(v1) });
     expect((await run(['sync', ...base(), '--manifest', 'MD5SUMS'])).code).toBe(0);
     await publish(remote, 'model', modelFiles(2));
     const r = await run(['sync', ...base(), '--verify', 'md5']);

@@ -64,11 +64,15 @@ it('a pull killed mid-way resumes after the restart: completed files are not dow
   // kill once a few files are complete (the journal of completed files has lines)
   const { readFile } = await import('node:fs/promises');
   const { waitFor } = await import('../servers/ports.js');
-  await waitFor(async () => {
-    const [v] = await readdir(staging).catch(() => []);
-    const done = v ? await readFile(path.join(staging, v, 'done.jsonl'), 'utf8').catch(() => '') : '';
-    return done.split('\n').filter(Boolean).length >= 3;
-  }, 'three files completed', 30_000);
+  await waitFor(
+    async () => {
+      const [v] = await readdir(staging).catch(() => []);
+      const done = v ? await readFile(path.join(staging, v, 'done.jsonl'), 'utf8').catch(() => '') : '';
+      return done.split('\n').filter(Boolean).length >= 3;
+    },
+    'three files completed',
+    30_000,
+  );
   w.child.kill('SIGKILL');
   await w.exited;
   const r = await run(['sync', ...args]);

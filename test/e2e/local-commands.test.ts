@@ -30,8 +30,13 @@ beforeEach(async () => {
 const localFlags = () => [`--local_path=${local}`, '--local_model_name=uci_housing_model', '--local_tmp_dir=tmp'];
 /** The Paddle tutorial's flags. */
 const tutorial = () => [
-  '--type=ftp', '--ftp_ip=127.0.0.1', `--ftp_port=${srv.port}`, '--remote_path=/', '--remote_model_name=uci_housing_model',
-  '--remote_donefile_name=donefile', ...localFlags(),
+  '--type=ftp',
+  '--ftp_ip=127.0.0.1',
+  `--ftp_port=${srv.port}`,
+  '--remote_path=/',
+  '--remote_model_name=uci_housing_model',
+  '--remote_donefile_name=donefile',
+  ...localFlags(),
 ];
 const served = () => readFile(path.join(local, 'uci_housing_model', '__model__'), 'utf8');
 

@@ -58,9 +58,23 @@ afterAll(async () => {
 describe('watch --metrics-port', () => {
   it('serves /healthz, /readyz and /metrics that follow each cycle', async () => {
     mm = start([
-      'watch', '--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile',
-      '--local_path', local, '--interval', '0.2', '--retries', '0',
-      '--metrics-port', String(port), '--metrics-host', '127.0.0.1',
+      'watch',
+      '--remote',
+      `file://${remote}`,
+      '--remote_model_name',
+      'model',
+      '--remote_donefile_name',
+      'donefile',
+      '--local_path',
+      local,
+      '--interval',
+      '0.2',
+      '--retries',
+      '0',
+      '--metrics-port',
+      String(port),
+      '--metrics-host',
+      '127.0.0.1',
     ]);
 
     // Alive at once; not ready while there is no model.

@@ -44,8 +44,23 @@ async function versionsServed(local: string): Promise<Set<string>> {
 async function scenario(remoteUrl: string, root: string, local: string) {
   await writeTree(path.join(root, 'model'), version(1));
   await touchDonefile(root);
-  const w = start(['sync', '--remote', remoteUrl, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local,
-    '--concurrency', '1', '--part-size', '0', '--bwlimit', '256k']);
+  const w = start([
+    'sync',
+    '--remote',
+    remoteUrl,
+    '--remote_model_name',
+    'model',
+    '--remote_donefile_name',
+    'donefile',
+    '--local_path',
+    local,
+    '--concurrency',
+    '1',
+    '--part-size',
+    '0',
+    '--bwlimit',
+    '256k',
+  ]);
   cleanup.push(() => w.stop());
   await waitFor(() => stagedWhole(local, 'a.bin', version(1)['a.bin']!.length), 'a.bin of v1 staged', 60_000);
   // The producer writes v2 over v1 in place, then the donefile.
@@ -59,23 +74,36 @@ describe('a model overwritten in place during a pull', () => {
   it('HTTP: discarded and pulled again; one version served', async () => {
     const root = await worldReadableTempDir('mm-onever-http-');
     const local = await worldReadableTempDir('mm-onever-http-l-');
-    cleanup.push(() => rm(root, { recursive: true, force: true }), () => rm(local, { recursive: true, force: true }));
+    cleanup.push(
+      () => rm(root, { recursive: true, force: true }),
+      () => rm(local, { recursive: true, force: true }),
+    );
     const srv = await startHttpFileServer(root);
     cleanup.push(() => srv.close());
     const { code, w } = await scenario(srv.url, root, local);
     expect(code, w.stderr()).toBe(0);
     expect([...(await versionsServed(local))]).toEqual(['2']);
-    expect(w.lines.some((l) => l.event === 'model-changed'), 'the change was noticed').toBe(true);
+    expect(
+      w.lines.some((l) => l.event === 'model-changed'),
+      'the change was noticed',
+    ).toBe(true);
   }, 120_000);
 
   it('FTP: discarded and pulled again; one version served', async () => {
     const srv = await startFtpSrv();
     const local = await worldReadableTempDir('mm-onever-ftp-l-');
-    cleanup.push(() => srv.stop(), () => removeRoot(srv), () => rm(local, { recursive: true, force: true }));
+    cleanup.push(
+      () => srv.stop(),
+      () => removeRoot(srv),
+      () => rm(local, { recursive: true, force: true }),
+    );
     const root = path.join(srv.root, 'models');
     const { code, w } = await scenario(`ftp://127.0.0.1:${srv.port}/models`, root, local);
     expect(code, w.stderr()).toBe(0);
     expect([...(await versionsServed(local))]).toEqual(['2']);
-    expect(w.lines.some((l) => l.event === 'model-changed'), 'the change was noticed').toBe(true);
+    expect(
+      w.lines.some((l) => l.event === 'model-changed'),
+      'the change was noticed',
+    ).toBe(true);
   }, 120_000);
 });

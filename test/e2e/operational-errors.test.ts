@@ -80,7 +80,15 @@ describe('a --local_path model-monitor cannot use is bad input: exit 2, one line
 describe('a wrong port', () => {
   it('logs each retry at info, naming the endpoint; the failure has no stack trace below --debug', async () => {
     const port = await freePort();
-    const ftp = ['--type=ftp', '--ftp_ip=127.0.0.1', `--ftp_port=${port}`, '--remote_path=/', '--remote_model_name=m', '--remote_donefile_name=donefile', `--local_path=${dir}/local`];
+    const ftp = [
+      '--type=ftp',
+      '--ftp_ip=127.0.0.1',
+      `--ftp_port=${port}`,
+      '--remote_path=/',
+      '--remote_model_name=m',
+      '--remote_donefile_name=donefile',
+      `--local_path=${dir}/local`,
+    ];
     const r = await run(['sync', ...ftp, '--retries=2']);
     expect(r.code).toBe(1);
     const retries = r.lines.filter((l) => l.event === 'retry');
@@ -99,9 +107,22 @@ describe('a wrong port', () => {
 
   it('in the pretty format: one line per event, the reason on the error line, no stack', async () => {
     const port = await freePort();
-    const r = await run(['sync', '--type=ftp', '--ftp_ip=127.0.0.1', `--ftp_port=${port}`, '--remote_path=/', '--remote_model_name=m', '--remote_donefile_name=d', `--local_path=${dir}/local`, '--retries=1'], {
-      env: { MODEL_MONITOR_LOG_FORMAT: 'pretty' },
-    });
+    const r = await run(
+      [
+        'sync',
+        '--type=ftp',
+        '--ftp_ip=127.0.0.1',
+        `--ftp_port=${port}`,
+        '--remote_path=/',
+        '--remote_model_name=m',
+        '--remote_donefile_name=d',
+        `--local_path=${dir}/local`,
+        '--retries=1',
+      ],
+      {
+        env: { MODEL_MONITOR_LOG_FORMAT: 'pretty' },
+      },
+    );
     expect(r.code).toBe(1);
     const lines = r.stdout.trim().split('\n');
     for (const l of lines) expect(l, r.stdout).toMatch(/^\[\d\d:\d\d:\d\d\] (INFO|WARN|ERROR): \S/);

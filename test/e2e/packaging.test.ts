@@ -56,38 +56,43 @@ describe('npm package', () => {
     const files = pack.files.map((f) => f.path).sort();
     const stray = files.filter((f) => !/^(dist\/|bin\/)/.test(f) && !['README.md', 'LICENSE', 'package.json'].includes(f));
     expect(stray).toEqual([]);
-    for (const must of ['package.json', 'LICENSE', 'README.md', 'bin/model-monitor.js', 'dist/cli.js', 'dist/metrics.js', 'dist/server.js', 'dist/progress.js']) {
+    for (const must of [
+      'package.json',
+      'LICENSE',
+      'README.md',
+      'bin/model-monitor.js',
+      'dist/cli.js',
+      'dist/metrics.js',
+      'dist/server.js',
+      'dist/progress.js',
+    ]) {
       expect(files, `${must} missing from the tarball`).toContain(must);
     }
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   });
 
-  it(
-    'installs from the tarball into an empty prefix, and `model-monitor --help` runs',
-    async () => {
-      const t0 = Date.now();
-      const packed = await sh('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { timeoutMs: 60_000 });
-      expect(packed.code, packed.stderr).toBe(0);
-      const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }];
-      const tarball = path.join(dir, filename);
-      const prefix = path.join(dir, 'prefix');
-      const installed = await sh('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], {
-        cwd: dir,
-        timeoutMs: 80_000,
-      });
-      expect(installed.code, installed.stderr).toBe(0);
+  it('installs from the tarball into an empty prefix, and `model-monitor --help` runs', async () => {
+    const t0 = Date.now();
+    const packed = await sh('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { timeoutMs: 60_000 });
+    expect(packed.code, packed.stderr).toBe(0);
+    const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }];
+    const tarball = path.join(dir, filename);
+    const prefix = path.join(dir, 'prefix');
+    const installed = await sh('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], {
+      cwd: dir,
+      timeoutMs: 80_000,
+    });
+    expect(installed.code, installed.stderr).toBe(0);
 
-      const bin = path.join(prefix, 'bin', 'model-monitor');
-      const help = await sh(bin, ['--help'], { cwd: dir, timeoutMs: 20_000 });
-      expect(help.code, help.stderr).toBe(0);
-      expect(help.stdout).toMatch(/^Usage: model-monitor /m);
-      for (const cmd of ['watch', 'sync', 'rollback', 'status']) expect(help.stdout).toContain(cmd);
+    const bin = path.join(prefix, 'bin', 'model-monitor');
+    const help = await sh(bin, ['--help'], { cwd: dir, timeoutMs: 20_000 });
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: model-monitor /m);
+    for (const cmd of ['watch', 'sync', 'rollback', 'status']) expect(help.stdout).toContain(cmd);
 
-      const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
-      const version = await sh(bin, ['--version'], { cwd: dir, timeoutMs: 20_000 });
-      expect(version.stdout.trim()).toBe(pkg.version);
-      expect(Date.now() - t0).toBeLessThan(90_000);
-    },
-    120_000,
-  );
+    const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const version = await sh(bin, ['--version'], { cwd: dir, timeoutMs: 20_000 });
+    expect(version.stdout.trim()).toBe(pkg.version);
+    expect(Date.now() - t0).toBeLessThan(90_000);
+  }, 120_000);
 });

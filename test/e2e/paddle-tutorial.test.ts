@@ -66,7 +66,12 @@ describe.skipIf(missing !== null)('the Paddle Serving tutorial command', () => {
       `--local_model_name='uci_housing_model' --local_donefile_name='fluid_time_file' --local_tmp_dir='tmp' --interval=0.1`;
     // Its own process group: the shell and the model-monitor it starts are ended together below.
     const marker = randomUUID();
-    const child = spawn('/bin/sh', ['-c', cmd], { cwd: local, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MODEL_MONITOR_LOG_FORMAT: 'json', MM_TEST_RUN: marker } });
+    const child = spawn('/bin/sh', ['-c', cmd], {
+      cwd: local,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MODEL_MONITOR_LOG_FORMAT: 'json', MM_TEST_RUN: marker },
+    });
     const exited = new Promise((r) => child.once('exit', r));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -94,7 +99,9 @@ describe.skipIf(missing !== null)('the Paddle Serving tutorial command', () => {
       // SIGTERM to the group, not just to `sh`: model-monitor is sh's child, and would outlive it polling a dead port.
       signalGroup(child.pid!, 'SIGTERM');
       await exited;
-      await waitFor(() => !groupAlive(child.pid!), 'the tutorial command and its model-monitor to exit', 30_000).catch(() => signalGroup(child.pid!, 'SIGKILL'));
+      await waitFor(() => !groupAlive(child.pid!), 'the tutorial command and its model-monitor to exit', 30_000).catch(() =>
+        signalGroup(child.pid!, 'SIGKILL'),
+      );
     }
     expect(await leftBehind(marker)).toEqual([]);
   });

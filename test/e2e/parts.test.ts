@@ -27,7 +27,18 @@ afterEach(async () => {
 });
 
 const BIG = '/models/model/big.bin';
-const args = (...extra: string[]) => ['sync', '--remote', `${nn.url}/models`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local, ...extra];
+const args = (...extra: string[]) => [
+  'sync',
+  '--remote',
+  `${nn.url}/models`,
+  '--remote_model_name',
+  'model',
+  '--remote_donefile_name',
+  'donefile',
+  '--local_path',
+  local,
+  ...extra,
+];
 const bigOpens = (): LoggedRequest[] => nn.requests.filter((r) => r.server === 'dn' && r.path === BIG);
 const ranges = (rs: LoggedRequest[]) => rs.map((r) => [Number(r.params.offset), Number(r.params.length)]).sort((a, b) => a[0]! - b[0]!);
 
@@ -92,7 +103,11 @@ it('kill -9 mid-pull: the parts already journalled are not fetched again, and th
   const partsDone = async (): Promise<number[]> => {
     const [v] = await readdir(staging).catch(() => []);
     const text = v ? await readFile(path.join(staging, v, 'done.jsonl'), 'utf8').catch(() => '') : '';
-    return text.split('\n').filter((l) => l.includes('"part"')).map((l) => (JSON.parse(l) as { part: number }).part).filter((p) => p >= 0);
+    return text
+      .split('\n')
+      .filter((l) => l.includes('"part"'))
+      .map((l) => (JSON.parse(l) as { part: number }).part)
+      .filter((p) => p >= 0);
   };
   const w = start(args('--part-size', '1M', '--concurrency', '2'));
   const deadline = Date.now() + 60_000;

@@ -35,7 +35,18 @@ describe('planted symbolic links in the work dir', () => {
       const local = path.join(base, 'local');
       const work = path.join(local, '_serving_monitor_tmp');
       const victim = path.join(base, 'victim');
-      const args = ['sync', '--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local, ...extra];
+      const args = [
+        'sync',
+        '--remote',
+        `file://${remote}`,
+        '--remote_model_name',
+        'model',
+        '--remote_donefile_name',
+        'donefile',
+        '--local_path',
+        local,
+        ...extra,
+      ];
       await publish(remote, 'model', modelFiles(1));
       expect((await run(args)).code).toBe(0);
       await publish(remote, 'model', modelFiles(2));

@@ -32,11 +32,18 @@ afterAll(async () => {
 
 const jobUrls = (body: string) => (JSON.parse(body) as { args: { urls: string[] } }).args.urls;
 /** The result line on stdout (log lines, also JSON on stdout, may come before or after it). */
-const result = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((o) => 'kind' in o);
+const result = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((o) => 'kind' in o);
 
 it('preheat URL...: one Dragonfly job with those URLs; the token from the environment', async () => {
   const from = mgr.requests.length;
-  const r = await run(['preheat', '--preheat-url', `${mgr.url}/oapi/v1/jobs`, 'http://o/m/a.bin', 'http://o/m/b.bin'], { env: { MODEL_MONITOR_PREHEAT_TOKEN: 'secret-pat' } });
+  const r = await run(['preheat', '--preheat-url', `${mgr.url}/oapi/v1/jobs`, 'http://o/m/a.bin', 'http://o/m/b.bin'], {
+    env: { MODEL_MONITOR_PREHEAT_TOKEN: 'secret-pat' },
+  });
   expect(r.code, r.stderr).toBe(0);
   const [q] = mgr.requests.slice(from);
   expect(q!.headers.authorization).toBe('Bearer secret-pat');
@@ -54,7 +61,11 @@ it('preheat --remote …: the model files as a replica behind a proxy requests t
   const before = proxy.requests.length;
   const s = await run(['sync', ...remote, '--proxy', proxy.url, '--local_path', path.join(dir, 'replica')]);
   expect(s.code, s.stderr).toBe(0);
-  const pulled = proxy.requests.slice(before).filter((q) => q.method === 'GET' && /\/model\/.*[^/]$/.test(new URL(q.url).pathname)).map((q) => q.url).sort();
+  const pulled = proxy.requests
+    .slice(before)
+    .filter((q) => q.method === 'GET' && /\/model\/.*[^/]$/.test(new URL(q.url).pathname))
+    .map((q) => q.url)
+    .sort();
   expect(preheated).toHaveLength(3);
   expect(preheated.every((u) => /[?&]mmkey=/.test(u))).toBe(true);
   expect(pulled).toEqual(preheated);

@@ -52,9 +52,12 @@ describe.skipIf(missing !== null)('pulls through HTTP_PROXY', () => {
       const files = modelFiles(2);
       await seedObjects(s3, [...Object.entries(files).map(([k, v]) => [`prod/model/${k}`, v.toString()] as [string, string]), ['prod/donefile', 'x']]);
       const local = path.join(dir, 'l-s3');
-      const r = await run(['sync', '--remote', 's3://models/prod', '--s3-endpoint', s3.directEndpoint, '--s3-force-path-style', ...names, '--local_path', local], {
-        env: { ...env(), AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' },
-      });
+      const r = await run(
+        ['sync', '--remote', 's3://models/prod', '--s3-endpoint', s3.directEndpoint, '--s3-force-path-style', ...names, '--local_path', local],
+        {
+          env: { ...env(), AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' },
+        },
+      );
       expect(r.code, r.stderr + r.stdout.slice(-1500)).toBe(0);
       expect(await readFile(path.join(local, 'model', '__model__'), 'utf8')).toBe('model version 2\n');
       expect((await proxy.requests()).filter((q) => q.includes('/models/prod/model/')).length).toBeGreaterThan(0);

@@ -43,7 +43,9 @@ describe('publish: bad input is exit 2, before any upload', () => {
   it('HTTP: read-only', async () => {
     const r = await run(['publish', model, '--remote', 'http://127.0.0.1:9/models', ...names]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^model-monitor: --remote: http:\/\/127\.0\.0\.1:9\/models is read-only for publish .* publish to file:\/\/, ftp:\/\/, s3:\/\/ or webhdfs:\/\/\n$/);
+    expect(r.stderr).toMatch(
+      /^model-monitor: --remote: http:\/\/127\.0\.0\.1:9\/models is read-only for publish .* publish to file:\/\/, ftp:\/\/, s3:\/\/ or webhdfs:\/\/\n$/,
+    );
   });
 
   it('a remote model that publish did not write is left alone', async () => {

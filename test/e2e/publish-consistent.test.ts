@@ -25,7 +25,14 @@ const names = ['--remote_model_name', 'model', '--remote_donefile_name', 'donefi
 async function incomplete(t: Target): Promise<string[]> {
   const src = t.source();
   try {
-    const pub = await readPublished(src, { model: 'model', donefile: 'donefile', timeoutMs: 20_000, retries: 2, signal: AbortSignal.timeout(30_000), log: silentLogger() });
+    const pub = await readPublished(src, {
+      model: 'model',
+      donefile: 'donefile',
+      timeoutMs: 20_000,
+      retries: 2,
+      signal: AbortSignal.timeout(30_000),
+      log: silentLogger(),
+    });
     if (!pub?.manifest) return [];
     const missing: string[] = [];
     for (const f of pub.manifest.files) {

@@ -94,7 +94,9 @@ for (const kind of ['file', 'vsftpd', 's3rver'] as TargetKind[]) {
       expect((await run(['publish', model, ...args], { env: t.env })).code).toBe(0);
       const pub = (await readPublished(src, ro()))!;
       const prev = await readManifest(src, pub.manifest!.previous!, ro());
-      const keep = new Set([pub.manifest!, prev].flatMap((m) => [layout.manifest(m.version), ...m.files.flatMap((f) => [f.object, ...(f.index ? [f.index.object] : [])])]));
+      const keep = new Set(
+        [pub.manifest!, prev].flatMap((m) => [layout.manifest(m.version), ...m.files.flatMap((f) => [f.object, ...(f.index ? [f.index.object] : [])])]),
+      );
       const left: string[] = [];
       for await (const e of src.list('model', { signal: AbortSignal.timeout(30_000) })) left.push(e.path);
       expect(left.filter((p) => !keep.has(p))).toEqual([]);

@@ -41,7 +41,11 @@ async function replicaGets(local: string): Promise<string[]> {
   const before = proxy.requests.length;
   const s = await run(['sync', ...s3.args, ...names, '--proxy', proxy.url, '--local_path', local], { env: s3.env });
   expect(s.code, s.stderr).toBe(0);
-  return proxy.requests.slice(before).filter((q) => q.method === 'GET' && /\/model\/[^/]+\/files\//.test(new URL(q.url).pathname)).map((q) => q.url).sort();
+  return proxy.requests
+    .slice(before)
+    .filter((q) => q.method === 'GET' && /\/model\/[^/]+\/files\//.test(new URL(q.url).pathname))
+    .map((q) => q.url)
+    .sort();
 }
 
 describe('publish --preheat-url', () => {
@@ -69,7 +73,11 @@ describe('publish --preheat-url', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.lines.find((l) => l.event === 'preheat-failed')).toBeUndefined();
     expect(r.lines.find((l) => l.event === 'preheat-done')).toMatchObject({ urls: Object.keys(await readTree(modelDir())).length });
-    const warmed = proxy.requests.slice(before).filter((q) => q.method === 'GET').map((q) => q.url).sort();
+    const warmed = proxy.requests
+      .slice(before)
+      .filter((q) => q.method === 'GET')
+      .map((q) => q.url)
+      .sort();
     expect(warmed.length).toBe(Object.keys(await readTree(modelDir())).length);
     expect(warmed.every((u) => /\/model\/[^/]+\/files\//.test(new URL(u).pathname))).toBe(true);
     expect(await replicaGets(path.join(dir, 'replica2'))).toEqual(warmed);

@@ -23,7 +23,7 @@ describe('one command, five sources', () => {
   let s3: S3rverHandle;
   let http: HttpFileServer;
   let hdfs: WebHdfsTestServer;
-  const files = modelFiles(7, { 'nested/deeper/x.bin': 'x', 'with space.txt': 'space', 'empty': '' });
+  const files = modelFiles(7, { 'nested/deeper/x.bin': 'x', 'with space.txt': 'space', empty: '' });
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'mm-same-'));
     ftp = await startFtpSrv();
@@ -52,7 +52,13 @@ describe('one command, five sources', () => {
       file: `file://${path.join(dir, 'www')}`,
     };
     // Source-specific settings come from the environment, so the command line is the same.
-    const env = { MODEL_MONITOR_S3_ENDPOINT: s3.directEndpoint, MODEL_MONITOR_S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+    const env = {
+      MODEL_MONITOR_S3_ENDPOINT: s3.directEndpoint,
+      MODEL_MONITOR_S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+    };
     for (const [name, remote] of Object.entries(remotes)) {
       const local = path.join(dir, `local-${name}`);
       const r = await run(['sync', '--remote', remote, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local], { env });
@@ -67,15 +73,31 @@ describe('one command, five sources', () => {
 
   it('the AWS SDK warning is silenced through its own switch only: a user who sets the switch to false sees it', async () => {
     const major = Number(process.versions.node.split('.')[0]);
-    const env = { MODEL_MONITOR_S3_ENDPOINT: s3.directEndpoint, MODEL_MONITOR_S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
-    const args = ['sync', '--remote', 's3://models/m', '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', path.join(dir, 'local-s3-warn')];
+    const env = {
+      MODEL_MONITOR_S3_ENDPOINT: s3.directEndpoint,
+      MODEL_MONITOR_S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+    };
+    const args = [
+      'sync',
+      '--remote',
+      's3://models/m',
+      '--remote_model_name',
+      'model',
+      '--remote_donefile_name',
+      'donefile',
+      '--local_path',
+      path.join(dir, 'local-s3-warn'),
+    ];
     const r = await run(args, { env: { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false' } });
     expect(r.code, r.stderr).toBe(0);
     if (major < 22) expect(r.stderr).toMatch(/NodeVersionSupportWarning/);
     else expect(r.stderr).not.toMatch(/NodeVersionSupportWarning/);
   });
 
-  it('kserve-init: every source\'s URL form names the model itself (no donefile); DEST holds exactly the model, exit 0', async () => {
+  it("kserve-init: every source's URL form names the model itself (no donefile); DEST holds exactly the model, exit 0", async () => {
     const uris = {
       ftp: `ftp://127.0.0.1:${ftp.port}/models/model`,
       s3: 's3://models/m/model',
@@ -83,7 +105,13 @@ describe('one command, five sources', () => {
       webhdfs: `${hdfs.url}/models/model`,
       file: `file://${path.join(dir, 'www', 'model')}`,
     };
-    const env = { MODEL_MONITOR_S3_ENDPOINT: s3.directEndpoint, MODEL_MONITOR_S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+    const env = {
+      MODEL_MONITOR_S3_ENDPOINT: s3.directEndpoint,
+      MODEL_MONITOR_S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+    };
     for (const [name, uri] of Object.entries(uris)) {
       const dest = path.join(dir, `kserve-${name}`, 'mnt', 'models');
       const r = await run(['kserve-init', uri, dest], { env });
@@ -113,8 +141,23 @@ describe('one command, five sources', () => {
     const srv = await startHttpFileServer(www);
     try {
       const local = path.join(dir, 'local-general');
-      const r = await run(['sync', '--type', 'general', '--general_host', srv.url, '--remote_path', '/', '--remote_model_name', 'uci_housing_model.tar.gz',
-        '--remote_donefile_name', 'donefile', '--unpacked_filename', 'uci_housing_model', '--local_path', local]);
+      const r = await run([
+        'sync',
+        '--type',
+        'general',
+        '--general_host',
+        srv.url,
+        '--remote_path',
+        '/',
+        '--remote_model_name',
+        'uci_housing_model.tar.gz',
+        '--remote_donefile_name',
+        'donefile',
+        '--unpacked_filename',
+        'uci_housing_model',
+        '--local_path',
+        local,
+      ]);
       expect(r.code, r.stderr + r.stdout.slice(-1500)).toBe(0);
       expect(await readFile(path.join(local, 'uci_housing_model', '__model__'), 'utf8')).toBe('tar model\n');
       expect(await readFile(path.join(local, 'uci_housing_model', 'params', 'fc_0.w_0'), 'utf8')).toBe('w\n');

@@ -16,8 +16,21 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     const remote = path.join(dir, 'remote');
     const local = path.join(dir, 'local');
     await publish(remote, 'model', modelFiles(1));
-    const w = start(['watch', '--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile',
-      '--local_path', local, '--interval', '0.05', '--bwlimit', '256k']);
+    const w = start([
+      'watch',
+      '--remote',
+      `file://${remote}`,
+      '--remote_model_name',
+      'model',
+      '--remote_donefile_name',
+      'donefile',
+      '--local_path',
+      local,
+      '--interval',
+      '0.05',
+      '--bwlimit',
+      '256k',
+    ]);
     await w.waitFor(updated, 'first model');
     // version 2 holds 4 MiB: at 256 KiB/s it takes ~16 s, so the signal lands mid-transfer
     await publish(remote, 'model', modelFiles(2, { 'big.bin': randomBytes(4 * 1024 * 1024) }));

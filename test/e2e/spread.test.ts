@@ -17,7 +17,16 @@ beforeAll(async () => {
 });
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
-const flags = (local: string) => ['--remote', `file://${path.join(dir, 'remote')}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', path.join(dir, local)];
+const flags = (local: string) => [
+  '--remote',
+  `file://${path.join(dir, 'remote')}`,
+  '--remote_model_name',
+  'model',
+  '--remote_donefile_name',
+  'donefile',
+  '--local_path',
+  path.join(dir, local),
+];
 
 it('sync --spread 2: waits at most 2 s after seeing the change, then pulls', async () => {
   const r = await run(['sync', ...flags('a'), '--spread', '2']);

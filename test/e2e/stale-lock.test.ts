@@ -28,8 +28,8 @@ async function setup(name: string) {
 describe('the single-instance lock', () => {
   const stale: [string, () => Promise<string>][] = [
     ['a bare pid (older format) that is now pid 1, not a model-monitor', async () => '1\n'],
-    ['pid 1 with a start time that is not pid 1\'s', async () => JSON.stringify({ ...(await currentHolder(1)), start: '1' })],
-    ['this test runner\'s own pid, started at another time', async () => JSON.stringify({ ...(await currentHolder()), start: '2' })],
+    ["pid 1 with a start time that is not pid 1's", async () => JSON.stringify({ ...(await currentHolder(1)), start: '1' })],
+    ["this test runner's own pid, started at another time", async () => JSON.stringify({ ...(await currentHolder()), start: '2' })],
   ];
   for (const [what, content] of stale) {
     it(`a lock naming ${what} is taken over with a warning`, async () => {
@@ -42,7 +42,7 @@ describe('the single-instance lock', () => {
     });
   }
 
-  it('a live monitor\'s lock (pid, start time, boot) still refuses a second one with exit 2', async () => {
+  it("a live monitor's lock (pid, start time, boot) still refuses a second one with exit 2", async () => {
     const s = await setup('live');
     const w = start(['watch', ...s.args, '--interval', '60']);
     try {

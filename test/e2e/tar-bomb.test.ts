@@ -22,7 +22,10 @@ afterAll(async () => rm(dir, { recursive: true, force: true }));
 
 /** `m/big`: `bytes` zero bytes, as a tar.gz streamed to `file` (the archive is never whole in memory). */
 async function bomb(file: string, bytes: number): Promise<void> {
-  const head = rawTar([{ name: 'm/', type: '5' }, { name: 'm/big', data: Buffer.alloc(0) }]).subarray(0, 1024);
+  const head = rawTar([
+    { name: 'm/', type: '5' },
+    { name: 'm/big', data: Buffer.alloc(0) },
+  ]).subarray(0, 1024);
   head.write(bytes.toString(8).padStart(11, '0') + '\0', 512 + 124, 12, 'utf8'); // the file's size
   let sum = 0;
   head.fill(' ', 512 + 148, 512 + 156);
@@ -58,8 +61,19 @@ describe('a decompression bomb', () => {
     await bomb(path.join(remote(), 'model.tar.gz'), 1024 * 1024 * 1024);
     await touchDonefile(remote());
   }, 120_000);
-  const args = (local: string) => ['sync', '--remote', `file://${remote()}`, '--remote_model_name', 'model.tar.gz', '--remote_donefile_name', 'donefile',
-    '--unpacked_filename', 'm', '--local_path', path.join(dir, local)];
+  const args = (local: string) => [
+    'sync',
+    '--remote',
+    `file://${remote()}`,
+    '--remote_model_name',
+    'model.tar.gz',
+    '--remote_donefile_name',
+    'donefile',
+    '--unpacked_filename',
+    'm',
+    '--local_path',
+    path.join(dir, local),
+  ];
 
   it('is refused past --max-unpack-ratio: exit 1 naming the limit, nothing served, staging empty', async () => {
     expect((await stat(path.join(remote(), 'model.tar.gz'))).size).toBeLessThan(2 * 1024 * 1024);

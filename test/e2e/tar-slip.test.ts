@@ -28,8 +28,19 @@ async function setup(name: string, tar: Buffer) {
   await mkdir(remote, { recursive: true });
   await writeFile(path.join(remote, 'model.tar.gz'), gzipSync(tar));
   await touchDonefile(remote);
-  const args = ['sync', '--remote', `file://${remote}`, '--remote_model_name', 'model.tar.gz', '--remote_donefile_name', 'donefile',
-    '--unpacked_filename', 'uci_housing_model', '--local_path', local];
+  const args = [
+    'sync',
+    '--remote',
+    `file://${remote}`,
+    '--remote_model_name',
+    'model.tar.gz',
+    '--remote_donefile_name',
+    'donefile',
+    '--unpacked_filename',
+    'uci_housing_model',
+    '--local_path',
+    local,
+  ];
   return { remote, local, args };
 }
 
@@ -57,28 +68,46 @@ describe('tar models', () => {
   const dots = (n: number) => Array.from({ length: n }, () => '..').join('/');
   const as = (n: number) => Array.from({ length: n }, () => 'a').join('/');
   const chains: [string, RawEntry[]][] = [
-    ['a symlink chain ending outside (escape -> a/…/a/../…/../etc)', [
-      { name: 'uci_housing_model/a', type: '2', linkname: '.' },
-      { name: 'uci_housing_model/escape', type: '2', linkname: `${as(20)}/${dots(20)}/etc` },
-    ]],
-    ['a timestamp file linked out through a chain (fluid_time_file -> a/a/../../victim)', [
-      { name: 'uci_housing_model/a', type: '2', linkname: '.' },
-      { name: 'uci_housing_model/fluid_time_file', type: '2', linkname: 'a/a/../../victim' },
-    ]],
-    ['30 nested l1 -> ../ links', [
-      ...Array.from({ length: 30 }, (_, i): RawEntry => ({ name: `uci_housing_model/${Array.from({ length: i }, () => 'd').join('/')}${i ? '/' : ''}d/`, type: '5' })),
-      { name: `uci_housing_model/${Array.from({ length: 30 }, () => 'd').join('/')}/l1`, type: '2', linkname: '../' },
-      { name: 'uci_housing_model/out', type: '2', linkname: `${Array.from({ length: 30 }, () => 'd').join('/')}/l1/${dots(30)}/victim` },
-    ]],
-    ['a link that escapes only through a link extracted after it', [
-      { name: 'uci_housing_model/early', type: '2', linkname: 'b/../victim' },
-      { name: 'uci_housing_model/b', type: '2', linkname: '..' },
-    ]],
-    ['a hard link to a symlink (it would resolve from another dir)', [
-      { name: 'uci_housing_model/sub/', type: '5' },
-      { name: 'uci_housing_model/sub/l', type: '2', linkname: '../params' },
-      { name: 'uci_housing_model/h', type: '1', linkname: 'uci_housing_model/sub/l' },
-    ]],
+    [
+      'a symlink chain ending outside (escape -> a/…/a/../…/../etc)',
+      [
+        { name: 'uci_housing_model/a', type: '2', linkname: '.' },
+        { name: 'uci_housing_model/escape', type: '2', linkname: `${as(20)}/${dots(20)}/etc` },
+      ],
+    ],
+    [
+      'a timestamp file linked out through a chain (fluid_time_file -> a/a/../../victim)',
+      [
+        { name: 'uci_housing_model/a', type: '2', linkname: '.' },
+        { name: 'uci_housing_model/fluid_time_file', type: '2', linkname: 'a/a/../../victim' },
+      ],
+    ],
+    [
+      '30 nested l1 -> ../ links',
+      [
+        ...Array.from({ length: 30 }, (_, i): RawEntry => ({
+          name: `uci_housing_model/${Array.from({ length: i }, () => 'd').join('/')}${i ? '/' : ''}d/`,
+          type: '5',
+        })),
+        { name: `uci_housing_model/${Array.from({ length: 30 }, () => 'd').join('/')}/l1`, type: '2', linkname: '../' },
+        { name: 'uci_housing_model/out', type: '2', linkname: `${Array.from({ length: 30 }, () => 'd').join('/')}/l1/${dots(30)}/victim` },
+      ],
+    ],
+    [
+      'a link that escapes only through a link extracted after it',
+      [
+        { name: 'uci_housing_model/early', type: '2', linkname: 'b/../victim' },
+        { name: 'uci_housing_model/b', type: '2', linkname: '..' },
+      ],
+    ],
+    [
+      'a hard link to a symlink (it would resolve from another dir)',
+      [
+        { name: 'uci_housing_model/sub/', type: '5' },
+        { name: 'uci_housing_model/sub/l', type: '2', linkname: '../params' },
+        { name: 'uci_housing_model/h', type: '1', linkname: 'uci_housing_model/sub/l' },
+      ],
+    ],
   ];
   for (const [what, entries] of chains) {
     it(`refuses ${what}: exit 1, nothing outside touched, served model unchanged`, async () => {

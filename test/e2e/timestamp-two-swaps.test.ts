@@ -48,14 +48,36 @@ afterEach(async () => {
 });
 
 describe('e2e: two swaps within one second give two increasing whole-second timestamps', () => {
-  for (const [swap, keep] of [['rename', '2'], ['symlink', '2'], ['versioned', '2'], ['rename', '0'], ['versioned', '0']] as const) {
+  for (const [swap, keep] of [
+    ['rename', '2'],
+    ['symlink', '2'],
+    ['versioned', '2'],
+    ['rename', '0'],
+    ['versioned', '0'],
+  ] as const) {
     it(`--swap ${swap} --keep-backups ${keep}`, async () => {
       const root = await fsp.mkdtemp(path.join(tmpdir(), `mm-ts-${swap}-`));
       roots.push(root);
       const remote = path.join(root, 'remote');
       const base = path.join(root, 'local', 'model');
       await publish(remote, 1);
-      const m = start(['watch', '--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', path.join(root, 'local'), '--swap', swap, '--keep-backups', keep, '--interval', '0.05']);
+      const m = start([
+        'watch',
+        '--remote',
+        `file://${remote}`,
+        '--remote_model_name',
+        'model',
+        '--remote_donefile_name',
+        'donefile',
+        '--local_path',
+        path.join(root, 'local'),
+        '--swap',
+        swap,
+        '--keep-backups',
+        keep,
+        '--interval',
+        '0.05',
+      ]);
       monitors.push(m);
       await waitFor(() => m.count(updated) >= 1, 'first model', 60_000);
       const stamps = [await stamp(await modelDir(base, swap))];
@@ -68,11 +90,15 @@ describe('e2e: two swaps within one second give two increasing whole-second time
           await waitFor(() => m.count(updated) >= v, `update ${v}`, 60_000);
           stamps.push(await stamp(await modelDir(base, swap)));
         }
-        const [a, b] = m.lines.filter(updated).slice(-2).map((l) => Math.floor(Number(l.time) / 1000));
+        const [a, b] = m.lines
+          .filter(updated)
+          .slice(-2)
+          .map((l) => Math.floor(Number(l.time) / 1000));
         if (a === b) sameSecond++;
       }
       for (let i = 1; i < stamps.length; i++) expect(stamps[i], `stamp ${i} > stamp ${i - 1}: ${stamps.join(', ')}`).toBeGreaterThan(stamps[i - 1]!);
-      if (sameSecond === 0) console.warn(`timestamp-two-swaps (${swap}): no pair of swaps landed within one second on this machine; only monotonicity was checked`);
+      if (sameSecond === 0)
+        console.warn(`timestamp-two-swaps (${swap}): no pair of swaps landed within one second on this machine; only monotonicity was checked`);
       expect(m.count((l) => l.event === 'sync-failed')).toBe(0);
     }, 120_000);
   }

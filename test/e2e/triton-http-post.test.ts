@@ -86,21 +86,39 @@ describe('e2e: Triton reload over HTTP, with rollback on a failed load', () => {
     const broken = new Set(['v4']);
     const triton = await fakeTriton(base, broken);
     server = triton.server;
-    const args = ['--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local, '--swap', 'versioned'];
+    const args = [
+      '--remote',
+      `file://${remote}`,
+      '--remote_model_name',
+      'model',
+      '--remote_donefile_name',
+      'donefile',
+      '--local_path',
+      local,
+      '--swap',
+      'versioned',
+    ];
     await publish(remote, 1);
     monitor = start(['watch', ...args, '--interval', '0.1', '--http-post', triton.url, '--rollback-on-reload-failure', '--log-level', 'debug']);
     for (let k = 1; k <= 3; k++) {
       if (k > 1) await publish(remote, k);
       await waitFor(() => monitor!.count(updated) >= k, `update ${k}`, 60_000);
     }
-    expect(triton.calls.map((c) => [c.loaded, c.status])).toEqual([['v1', 200], ['v2', 200], ['v3', 200]]);
+    expect(triton.calls.map((c) => [c.loaded, c.status])).toEqual([
+      ['v1', 200],
+      ['v2', 200],
+      ['v3', 200],
+    ]);
     const v3 = monitor.lines.filter(updated)[2]!.version as string;
 
     // v4 is swapped in, Triton refuses it: the monitor removes version dir 4 and reloads v3.
     await publish(remote, 4);
     const failed = await monitor.waitFor((l) => l.event === 'sync-failed', 'the failed reload of v4', 60_000);
     expect(JSON.stringify(failed.err)).toMatch(/rolled back to/);
-    expect(triton.calls.slice(3).map((c) => [c.loaded, c.status])).toEqual([['v4', 500], ['v3', 200]]);
+    expect(triton.calls.slice(3).map((c) => [c.loaded, c.status])).toEqual([
+      ['v4', 500],
+      ['v3', 200],
+    ]);
     expect(await highest(base)).toEqual({ n: 3, version: 'v3' });
     const v4Change = monitor.lines.filter((l) => l.event === 'change').at(-1)!;
 

@@ -48,15 +48,31 @@ describe.skipIf(!tmux)('progress bar and log lines on one terminal', () => {
   it('shows whole lines only: each event on one line, the bar on its own, a retry printed above it', async () => {
     srv.dropNextDownload('model/big.bin', 4 * 1024 * 1024);
     const cmd = [
-      'env', '-u', 'MODEL_MONITOR_LOG_FORMAT', '-u', 'MODEL_MONITOR_PROGRESS', process.execPath, BIN, 'sync',
-      `--remote=ftp://127.0.0.1:${srv.port}/models`, '--remote_model_name=model', '--remote_donefile_name=donefile',
-      `--local_path=${local}`, '--bwlimit=4M', '--concurrency=1',
-    ].map((a) => `'${a}'`).join(' ');
+      'env',
+      '-u',
+      'MODEL_MONITOR_LOG_FORMAT',
+      '-u',
+      'MODEL_MONITOR_PROGRESS',
+      process.execPath,
+      BIN,
+      'sync',
+      `--remote=ftp://127.0.0.1:${srv.port}/models`,
+      '--remote_model_name=model',
+      '--remote_donefile_name=donefile',
+      `--local_path=${local}`,
+      '--bwlimit=4M',
+      '--concurrency=1',
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ');
     // The pane stays (sleep) after the command, so its screen can be read; kill-server ends both.
     tm('new-session', '-d', '-x', '200', '-y', '50', '-s', 'mm', `${cmd}; echo EXIT=$?; exec sleep 600`);
     const screen = () => tm('capture-pane', '-p', '-J', '-t', 'mm', '-S', '-', '-E', '-');
     await waitFor(() => /^EXIT=\d+$/m.test(screen()), 'the sync in the pane to finish', 90_000);
-    const lines = screen().split('\n').map((l) => l.trimEnd()).filter(Boolean);
+    const lines = screen()
+      .split('\n')
+      .map((l) => l.trimEnd())
+      .filter(Boolean);
     const text = lines.join('\n');
     expect(lines.at(-1), text).toBe('EXIT=0');
 
@@ -72,7 +88,10 @@ describe.skipIf(!tmux)('progress bar and log lines on one terminal', () => {
     const retry = at(/INFO: download model\/big\.bin failed .*; retry 1\/5 in /);
     const bar = at(BAR);
     const served = at(/INFO: now serving /);
-    expect([change, retry, bar, served].every((i) => i >= 0), text).toBe(true);
+    expect(
+      [change, retry, bar, served].every((i) => i >= 0),
+      text,
+    ).toBe(true);
     expect(change < retry && retry < bar && bar < served, text).toBe(true);
   });
 });

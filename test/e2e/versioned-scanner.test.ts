@@ -21,7 +21,11 @@ async function publish(remote: string, k: number): Promise<void> {
   const model = path.join(remote, 'model');
   await fsp.rm(model, { recursive: true, force: true });
   await fsp.mkdir(path.join(model, 'variables'), { recursive: true });
-  const files: Record<string, number> = { 'saved_model.pb': 300_000 + k, 'variables/variables.data-00000-of-00001': 2_000_000 + k * 13, 'variables/variables.index': 5_000 + k };
+  const files: Record<string, number> = {
+    'saved_model.pb': 300_000 + k,
+    'variables/variables.data-00000-of-00001': 2_000_000 + k * 13,
+    'variables/variables.index': 5_000 + k,
+  };
   for (const [f, size] of Object.entries(files)) await fsp.writeFile(path.join(model, f), Buffer.alloc(size, k));
   await fsp.writeFile(path.join(model, 'VERSION'), `v${k}`);
   await fsp.writeFile(path.join(model, 'manifest.json'), JSON.stringify({ version: `v${k}`, files: { ...files, VERSION: `v${k}`.length } }));
@@ -33,7 +37,11 @@ async function publish(remote: string, k: number): Promise<void> {
   await fsp.rename(`${done}.tmp`, done);
 }
 
-const gone = async (p: string) => !(await fsp.stat(p).then(() => true, () => false));
+const gone = async (p: string) =>
+  !(await fsp.stat(p).then(
+    () => true,
+    () => false,
+  ));
 
 /** Null when the version dir is complete (or vanished whole between readdir and the check), else why not. */
 async function incomplete(dir: string): Promise<string | null> {
@@ -102,7 +110,23 @@ describe('e2e: a TF Serving-style scanner never sees an incomplete version dir',
     const local = path.join(root, 'local');
     const base = path.join(local, 'model');
     await publish(remote, 1);
-    monitor = start(['watch', '--remote', `file://${remote}`, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local, '--swap', 'versioned', '--keep-backups', String(KEEP), '--interval', '0.1']);
+    monitor = start([
+      'watch',
+      '--remote',
+      `file://${remote}`,
+      '--remote_model_name',
+      'model',
+      '--remote_donefile_name',
+      'donefile',
+      '--local_path',
+      local,
+      '--swap',
+      'versioned',
+      '--keep-backups',
+      String(KEEP),
+      '--interval',
+      '0.1',
+    ]);
     const scanner = startScanner(base);
     const t0 = Date.now();
     try {
@@ -118,11 +142,16 @@ describe('e2e: a TF Serving-style scanner never sees an incomplete version dir',
       await scanner.stop();
     }
     const secs = (Date.now() - t0) / 1000;
-    console.log(`versioned-scanner: ${scanner.passes} scans in ${secs.toFixed(1)}s (${Math.round(scanner.passes / secs)}/s), ${UPDATES} updates, ${scanner.violations.length} violations, at most ${scanner.maxDirs} version dirs`);
+    console.log(
+      `versioned-scanner: ${scanner.passes} scans in ${secs.toFixed(1)}s (${Math.round(scanner.passes / secs)}/s), ${UPDATES} updates, ${scanner.violations.length} violations, at most ${scanner.maxDirs} version dirs`,
+    );
     expect(scanner.violations).toEqual([]);
     expect(scanner.passes).toBeGreaterThan(UPDATES * 10);
     expect(scanner.maxDirs).toBeLessThanOrEqual(KEEP + 2); // the new one is in before the oldest goes
-    const left = (await fsp.readdir(base)).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+    const left = (await fsp.readdir(base))
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number)
+      .sort((a, b) => a - b);
     expect(left).toEqual([UPDATES - 2, UPDATES - 1, UPDATES]);
     expect(monitor.count((l) => l.event === 'sync-failed')).toBe(0);
   }, 180_000);

@@ -17,7 +17,7 @@ export function pseudoRandom(size: number, seed: number): Buffer {
 export function pieces(data: Buffer, max: number, seed = 7): Buffer[] {
   const out: Buffer[] = [];
   let x = seed;
-  for (let at = 0; at < data.length; ) {
+  for (let at = 0; at < data.length;) {
     x = (x * 1103515245 + 12345) >>> 0;
     const n = Math.min(data.length - at, 1 + (x % max));
     out.push(data.subarray(at, at + n));

@@ -90,7 +90,10 @@ export function start(args: readonly string[], o: StartOptions = {}): Running {
       const hit = lines.find(pred);
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}; log:\n${lines.map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${err}`)), timeoutMs);
+        const t = setTimeout(
+          () => reject(new Error(`timed out waiting for ${what}; log:\n${lines.map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${err}`)),
+          timeoutMs,
+        );
         const w = { pred, resolve: (l: LogLine) => (clearTimeout(t), resolve(l)) };
         waiters.push(w);
         void exited.then((code) => {
@@ -109,7 +112,10 @@ export function start(args: readonly string[], o: StartOptions = {}): Running {
 }
 
 /** Runs to completion; returns exit code, stdout, stderr. */
-export async function run(args: readonly string[], o: StartOptions & { timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string; lines: LogLine[] }> {
+export async function run(
+  args: readonly string[],
+  o: StartOptions & { timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; lines: LogLine[] }> {
   const r = start(args, o);
   const t = setTimeout(() => r.child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
   const code = await r.exited;

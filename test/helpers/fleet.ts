@@ -56,7 +56,10 @@ async function libMember(dir: string, flags: Flags, shutdown: AbortSignal): Prom
   const times: number[] = [];
   let failed = 0;
   const done = watchLoop((s) => monitor.cycle(s), createWaker(), {
-    intervalMs: config.intervalMs, maxFailures: null, log, shutdown,
+    intervalMs: config.intervalMs,
+    maxFailures: null,
+    log,
+    shutdown,
     onOutcome: (o) => {
       if (o.kind === 'updated') times.push(Date.now());
       if (o.kind === 'failed') failed++;

@@ -14,7 +14,7 @@ export function parseMetrics(text: string): Samples {
 
 /** The label sets of one info metric's series (`model_monitor_served_info{version="…",…}`). */
 export function infoLabels(s: Samples, name: string): Record<string, string>[] {
-  return [...s.keys()].filter((k) => k.startsWith(`${name}{`)).map((k) =>
-    Object.fromEntries([...k.slice(name.length + 1, -1).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!])),
-  );
+  return [...s.keys()]
+    .filter((k) => k.startsWith(`${name}{`))
+    .map((k) => Object.fromEntries([...k.slice(name.length + 1, -1).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!])));
 }

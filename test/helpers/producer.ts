@@ -8,7 +8,7 @@ export type ModelFiles = Record<string, string | Buffer>;
 /** Deterministic model content for version n: every file names its version. */
 export function modelFiles(n: number, extra: ModelFiles = {}): ModelFiles {
   return {
-    '__model__': `model version ${n}\n`,
+    __model__: `model version ${n}\n`,
     'params/fc_0.w_0': `weights of version ${n}\n`.repeat(50 + n),
     'params/fc_0.b_0': `bias ${n}\n`,
     ...extra,
@@ -61,12 +61,19 @@ export async function readTree(dir: string, rel = ''): Promise<Record<string, st
 }
 
 export async function exists(p: string): Promise<boolean> {
-  return stat(p).then(() => true, () => false);
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 export const md5 = (s: string | Buffer) => createHash('md5').update(s).digest('hex');
 
 /** Stringified content of `files` for comparison with readTree(). */
 export function asStrings(files: ModelFiles): Record<string, string> {
-  return Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.toString()]).sort(([a], [b]) => (a! < b! ? -1 : 1)));
+  return Object.fromEntries(
+    Object.entries(files)
+      .map(([k, v]) => [k, v.toString()])
+      .sort(([a], [b]) => (a! < b! ? -1 : 1)),
+  );
 }

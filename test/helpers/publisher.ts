@@ -28,4 +28,3 @@ export function fingerprint(files: ModelFiles): string {
 export function execFingerprint(log: string): string {
   return `cd "$MODEL_DIR" && find . -type f ! -name fluid_time_file | sed 's|^\\./||' | sort | while read -r f; do printf '%s %s;' "$(md5sum < "$f" | cut -d' ' -f1)" "$f"; done | sed 's/;$//' >> ${JSON.stringify(log)} && echo >> ${JSON.stringify(log)}`;
 }
-

@@ -15,7 +15,12 @@ export function parseWith<O extends object, const T extends readonly OptionSpec[
 }
 
 /** A source over `url`, as the registry opens it (its child logger included). */
-export function sourceWith<O extends object, const T extends readonly OptionSpec[]>(f: SourceFactory<O, T>, url: string | URL, raw: RawOptions, deps: SourceDeps): Source {
+export function sourceWith<O extends object, const T extends readonly OptionSpec[]>(
+  f: SourceFactory<O, T>,
+  url: string | URL,
+  raw: RawOptions,
+  deps: SourceDeps,
+): Source {
   const text = String(url);
   const u = typeof url === 'string' ? new URL(text.replace(/^(s?webhdfs:\/\/)[^/]*,[^/]*/i, '$1placeholder')) : url;
   return backend(f).bind(u, raw, text).open(deps);

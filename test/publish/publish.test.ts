@@ -27,8 +27,16 @@ let t: Target;
 let src: Source;
 let w: Writer;
 const opts = (o: Partial<PublishOptions> = {}): PublishOptions => ({
-  model: 'model', donefile: 'donefile', keepVersions: 2, chunking: { params: DEFAULT_CHUNKING, threshold: 1 * MiB },
-  concurrency: 3, timeoutMs: 10_000, retries: 1, signal: AbortSignal.timeout(60_000), log: silentLogger(), ...o,
+  model: 'model',
+  donefile: 'donefile',
+  keepVersions: 2,
+  chunking: { params: DEFAULT_CHUNKING, threshold: 1 * MiB },
+  concurrency: 3,
+  timeoutMs: 10_000,
+  retries: 1,
+  signal: AbortSignal.timeout(60_000),
+  log: silentLogger(),
+  ...o,
 });
 const ro = () => ({ model: 'model', donefile: 'donefile', timeoutMs: 10_000, retries: 1, signal: AbortSignal.timeout(30_000), log: silentLogger() });
 
@@ -66,7 +74,13 @@ describe('publish()', () => {
     expect(ix.lengths.length).toBe(f.index!.chunks);
     expect(pub.manifest!.files.find((x) => x.path === 'a.txt')!.index).toBeUndefined();
     expect(encodeIndex((await readIndex(src, f, ro()))!).equals(ixBytes)).toBe(true);
-    expect(await readIndex(src, pub.manifest!.files.find((x) => x.path === 'a.txt')!, ro())).toBeNull();
+    expect(
+      await readIndex(
+        src,
+        pub.manifest!.files.find((x) => x.path === 'a.txt')!,
+        ro(),
+      ),
+    ).toBeNull();
     await expect(readIndex(src, { ...f, md5: '0'.repeat(32) }, ro())).rejects.toThrow(/the manifest says 0{32}/);
   });
 
@@ -124,7 +138,9 @@ describe('publish()', () => {
     let failures = 1;
     const flaky: Source = {
       ...src,
-      kind: src.kind, displayUrl: src.displayUrl, features: src.features,
+      kind: src.kind,
+      displayUrl: src.displayUrl,
+      features: src.features,
       stat: (p, io) => src.stat(p, io),
       list: (d, io) => src.list(d, io),
       open: async (p, o) => {

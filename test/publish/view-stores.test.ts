@@ -28,7 +28,11 @@ import { startTarget, targetMissing, type Target, type TargetKind } from '../hel
 const io = () => ({ signal: AbortSignal.timeout(60_000) });
 const ro = { model: 'model', donefile: 'donefile', timeoutMs: 20_000, retries: 2, log: silentLogger() };
 const pubOpts = (): PublishOptions => ({
-  ...ro, keepVersions: 3, chunking: { params: DEFAULT_CHUNKING, threshold: MiB }, concurrency: 2, signal: AbortSignal.timeout(120_000),
+  ...ro,
+  keepVersions: 3,
+  chunking: { params: DEFAULT_CHUNKING, threshold: MiB },
+  concurrency: 2,
+  signal: AbortSignal.timeout(120_000),
 });
 
 async function listed(view: Source): Promise<RemoteEntry[]> {

@@ -113,12 +113,10 @@ async function sendBytes(res: ServerResponse, abs: string, start: number, last: 
   const fh = await open(abs, 'r');
   const buf = Buffer.allocUnsafe(256 * 1024);
   try {
-    for (let pos = start; pos <= last && !res.destroyed; ) {
+    for (let pos = start; pos <= last && !res.destroyed;) {
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, last - pos + 1), pos);
       if (bytesRead === 0) break;
-      await new Promise<void>((resolve, reject) =>
-        res.write(buf.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve())),
-      );
+      await new Promise<void>((resolve, reject) => res.write(buf.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve())));
       pos += bytesRead;
     }
   } finally {

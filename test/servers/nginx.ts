@@ -51,7 +51,9 @@ const accessLogFile = (prefix: string) => path.join(prefix, 'access.log');
 function config(prefix: string, root: string, port: number, o: NginxOptions): string {
   const asRoot = process.getuid?.() === 0;
   const tmp = (n: string) => `${n}_temp_path ${path.join(prefix, n)};`;
-  const log = o.accessLog ? `log_format bytes '$request_method $request_uri $status $body_bytes_sent';\n  access_log ${accessLogFile(prefix)} bytes;` : 'access_log off;';
+  const log = o.accessLog
+    ? `log_format bytes '$request_method $request_uri $status $body_bytes_sent';\n  access_log ${accessLogFile(prefix)} bytes;`
+    : 'access_log off;';
   return `
 ${asRoot ? 'user root;' : ''}
 daemon off;
@@ -96,10 +98,13 @@ async function stop(child: ChildProcess, exited: Promise<unknown>): Promise<void
 
 async function readAccessLog(prefix: string): Promise<NginxLogLine[]> {
   const text = await readFile(accessLogFile(prefix), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => {
-    const [method, uri, status, bytes] = l.split(' ');
-    return { method: method!, uri: uri!, status: Number(status), bytes: Number(bytes) };
-  });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [method, uri, status, bytes] = l.split(' ');
+      return { method: method!, uri: uri!, status: Number(status), bytes: Number(bytes) };
+    });
 }
 
 async function tryStart(prefix: string, root: string, o: NginxOptions): Promise<Omit<NginxHandle, 'accessLog'>> {
@@ -114,13 +119,17 @@ async function tryStart(prefix: string, root: string, o: NginxOptions): Promise<
   const exited = once(child, 'exit');
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) {
-        const log = await readFile(path.join(prefix, 'error.log'), 'utf8').catch(() => '');
-        throw new Error(`nginx exited ${child.exitCode}: ${(stderr + log).slice(-2000)}`);
-      }
-      return probe(`${url}/`);
-    }, 'nginx to listen', 30_000);
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) {
+          const log = await readFile(path.join(prefix, 'error.log'), 'utf8').catch(() => '');
+          throw new Error(`nginx exited ${child.exitCode}: ${(stderr + log).slice(-2000)}`);
+        }
+        return probe(`${url}/`);
+      },
+      'nginx to listen',
+      30_000,
+    );
   } catch (err) {
     await stop(child, exited);
     throw err;

@@ -90,7 +90,16 @@ function parseLog(text: string): SquidLogLine[] {
     const f = line.trim().split(/\s+/);
     if (f.length < 7) continue;
     const [code, status] = f[3]!.split('/');
-    out.push({ time: Number(f[0]), elapsedMs: Number(f[1]), code: code!, status: Number(status), bytes: Number(f[4]), method: f[5]!, url: f[6]!, hierarchy: (f[8] ?? '').split('/')[0]! });
+    out.push({
+      time: Number(f[0]),
+      elapsedMs: Number(f[1]),
+      code: code!,
+      status: Number(status),
+      bytes: Number(f[4]),
+      method: f[5]!,
+      url: f[6]!,
+      hierarchy: (f[8] ?? '').split('/')[0]!,
+    });
   }
   return out;
 }
@@ -105,7 +114,13 @@ async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise
   if (child.exitCode !== null || child.signalCode !== null) return;
   const group = -child.pid!;
   process.kill(group, 'SIGTERM'); // shutdown_lifetime 0: Squid exits at once
-  const t = setTimeout(() => { try { process.kill(group, 'SIGKILL'); } catch { /* gone */ } }, 10_000);
+  const t = setTimeout(() => {
+    try {
+      process.kill(group, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, 10_000);
   await exited;
   clearTimeout(t);
 }
@@ -121,13 +136,17 @@ export async function startSquid(o: { memMb?: number } = {}): Promise<Squid> {
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = once(child, 'exit');
   try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) {
-        const log = await readFile(path.join(dir, 'cache.log'), 'utf8').catch(() => '');
-        throw new Error(`squid exited ${child.exitCode}: ${(stderr + log).slice(-2000)}`);
-      }
-      return listening(port);
-    }, 'squid listening', 30_000);
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) {
+          const log = await readFile(path.join(dir, 'cache.log'), 'utf8').catch(() => '');
+          throw new Error(`squid exited ${child.exitCode}: ${(stderr + log).slice(-2000)}`);
+        }
+        return listening(port);
+      },
+      'squid listening',
+      30_000,
+    );
   } catch (err) {
     await stopChild(child, exited);
     await rm(dir, { recursive: true, force: true });

@@ -25,13 +25,27 @@ export async function startTinyproxy(): Promise<Tinyproxy> {
   const port = await freePort();
   const log = path.join(dir, 'tinyproxy.log');
   const conf = path.join(dir, 'tinyproxy.conf');
-  await writeFile(conf, [`Port ${port}`, 'Listen 127.0.0.1', 'Timeout 120', `LogFile "${log}"`, 'LogLevel Info',
-    'MaxClients 100', 'Allow 127.0.0.1', 'DisableViaHeader Yes', 'ConnectPort 443', ''].join('\n'));
+  await writeFile(
+    conf,
+    [
+      `Port ${port}`,
+      'Listen 127.0.0.1',
+      'Timeout 120',
+      `LogFile "${log}"`,
+      'LogLevel Info',
+      'MaxClients 100',
+      'Allow 127.0.0.1',
+      'DisableViaHeader Yes',
+      'ConnectPort 443',
+      '',
+    ].join('\n'),
+  );
   const child = spawn(TINYPROXY, ['-d', '-c', conf], { stdio: 'ignore' });
-  const up = () => new Promise<boolean>((resolve) => {
-    const s = connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
-    s.on('error', () => resolve(false));
-  });
+  const up = () =>
+    new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
+      s.on('error', () => resolve(false));
+    });
   await waitFor(up, 'tinyproxy listening', 15_000);
   return {
     url: `http://127.0.0.1:${port}`,

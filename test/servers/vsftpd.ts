@@ -59,7 +59,9 @@ function config(root: string, empty: string, port: number, writable: boolean): s
 
 /** The anonymous session's user (uid, gid): owner of the writable dir. */
 function ftpUser(): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('ftp:'));
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('ftp:'));
   const [, , uid, gid] = (line ?? '').split(':');
   return { uid: Number(uid), gid: Number(gid) };
 }

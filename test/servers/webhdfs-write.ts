@@ -46,7 +46,10 @@ export async function writeOp(q: IncomingMessage, r: ServerResponse, req: Req, w
       if (!st.isDirectory()) await unlink(req.local);
       else if (req.params.recursive === 'true') await rm(req.local, { recursive: true });
       else {
-        const gone = await rmdir(req.local).then(() => true, () => false);
+        const gone = await rmdir(req.local).then(
+          () => true,
+          () => false,
+        );
         if (!gone) return fail(r, 'PathIsNotEmptyDirectoryException', `\`${req.path} is non empty': Directory is not empty`);
       }
       return send(r, 200, { boolean: true });
@@ -59,14 +62,23 @@ async function renameOp(r: ServerResponse, req: Req, exists: boolean, w: Where):
   const dest = req.params.destination ?? '';
   const local = localOf(w.root, dest);
   const overwrite = (req.params.renameoptions ?? '').toUpperCase().split(',').includes('OVERWRITE');
-  const destExists = await stat(local).then(() => true, () => false);
+  const destExists = await stat(local).then(
+    () => true,
+    () => false,
+  );
   if (!overwrite) {
     if (!exists || destExists) return send(r, 200, { boolean: false });
     await rename(req.local, local);
     return send(r, 200, { boolean: true });
   }
   if (!exists) return fail(r, 'FileNotFoundException', `rename source ${req.path} is not found.`);
-  if (!(await stat(path.dirname(local)).then((s) => s.isDirectory(), () => false))) return fail(r, 'FileNotFoundException', `rename destination parent ${path.posix.dirname(dest)} not found.`);
+  if (
+    !(await stat(path.dirname(local)).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  )
+    return fail(r, 'FileNotFoundException', `rename destination parent ${path.posix.dirname(dest)} not found.`);
   await rename(req.local, local);
   r.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '0' }).end();
 }
@@ -74,7 +86,10 @@ async function renameOp(r: ServerResponse, req: Req, exists: boolean, w: Where):
 /** The datanode half of CREATE: the request body is the file. */
 export async function createOnDatanode(q: IncomingMessage, r: ServerResponse, req: Req, nnPort: number): Promise<void> {
   await mkdir(path.dirname(req.local), { recursive: true });
-  const exists = await stat(req.local).then(() => true, () => false);
+  const exists = await stat(req.local).then(
+    () => true,
+    () => false,
+  );
   if (exists && req.params.overwrite !== 'true') {
     q.resume();
     return fail(r, 'FileAlreadyExistsException', `${req.path} for client 127.0.0.1 already exists`);

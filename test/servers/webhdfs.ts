@@ -125,7 +125,7 @@ export class WebHdfsTestServer {
       return;
     }
     if (this.o.token !== undefined && req.params.delegation !== this.o.token) {
-      return fail(r, 'InvalidToken', 'token (HDFS_DELEGATION_TOKEN token 7 for alice) can\'t be found in cache');
+      return fail(r, 'InvalidToken', "token (HDFS_DELEGATION_TOKEN token 7 for alice) can't be found in cache");
     }
     if (this.denied.has(req.path)) {
       const user = req.params['user.name'] ?? 'dr.who';
@@ -149,7 +149,11 @@ export class WebHdfsTestServer {
         if (this.o.mode === 'httpfs') return this.serveData(r, req.path, req.local, req.params);
         return this.redirect(r, req);
     }
-    fail(r, 'IllegalArgumentException', `Invalid value for webhdfs parameter "op": No enum constant org.apache.hadoop.hdfs.web.resources.GetOpParam.Op.${req.op}`);
+    fail(
+      r,
+      'IllegalArgumentException',
+      `Invalid value for webhdfs parameter "op": No enum constant org.apache.hadoop.hdfs.web.resources.GetOpParam.Op.${req.op}`,
+    );
   }
 
   private async batch(r: ServerResponse, local: string, startAfter: string | undefined, hdfs: string): Promise<void> {

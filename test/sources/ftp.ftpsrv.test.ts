@@ -18,10 +18,14 @@ import { sourceWith } from '../helpers/source.js';
 const signal = () => AbortSignal.timeout(30_000);
 const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
 
-runSourceSuite('ftp (ftp-srv)', async () => {
-  const srv = await startFtpSrv();
-  return ftpHarness(srv, { dropNextDownload: (p, n) => srv.dropNextDownload(p, n) });
-}, { largeBytes: largeBytes() });
+runSourceSuite(
+  'ftp (ftp-srv)',
+  async () => {
+    const srv = await startFtpSrv();
+    return ftpHarness(srv, { dropNextDownload: (p, n) => srv.dropNextDownload(p, n) });
+  },
+  { largeBytes: largeBytes() },
+);
 // ftp-srv lists with its own `ls` format (no MLSD); its LIST shows what symlinks point at.
 runFtpServerChecks('ftp-srv', () => startFtpSrv(), { mlsd: false });
 
@@ -77,9 +81,7 @@ describe('ftp source against ftp-srv: login, reconnect, pool, abort', () => {
     try {
       const s = signal();
       const op = () => src.stat('login/ok.txt', { signal: s });
-      const err = await remoteOp(op, { signal: s, log: silentLogger(), retries: 3, timeoutMs: null, what: 'stat', minTimeoutMs: 10 }).catch(
-        (e: unknown) => e,
-      );
+      const err = await remoteOp(op, { signal: s, log: silentLogger(), retries: 3, timeoutMs: null, what: 'stat', minTimeoutMs: 10 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AuthError);
       expect((err as AuthError).retryable).toBe(false);
       expect((err as Error).message).toContain('"alice"');

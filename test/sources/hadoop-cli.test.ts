@@ -109,7 +109,10 @@ describe('hadoop CLI: Paddle flags, argv, failures', () => {
     await rm(c.argvLog, { force: true });
     const src = c.source();
     expect(await src.stat('donefile', { signal: signal() })).toMatchObject({ size: 4, isDirectory: false });
-    const argv = (await readFile(c.argvLog, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as string[]);
+    const argv = (await readFile(c.argvLog, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as string[]);
     expect(argv[0]).toEqual(['fs', '-D', `fs.default.name=${c.fsName}`, '-D', `hadoop.job.ugi=${c.ugi}`, '-stat', '%b %Y %F', '/user/model dir/donefile']);
   });
 
@@ -137,7 +140,10 @@ describe('hadoop CLI: Paddle flags, argv, failures', () => {
       for await (const e of src.list('m', { signal: signal() })) got.push(e);
       expect(got.map((e) => e.path)).toEqual(['[weird] {name}/x*?.bin']);
     }
-    const cmds = (await readFile(c.argvLog, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as string[]).slice(5, 7).join(' '));
+    const cmds = (await readFile(c.argvLog, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as string[]).slice(5, 7).join(' '));
     expect(cmds).toEqual(['-ls -R', '-lsr /user/model dir/m', '-lsr /user/model dir/m']);
   });
 
@@ -150,7 +156,10 @@ describe('hadoop CLI: Paddle flags, argv, failures', () => {
   });
 
   it('a missing hadoop binary is a clear, non-retryable HadoopCliError', async () => {
-    const err = await c.source({ bin: path.join(c.dir, 'no-such-hadoop') }).stat('donefile', { signal: signal() }).catch((e: unknown) => e);
+    const err = await c
+      .source({ bin: path.join(c.dir, 'no-such-hadoop') })
+      .stat('donefile', { signal: signal() })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HadoopCliError);
     expect((err as HadoopCliError).retryable).toBe(false);
     expect((err as Error).message).toMatch(/cannot run .*no-such-hadoop.*ENOENT/);

@@ -198,7 +198,11 @@ describe('http.parse (no I/O)', () => {
   const parse = (url: string, raw: Record<string, string> = {}) => parseWith(http, url, raw);
 
   it('declares its options (headers secret, the shared --proxy); root normalised, credentials moved into a header', () => {
-    expect((http.options as readonly OptionSpec[]).map((o) => [o.name, o.kind, o.secret])).toEqual([['general-host', 'string', undefined], ['http-header', 'list', true], ['proxy', 'string', undefined]]);
+    expect((http.options as readonly OptionSpec[]).map((o) => [o.name, o.kind, o.secret])).toEqual([
+      ['general-host', 'string', undefined],
+      ['http-header', 'list', true],
+      ['proxy', 'string', undefined],
+    ]);
     expect(parse('http://h:8080/models/')).toEqual({ root: 'http://h:8080/models', headers: {}, proxy: undefined });
     expect(parse('http://h/m', { proxy: 'http://squid:3128' }).proxy).toBe('http://squid:3128');
     const p = parse('https://bob:p%40ss@h/m');

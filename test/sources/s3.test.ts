@@ -102,8 +102,7 @@ describe('s3 source against s3rver: listing, directories, hashes, errors', () =>
   let srv: S3rverHandle;
   let client: S3Client;
   let src: Source;
-  const put = (k: string, body: string) =>
-    client.send(new PutObjectCommand({ Bucket: srv.bucket, Key: `${ROOT}/${k}`, Body: Buffer.from(body) }));
+  const put = (k: string, body: string) => client.send(new PutObjectCommand({ Bucket: srv.bucket, Key: `${ROOT}/${k}`, Body: Buffer.from(body) }));
 
   beforeAll(async () => {
     srv = await startS3rver('models');
@@ -119,7 +118,10 @@ describe('s3 source against s3rver: listing, directories, hashes, errors', () =>
   // ~6 s on an idle 2-core box; seeding 1005 objects is most of it, and several times that under load
   it('list follows continuation tokens past 1000 keys', { timeout: 180_000 }, async () => {
     const names = Array.from({ length: 1005 }, (_, i) => `k${String(i).padStart(4, '0')}`);
-    await seedObjects(srv, names.map((n) => [`${ROOT}/many/${n}`, n]));
+    await seedObjects(
+      srv,
+      names.map((n) => [`${ROOT}/many/${n}`, n]),
+    );
     const got = await collect(src, 'many');
     expect(got.map((e) => e.path)).toEqual(names);
     expect(got.every((e) => e.size === 5)).toBe(true);

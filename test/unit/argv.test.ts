@@ -30,7 +30,9 @@ describe('suggestFlag', () => {
 
 describe('checkFlags', () => {
   it('passes known flags in every spelling, negations and values that look like flags', () => {
-    expect(() => checkFlags(['sync', '--local_path', '/x', '--no-touch', '--no-fsync', '--exec', '--not-a-flag', '--ftp_ip=h', '--', '--anything'], specs)).not.toThrow();
+    expect(() =>
+      checkFlags(['sync', '--local_path', '/x', '--no-touch', '--no-fsync', '--exec', '--not-a-flag', '--ftp_ip=h', '--', '--anything'], specs),
+    ).not.toThrow();
   });
 
   it('names the first unknown flag without its value', () => {

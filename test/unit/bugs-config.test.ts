@@ -26,7 +26,10 @@ describe('a --remote with bad percent-encoding is a ConfigError naming --remote 
     const r = await cli(['sync', '--remote', remote, ...MODEL, '--print-config']);
     expect(r.code).toBe(2);
     // (a password in a URL flag is warned about first: it shows in ps)
-    const lines = r.err.trim().split('\n').filter((l) => !l.startsWith('model-monitor: warning: '));
+    const lines = r.err
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('model-monitor: warning: '));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^model-monitor: --remote: bad percent-encoding/);
     expect(r.err).not.toMatch(/internal error|URIError/);

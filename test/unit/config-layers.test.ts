@@ -83,12 +83,7 @@ describe('config precedence: flag > env > config file > default', () => {
 
 describe('spellings', () => {
   it('underscore and kebab flags are the same flag, with or without =', async () => {
-    for (const args of [
-      ['--local_path', '/a'],
-      ['--local-path', '/a'],
-      ['--local_path=/a'],
-      ['--local-path=/a'],
-    ]) {
+    for (const args of [['--local_path', '/a'], ['--local-path', '/a'], ['--local_path=/a'], ['--local-path=/a']]) {
       expect(await effective([...BASE, ...args])).toMatchObject({ 'local-path': '/a' });
     }
   });
@@ -105,8 +100,20 @@ describe('spellings', () => {
 
   it.skipIf(!ftpRegistered)("Paddle Serving's tutorial flags for FTP (needs the ftp source registered)", async () => {
     const c = await effective([
-      '--type', 'ftp', '--ftp_ip', '10.0.0.1', '--ftp_port', '2121', '--remote_path', '/models',
-      '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_tmp_dir', 'tmp',
+      '--type',
+      'ftp',
+      '--ftp_ip',
+      '10.0.0.1',
+      '--ftp_port',
+      '2121',
+      '--remote_path',
+      '/models',
+      '--remote_model_name',
+      'model',
+      '--remote_donefile_name',
+      'donefile',
+      '--local_tmp_dir',
+      'tmp',
     ]);
     expect(c).toMatchObject({ type: 'ftp', 'ftp-host': '10.0.0.1', 'ftp-port': '2121', 'local-tmp-path': 'tmp' });
   });

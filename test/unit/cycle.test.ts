@@ -24,10 +24,18 @@ describe('decide', () => {
     ['a new donefile: pull', {}, { kind: 'pull', aspired: a }],
     ['nothing served yet: pull', { served: null }, { kind: 'pull', aspired: a }],
     ['the served fingerprint: current', { served: { version: 'v2', fingerprint: 'fp-2' } }, { kind: 'current', version: 'v2' }],
-    ['served, and forced (the served copy failed its check): pull', { served: { version: 'v2', fingerprint: 'fp-2' }, force: true }, { kind: 'pull', aspired: a }],
+    [
+      'served, and forced (the served copy failed its check): pull',
+      { served: { version: 'v2', fingerprint: 'fp-2' }, force: true },
+      { kind: 'pull', aspired: a },
+    ],
     ['the rejected donefile: skipped', { rejected: 'fp-2' }, { kind: 'skipped-rejected', fingerprint: 'fp-2' }],
     ['another donefile was rejected: pull', { rejected: 'fp-0' }, { kind: 'pull', aspired: a }],
-    ['rejected but served (rollback chose it back): current wins', { served: { version: 'v2', fingerprint: 'fp-2' }, rejected: 'fp-2' }, { kind: 'current', version: 'v2' }],
+    [
+      'rejected but served (rollback chose it back): current wins',
+      { served: { version: 'v2', fingerprint: 'fp-2' }, rejected: 'fp-2' },
+      { kind: 'current', version: 'v2' },
+    ],
     ['no donefile beats everything', { aspired: null, rejected: 'fp-2', force: true }, { kind: 'no-donefile' }],
   ];
   it.each(cases)('%s', (_what, i, want) => expect(decide({ ...base, ...i })).toEqual(want));
@@ -48,7 +56,11 @@ describe('cycles over the in-memory source', () => {
   });
 
   async function monitor(flags: Record<string, string> = {}): Promise<Monitor> {
-    const raw = resolveRaw({ remote: 'file:///unused', 'remote-model-name': 'model', 'remote-donefile-name': 'donefile', 'local-path': dir, ...flags }, {}, allOptions());
+    const raw = resolveRaw(
+      { remote: 'file:///unused', 'remote-model-name': 'model', 'remote-donefile-name': 'donefile', 'local-path': dir, ...flags },
+      {},
+      allOptions(),
+    );
     const config: MonitorConfig = { ...buildConfig('sync', raw), openSource: () => src };
     m = createMonitor(config, silentLogger());
     await m.start();

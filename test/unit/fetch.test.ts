@@ -25,15 +25,32 @@ afterEach(async () => rm(dir, { recursive: true, force: true }));
 
 function options(o: Partial<FetchOptions> = {}): FetchOptions {
   return {
-    stagingRoot: path.join(dir, 'staging'), concurrency: 4, partSize: 0, bwlimit: 0, timeoutMs: 10_000, minBytesPerSec: 0, retries: 2,
-    md5: true, servedDir: null, unpackedFilename: null, maxUnpackRatio: 256, timestampFile: null, ...o,
+    stagingRoot: path.join(dir, 'staging'),
+    concurrency: 4,
+    partSize: 0,
+    bwlimit: 0,
+    timeoutMs: 10_000,
+    minBytesPerSec: 0,
+    retries: 2,
+    md5: true,
+    servedDir: null,
+    unpackedFilename: null,
+    maxUnpackRatio: 256,
+    timestampFile: null,
+    ...o,
   };
 }
 
 const aspired = (fingerprint = 'fp-1'): Aspired => ({ version: 'v1', fingerprint, remoteModel: 'model' });
 
 async function planned(src: MemorySource, fingerprint?: string): Promise<FetchPlan> {
-  return plan(src, aspired(fingerprint), null, { manifestName: null, verify: 'size', donefile: 'donefile', incremental: false, timeoutMs: 10_000, retries: 0, archive: false }, ctx());
+  return plan(
+    src,
+    aspired(fingerprint),
+    null,
+    { manifestName: null, verify: 'size', donefile: 'donefile', incremental: false, timeoutMs: 10_000, retries: 0, archive: false },
+    ctx(),
+  );
 }
 
 async function fetched(src: MemorySource, o: Partial<FetchOptions> = {}, fingerprint?: string) {
@@ -88,8 +105,23 @@ describe('whole files', () => {
 
 describe('ranged parts', () => {
   it.each([
-    ['a boundary at the end of the file', 4 * M, [[0, 2 * M], [2 * M, 2 * M]]],
-    ['a short last part', 5 * M + 7, [[0, 2 * M], [2 * M, 2 * M], [4 * M, M + 7]]],
+    [
+      'a boundary at the end of the file',
+      4 * M,
+      [
+        [0, 2 * M],
+        [2 * M, 2 * M],
+      ],
+    ],
+    [
+      'a short last part',
+      5 * M + 7,
+      [
+        [0, 2 * M],
+        [2 * M, 2 * M],
+        [4 * M, M + 7],
+      ],
+    ],
   ] as const)('%s: every byte once, the md5 of the whole file', async (_what, size, ranges) => {
     const src = new MemorySource();
     const data = randomBytes(size);

@@ -4,7 +4,12 @@ import { parseManifest } from '../../src/manifest.js';
 
 it('reads md5sum output, text and binary mode', () => {
   const m = parseManifest('d41d8cd98f00b204e9800998ecf8427e  empty\n0cc175b9c0f1b6a831c399e269772661 *sub/a.bin\n');
-  expect(m).toEqual(new Map([['empty', 'd41d8cd98f00b204e9800998ecf8427e'], ['sub/a.bin', '0cc175b9c0f1b6a831c399e269772661']]));
+  expect(m).toEqual(
+    new Map([
+      ['empty', 'd41d8cd98f00b204e9800998ecf8427e'],
+      ['sub/a.bin', '0cc175b9c0f1b6a831c399e269772661'],
+    ]),
+  );
 });
 it('a timestamp donefile is not a manifest', () => {
   expect(parseManifest('1732370000\n')).toBeNull();

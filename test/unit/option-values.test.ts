@@ -16,7 +16,9 @@ const every: readonly OptionSpec[] = [...allOptions(), ...preheatOptions, ...pub
 describe('one boolean rule for every boolean option of every table', () => {
   const bools = every.filter((s) => s.kind === 'bool');
   it('there are booleans in the core and in the sources', () => {
-    expect(bools.map((s) => s.name)).toEqual(expect.arrayContaining(['fsync', 'hdfs-noredirect', 's3-force-path-style', 's3-unsigned', 'ftp-insecure-tls', 'preheat-wait', 'chunk-index']));
+    expect(bools.map((s) => s.name)).toEqual(
+      expect.arrayContaining(['fsync', 'hdfs-noredirect', 's3-force-path-style', 's3-unsigned', 'ftp-insecure-tls', 'preheat-wait', 'chunk-index']),
+    );
   });
   for (const s of bools) {
     it(`--${s.name}`, () => {

@@ -6,9 +6,34 @@ const M = 1024 * 1024;
 
 describe('partLayout', () => {
   const cases: [string, number, number, [number, number][]][] = [
-    ['an exact multiple: the last part ends at the end of the file', 4 * M, 2 * M, [[0, 2 * M], [2 * M, 2 * M]]],
-    ['a short last part', 5 * M, 2 * M, [[0, 2 * M], [2 * M, 2 * M], [4 * M, M]]],
-    ['one byte over a boundary', 2 * M + 1, 2 * M, [[0, 2 * M], [2 * M, 1]]],
+    [
+      'an exact multiple: the last part ends at the end of the file',
+      4 * M,
+      2 * M,
+      [
+        [0, 2 * M],
+        [2 * M, 2 * M],
+      ],
+    ],
+    [
+      'a short last part',
+      5 * M,
+      2 * M,
+      [
+        [0, 2 * M],
+        [2 * M, 2 * M],
+        [4 * M, M],
+      ],
+    ],
+    [
+      'one byte over a boundary',
+      2 * M + 1,
+      2 * M,
+      [
+        [0, 2 * M],
+        [2 * M, 1],
+      ],
+    ],
     ['smaller than one part', 10, 2 * M, [[0, 10]]],
     ['an empty file has no parts', 0, 2 * M, []],
   ];

@@ -7,7 +7,15 @@ import { planFiles, unchanged, type Listing, type PlanRules } from '../../src/pl
 import type { RemoteEntry } from '../../src/sources/types.js';
 
 const aspired: Aspired = { version: 'v2', fingerprint: 'fp-2', remoteModel: 'models/m' };
-const rules = (o: Partial<PlanRules> = {}): PlanRules => ({ aspired, manifestName: null, incremental: false, archive: false, neverReuse: ['fluid_time_file'], listedMd5: false, ...o });
+const rules = (o: Partial<PlanRules> = {}): PlanRules => ({
+  aspired,
+  manifestName: null,
+  incremental: false,
+  archive: false,
+  neverReuse: ['fluid_time_file'],
+  listedMd5: false,
+  ...o,
+});
 const dir = (...entries: RemoteEntry[]): Listing => ({ entries, single: false });
 const served = (...files: ServedRecord['files']): ServedRecord => ({ version: 'v1', fingerprint: 'fp-1', remote: 'x', appliedAt: '', files });
 const MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
@@ -23,8 +31,18 @@ describe('planFiles', () => {
   });
 
   it.each([
-    ['a .tar.gz file is an archive', { entries: [{ path: 'm.tar.gz', size: 9 }], single: true }, { aspired: { ...aspired, remoteModel: 'models/m.tar.gz' } }, true],
-    ['a single file named otherwise is not', { entries: [{ path: 'm.bin', size: 9 }], single: true }, { aspired: { ...aspired, remoteModel: 'models/m.bin' } }, false],
+    [
+      'a .tar.gz file is an archive',
+      { entries: [{ path: 'm.tar.gz', size: 9 }], single: true },
+      { aspired: { ...aspired, remoteModel: 'models/m.tar.gz' } },
+      true,
+    ],
+    [
+      'a single file named otherwise is not',
+      { entries: [{ path: 'm.bin', size: 9 }], single: true },
+      { aspired: { ...aspired, remoteModel: 'models/m.bin' } },
+      false,
+    ],
     ['--unpacked_filename makes a single file an archive', { entries: [{ path: 'm', size: 9 }], single: true }, { archive: true }, true],
     ['a directory is never one', dir({ path: 'x.tar', size: 9 }), {}, false],
   ] as [string, Listing, Partial<PlanRules>, boolean][])('%s', (_what, listing, o, archive) => {

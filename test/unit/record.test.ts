@@ -14,11 +14,19 @@ const freshRec = { remote: { version: 'v2', fingerprint: 'fp-2', seenAt: '2026-0
 
 describe('statusPatch', () => {
   const cases: [string, CycleEnd, object][] = [
-    ['updated: the success time', { kind: 'updated', version: 'v2', previous: 'v1', bytes: 1, files: 1, fetchedBytes: 1 }, { lastOutcome: 'updated', lastError: undefined, lastSuccessAt: now.toISOString() }],
+    [
+      'updated: the success time',
+      { kind: 'updated', version: 'v2', previous: 'v1', bytes: 1, files: 1, fetchedBytes: 1 },
+      { lastOutcome: 'updated', lastError: undefined, lastSuccessAt: now.toISOString() },
+    ],
     ['current: no success time (nothing changed)', { kind: 'current', version: 'v2' }, { lastOutcome: 'current', lastError: undefined }],
     ['no donefile', { kind: 'no-donefile' }, { lastOutcome: 'no-donefile', lastError: undefined }],
     ['the rejected donefile', { kind: 'skipped-rejected', fingerprint: 'fp-2' }, { lastOutcome: 'rejected', lastError: undefined }],
-    ['failed: its code and message', { kind: 'failed', err: new TransientError('down') }, { lastOutcome: 'failed', lastError: { code: 'E_TRANSIENT', message: 'down' } }],
+    [
+      'failed: its code and message',
+      { kind: 'failed', err: new TransientError('down') },
+      { lastOutcome: 'failed', lastError: { code: 'E_TRANSIENT', message: 'down' } },
+    ],
     ['failed with no MonitorError', { kind: 'failed', err: new Error('bug') }, { lastOutcome: 'failed', lastError: { code: 'E_UNKNOWN', message: 'bug' } }],
   ];
   it.each(cases)('%s', (_what, end, want) => expect(statusPatch(end, fresh, now)).toStrictEqual({ ...want, ...freshRec }));

@@ -16,21 +16,27 @@ describe('remoteOp retries exactly the retryable failures', () => {
   it.each(cases)('%s', async (_what, make, attempts) => {
     const thrown = make();
     let n = 0;
-    const err = await remoteOp(async () => {
-      n++;
-      throw thrown;
-    }, { ...base, timeoutMs: null }).catch((e: unknown) => e);
+    const err = await remoteOp(
+      async () => {
+        n++;
+        throw thrown;
+      },
+      { ...base, timeoutMs: null },
+    ).catch((e: unknown) => e);
     expect(err).toBe(thrown);
     expect(n).toBe(attempts);
   });
 
   it('succeeds on a later attempt and says which', async () => {
     const seen: number[] = [];
-    const r = await remoteOp(async (_s, attempt) => {
-      seen.push(attempt);
-      if (attempt < 3) throw new TransientError('drop');
-      return 'ok';
-    }, { ...base, timeoutMs: null });
+    const r = await remoteOp(
+      async (_s, attempt) => {
+        seen.push(attempt);
+        if (attempt < 3) throw new TransientError('drop');
+        return 'ok';
+      },
+      { ...base, timeoutMs: null },
+    );
     expect([r, seen]).toEqual(['ok', [1, 2, 3]]);
   });
 });
@@ -53,7 +59,7 @@ describe('each attempt under its own deadline', () => {
     expect(signals[1]!.aborted).toBe(false);
   });
 
-  it('timeoutMs null: the operation gets the caller\'s signal itself', async () => {
+  it("timeoutMs null: the operation gets the caller's signal itself", async () => {
     const outer = new AbortController();
     let got: AbortSignal | null = null;
     await remoteOp(async (s) => void (got = s), { ...base, signal: outer.signal, timeoutMs: null });

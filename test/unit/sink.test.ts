@@ -34,7 +34,10 @@ function source(data: Buffer, cut?: number): Readable {
 async function run(name: string, data: Buffer, cut?: number, position = 0): Promise<{ sink: FileSink; err: unknown }> {
   const file = path.join(dir, name);
   const sink = new FileSink({ file, create: position === 0, position, limit: data.length - position, hash: null, idleMs: 10_000, what: name });
-  const err = await pipeline(source(data.subarray(position), cut), sink).then(() => null, (e: unknown) => e);
+  const err = await pipeline(source(data.subarray(position), cut), sink).then(
+    () => null,
+    (e: unknown) => e,
+  );
   if (!sink.closed) await new Promise((r) => sink.once('close', r));
   return { sink, err };
 }

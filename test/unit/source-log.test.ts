@@ -34,7 +34,11 @@ it('every line of the FTP source names its component and source once', async () 
     },
   });
   const log = createLogger({ level: 'debug', format: 'json', destination });
-  const raw = resolveRaw({ remote: `ftp://127.0.0.1:${srv.port}/`, 'remote-model-name': 'model', 'remote-donefile-name': 'donefile', 'local-path': local }, {}, allOptions());
+  const raw = resolveRaw(
+    { remote: `ftp://127.0.0.1:${srv.port}/`, 'remote-model-name': 'model', 'remote-donefile-name': 'donefile', 'local-path': local },
+    {},
+    allOptions(),
+  );
   const m = createMonitor(buildConfig('sync', raw), log);
   try {
     await m.start();

@@ -15,7 +15,7 @@ describe('spreadDelay', () => {
 describe('spreadBeforePull', () => {
   const ctx = (signal = new AbortController().signal) => ({ signal, log: silentLogger() });
 
-  it('waits this replica\'s draw (an injected clock: no real sleep) and says how long', async () => {
+  it("waits this replica's draw (an injected clock: no real sleep) and says how long", async () => {
     const waited: number[] = [];
     const ms = await spreadBeforePull(30_000, ctx(), { random: () => 0.5, wait: async (n) => void waited.push(n) });
     expect(ms).toBe(15_000);
@@ -30,7 +30,7 @@ describe('spreadBeforePull', () => {
 
   it('a fleet of 200 replicas spreads over the whole window', () => {
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const delays = Array.from({ length: 200 }, () => spreadDelay(60_000, random));
     const perTenSeconds = [0, 1, 2, 3, 4, 5].map((i) => delays.filter((d) => d >= i * 10_000 && d < (i + 1) * 10_000).length);
     expect(Math.min(...perTenSeconds)).toBeGreaterThan(10); // no empty stretch: the herd is spread

@@ -8,7 +8,12 @@ describe('argv spellings', () => {
   const specs = allOptions();
   it("maps Paddle's spellings to the canonical flags", () => {
     expect(normalizeArgv(['--ftp_ip=1.2.3.4', '--local_donefile_name', 'f', '--local_tmp_dir=tmp', '--local_path', '.'], specs)).toEqual([
-      '--ftp-host=1.2.3.4', '--local-timestamp-file', 'f', '--local-tmp-path=tmp', '--local-path', '.',
+      '--ftp-host=1.2.3.4',
+      '--local-timestamp-file',
+      'f',
+      '--local-tmp-path=tmp',
+      '--local-path',
+      '.',
     ]);
   });
   it('--no-touch disables the timestamp file; values after -- are left alone', () => {

@@ -9,7 +9,11 @@ const A = 'a'.repeat(32);
 const B = 'b'.repeat(32);
 const aspired = { version: 'v', fingerprint: 'fp', remoteModel: 'm' };
 const planned = (files: PlannedFile[], manifest: [string, string][] | null = null, archive = false): FetchPlan => ({
-  aspired, archive, files, totalBytes: files.reduce((n, f) => n + f.size, 0), manifest: manifest && new Map(manifest),
+  aspired,
+  archive,
+  files,
+  totalBytes: files.reduce((n, f) => n + f.size, 0),
+  manifest: manifest && new Map(manifest),
 });
 const staged = (files: FileRecord[], archive?: FileRecord): Staged => ({ dir: '/staging/model', aspired, files, ...(archive ? { archive } : {}) });
 const pf = (path: string, size: number, md5?: string): PlannedFile => ({ path, remote: `m/${path}`, size, ...(md5 ? { md5 } : {}) });
@@ -24,13 +28,61 @@ const cases: Case[] = [
   ['an empty staged model is refused, whatever the mode', planned([pf('a', 1)]), staged([]), 'none', /no files/],
   ['md5s match the manifest', planned([pf('a', 1, A)], [['a', A]]), staged([{ path: 'a', size: 1, md5: A }]), 'md5', null],
   ['an md5 differs from the manifest', planned([pf('a', 1, A)], [['a', A]]), staged([{ path: 'a', size: 1, md5: B }]), 'auto', /differs from the manifest/],
-  ['a manifest file not in the model', planned([pf('a', 1)], [['a', A], ['gone', B]]), staged([{ path: 'a', size: 1, md5: A }]), 'auto', /gone is in the manifest but not in the remote model/],
-  ['a model file not in the manifest', planned([pf('a', 1), pf('x', 1)], [['a', A]]), staged([{ path: 'a', size: 1, md5: A }, { path: 'x', size: 1, md5: B }]), 'auto', /x is in the remote model but not in the manifest/],
-  ['our own files (the timestamp file) are not the producer\'s', planned([pf('a', 1)], [['a', A]]), staged([{ path: 'a', size: 1, md5: A }, { path: 'fluid_time_file', size: 10 }]), 'auto', null],
+  [
+    'a manifest file not in the model',
+    planned(
+      [pf('a', 1)],
+      [
+        ['a', A],
+        ['gone', B],
+      ],
+    ),
+    staged([{ path: 'a', size: 1, md5: A }]),
+    'auto',
+    /gone is in the manifest but not in the remote model/,
+  ],
+  [
+    'a model file not in the manifest',
+    planned([pf('a', 1), pf('x', 1)], [['a', A]]),
+    staged([
+      { path: 'a', size: 1, md5: A },
+      { path: 'x', size: 1, md5: B },
+    ]),
+    'auto',
+    /x is in the remote model but not in the manifest/,
+  ],
+  [
+    "our own files (the timestamp file) are not the producer's",
+    planned([pf('a', 1)], [['a', A]]),
+    staged([
+      { path: 'a', size: 1, md5: A },
+      { path: 'fluid_time_file', size: 10 },
+    ]),
+    'auto',
+    null,
+  ],
   ['a planned md5 (a content ETag) that differs', planned([pf('a', 1, A)]), staged([{ path: 'a', size: 1, md5: B }]), 'auto', /a: md5 b+, expected a+/],
-  ['an archive: the manifest may name the archive itself', planned([pf('m.tgz', 5)], [['m.tgz', A]], true), staged([{ path: 'x', size: 1 }], { path: 'm.tgz', size: 5, md5: A }), 'auto', null],
-  ['an archive whose md5 differs', planned([pf('m.tgz', 5)], [['m.tgz', A]], true), staged([{ path: 'x', size: 1 }], { path: 'm.tgz', size: 5, md5: B }), 'auto', /m.tgz: md5 differs/],
-  ['an archive: sizes are of what it unpacked to, not checked against the listing', planned([pf('m.tgz', 5)], null, true), staged([{ path: 'x', size: 100 }]), 'size', null],
+  [
+    'an archive: the manifest may name the archive itself',
+    planned([pf('m.tgz', 5)], [['m.tgz', A]], true),
+    staged([{ path: 'x', size: 1 }], { path: 'm.tgz', size: 5, md5: A }),
+    'auto',
+    null,
+  ],
+  [
+    'an archive whose md5 differs',
+    planned([pf('m.tgz', 5)], [['m.tgz', A]], true),
+    staged([{ path: 'x', size: 1 }], { path: 'm.tgz', size: 5, md5: B }),
+    'auto',
+    /m.tgz: md5 differs/,
+  ],
+  [
+    'an archive: sizes are of what it unpacked to, not checked against the listing',
+    planned([pf('m.tgz', 5)], null, true),
+    staged([{ path: 'x', size: 100 }]),
+    'size',
+    null,
+  ],
 ];
 
 describe('verify', () => {

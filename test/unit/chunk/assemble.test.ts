@@ -57,7 +57,13 @@ async function build(newData: Buffer, r: ReadRemote, oldFile = path.join(dir, 'o
 describe('assembleFile', () => {
   const cases: [string, Edit[]][] = [
     ['insert in the middle', [{ kind: 'insert', at: 3 * MiB + 5, length: 200 * KiB }]],
-    ['rewrite regions', [{ kind: 'rewrite', at: 1 * MiB, length: 100 * KiB }, { kind: 'rewrite', at: 4 * MiB, length: 300 * KiB }]],
+    [
+      'rewrite regions',
+      [
+        { kind: 'rewrite', at: 1 * MiB, length: 100 * KiB },
+        { kind: 'rewrite', at: 4 * MiB, length: 300 * KiB },
+      ],
+    ],
     ['append', [{ kind: 'append', length: 1 * MiB + 3 }]],
     ['no change', []],
     ['truncate to nothing', [{ kind: 'truncate', length: 6 * MiB }]],
@@ -105,7 +111,9 @@ describe('assembleFile', () => {
     const index = digestBuffer(base).index!;
     const plan = { ...planDelta(oldIx, index), ops: [] };
     const dest = path.join(dir, 'never');
-    await expect(assembleFile({ oldFile: path.join(dir, 'old'), index, plan, dest, readRemote: remote(base), signal: AbortSignal.timeout(5000) })).rejects.toThrow(/covers 0 bytes/);
+    await expect(
+      assembleFile({ oldFile: path.join(dir, 'old'), index, plan, dest, readRemote: remote(base), signal: AbortSignal.timeout(5000) }),
+    ).rejects.toThrow(/covers 0 bytes/);
   });
 
   it('never writes through a symlink at the destination', async () => {

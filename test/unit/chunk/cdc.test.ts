@@ -49,7 +49,9 @@ describe('chunker', () => {
     const edited = Buffer.concat([data.subarray(0, at), pseudoRandom(1000, 9), data.subarray(at)]);
     const ends = (ls: number[]) => ls.reduce<number[]>((acc, l) => [...acc, (acc.at(-1) ?? 0) + l], []);
     const oldEnds = new Set(ends(lengths).filter((e) => e > at + 2 * max));
-    const newEnds = ends(chunkLengths(edited)).filter((e) => e > at + 1000 + 2 * max).map((e) => e - 1000);
+    const newEnds = ends(chunkLengths(edited))
+      .filter((e) => e > at + 1000 + 2 * max)
+      .map((e) => e - 1000);
     expect(newEnds.length).toBeGreaterThan(100);
     expect(newEnds.every((e) => oldEnds.has(e))).toBe(true);
   });

@@ -28,12 +28,7 @@ describe('planDelta', () => {
     ['no change', [], 0, 0],
     ['insert 1 MiB in the middle', [{ kind: 'insert', at: 4 * MiB + 777, length: 1 * MiB }], 2 * max, 1],
     ['insert 1 byte at the start', [{ kind: 'insert', at: 0, length: 1 }], 2 * max, 1],
-    [
-      'rewrite 3 regions of 300 KiB',
-      [0, 1, 2].map((k): Edit => ({ kind: 'rewrite', at: (1 + 2.5 * k) * MiB, length: 300 * KiB })),
-      3 * 2 * max,
-      3,
-    ],
+    ['rewrite 3 regions of 300 KiB', [0, 1, 2].map((k): Edit => ({ kind: 'rewrite', at: (1 + 2.5 * k) * MiB, length: 300 * KiB })), 3 * 2 * max, 3],
     ['append 2 MiB', [{ kind: 'append', length: 2 * MiB }], max, 1],
     ['truncate 1 MiB', [{ kind: 'truncate', length: 1 * MiB }], max, 1],
     [

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../../src/errors.js';
 import { parseManifest } from '../../../src/manifest.js';
-import { layout, newVersionId, parseDonefileHeader, parsePublishedManifest, renderDonefile, renderManifest, type PublishedManifest } from '../../../src/publish/layout.js';
+import {
+  layout,
+  newVersionId,
+  parseDonefileHeader,
+  parsePublishedManifest,
+  renderDonefile,
+  renderManifest,
+  type PublishedManifest,
+} from '../../../src/publish/layout.js';
 
 const V = '20261202T125500Z-3fa9c1';
 const m: PublishedManifest = {
@@ -13,7 +21,13 @@ const m: PublishedManifest = {
   previous: '20261201T000000Z-000000/manifest.json',
   files: [
     { path: 'params/w', size: 3, md5: 'a'.repeat(32), object: `${V}/files/params/w` },
-    { path: 'big.bin', size: 9_000_000, md5: 'b'.repeat(32), object: '20261201T000000Z-000000/files/big.bin', index: { object: '20261201T000000Z-000000/index/big.bin.cdx', chunks: 130, bytes: 4728 } },
+    {
+      path: 'big.bin',
+      size: 9_000_000,
+      md5: 'b'.repeat(32),
+      object: '20261201T000000Z-000000/files/big.bin',
+      index: { object: '20261201T000000Z-000000/index/big.bin.cdx', chunks: 130, bytes: 4728 },
+    },
   ],
 };
 
@@ -32,7 +46,12 @@ describe('published layout', () => {
   it('the donefile is md5sum format after a header the md5sum parser skips', () => {
     const text = renderDonefile(m);
     expect(text.split('\n')[0]).toBe(`# model-monitor publish format=1 version=${V} manifest=${layout.manifest(V)}`);
-    expect(parseManifest(text)).toEqual(new Map([['big.bin', 'b'.repeat(32)], ['params/w', 'a'.repeat(32)]]));
+    expect(parseManifest(text)).toEqual(
+      new Map([
+        ['big.bin', 'b'.repeat(32)],
+        ['params/w', 'a'.repeat(32)],
+      ]),
+    );
     expect(parseDonefileHeader(text)).toEqual({ version: V, manifest: `${V}/manifest.json` });
   });
 

@@ -46,7 +46,9 @@ describe('--exec trigger', () => {
 
   it('a command past its deadline is killed: ReloadError "timed out"', async () => {
     const t0 = Date.now();
-    const err = await createExecTrigger({ command: 'sleep 30', timeoutMs: 300 }).fire(event, ctx()).catch((e: unknown) => e);
+    const err = await createExecTrigger({ command: 'sleep 30', timeoutMs: 300 })
+      .fire(event, ctx())
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReloadError);
     expect((err as Error).message).toMatch(/timed out after 0.3s/);
     expect(Date.now() - t0).toBeLessThan(15_000);
@@ -54,7 +56,9 @@ describe('--exec trigger', () => {
 
   it('on the deadline the whole process group goes, not just the shell (nothing left holding the pipes)', async () => {
     const pidfile = path.join(dir, 'grandchild.pid');
-    const err = await createExecTrigger({ command: `sleep 30 & echo $! > '${pidfile}'; wait`, timeoutMs: 500 }).fire(event, ctx()).catch((e: unknown) => e);
+    const err = await createExecTrigger({ command: `sleep 30 & echo $! > '${pidfile}'; wait`, timeoutMs: 500 })
+      .fire(event, ctx())
+      .catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/timed out/);
     const pid = Number(await fsp.readFile(pidfile, 'utf8'));
     await waitFor(() => !isAlive(pid), `grandchild ${pid} gone`, 10_000);

@@ -46,7 +46,9 @@ describe('--http-post trigger', () => {
 
   it('a non-2xx answer is a ReloadError with the status and the first 200 bytes of the body', async () => {
     const { base } = await serve((_q, res) => ((res.statusCode = 500), res.end('x'.repeat(150) + 'y'.repeat(5000))));
-    const err = await createHttpTrigger({ url: `${base}/load`, timeoutMs: 10_000 }).fire(event, ctx()).catch((e: unknown) => e);
+    const err = await createHttpTrigger({ url: `${base}/load`, timeoutMs: 10_000 })
+      .fire(event, ctx())
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReloadError);
     const msg = (err as Error).message;
     expect(msg).toContain(`POST ${base}/load answered 500 Internal Server Error: `);
@@ -61,14 +63,18 @@ describe('--http-post trigger', () => {
 
   it('nothing listening: ReloadError naming ECONNREFUSED', async () => {
     const port = await freePort();
-    const err = await createHttpTrigger({ url: `http://127.0.0.1:${port}/load`, timeoutMs: 10_000 }).fire(event, ctx()).catch((e: unknown) => e);
+    const err = await createHttpTrigger({ url: `http://127.0.0.1:${port}/load`, timeoutMs: 10_000 })
+      .fire(event, ctx())
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReloadError);
     expect((err as Error).message).toMatch(/ECONNREFUSED/);
   });
 
   it('an engine that never answers: ReloadError "timed out"', async () => {
     const { base } = await serve(() => {});
-    const err = await createHttpTrigger({ url: `${base}/load`, timeoutMs: 300 }).fire(event, ctx()).catch((e: unknown) => e);
+    const err = await createHttpTrigger({ url: `${base}/load`, timeoutMs: 300 })
+      .fire(event, ctx())
+      .catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/timed out after 0.3s/);
   });
 

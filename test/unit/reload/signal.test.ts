@@ -15,7 +15,9 @@ const ctx = () => ({ log: silentLogger(), signal: AbortSignal.timeout(30_000) })
 
 /** A child that prints "HUP n" on each SIGHUP. */
 function hupCounter(): { child: ChildProcess; out: () => string } {
-  const child = spawn(process.execPath, ['-e', "let n=0;process.on('SIGHUP',()=>console.log('HUP '+(++n)));console.log('ready');setInterval(()=>{},1000)"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', "let n=0;process.on('SIGHUP',()=>console.log('HUP '+(++n)));console.log('ready');setInterval(()=>{},1000)"], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   return { child, out: () => out };
@@ -64,7 +66,9 @@ describe('--signal trigger', () => {
     await once(gone, 'exit');
     const pidfile = path.join(dir, 'stale.pid');
     await fsp.writeFile(pidfile, String(gone.pid));
-    const err = await createSignalTrigger({ signal: 'SIGHUP', pidfile, pid: null }).fire(event, ctx()).catch((e: unknown) => e);
+    const err = await createSignalTrigger({ signal: 'SIGHUP', pidfile, pid: null })
+      .fire(event, ctx())
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReloadError);
     expect((err as Error).message).toBe(`no process ${gone.pid} (from ${pidfile})`);
     expect(((err as Error).cause as NodeJS.ErrnoException).code).toBe('ESRCH');

@@ -91,7 +91,9 @@ describe('classifyHadoopStderr', () => {
 
   it('permission problems are auth; connection problems are other', () => {
     expect(classifyHadoopStderr('ls: Permission denied: user=a, access=READ_EXECUTE, inode="/x":hdfs:hdfs:drwx------')).toBe('auth');
-    expect(classifyHadoopStderr('ls: Call From h/1.2.3.4 to nn:8020 failed on connection exception: java.net.ConnectException: Connection refused')).toBe('other');
+    expect(classifyHadoopStderr('ls: Call From h/1.2.3.4 to nn:8020 failed on connection exception: java.net.ConnectException: Connection refused')).toBe(
+      'other',
+    );
   });
 });
 

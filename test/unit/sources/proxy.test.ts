@@ -40,7 +40,10 @@ it('--print-config masks a password in the proxy URL', () => {
 
 describe('whole files through a proxy', () => {
   const config = (cli: Record<string, string>) =>
-    buildConfig('sync', resolveRaw({ remote: 'http://origin:8080/models', 'remote-model-name': 'model', 'remote-donefile-name': 'donefile', ...cli }, {}, allOptions()));
+    buildConfig(
+      'sync',
+      resolveRaw({ remote: 'http://origin:8080/models', 'remote-model-name': 'model', 'remote-donefile-name': 'donefile', ...cli }, {}, allOptions()),
+    );
 
   it('a proxied remote pulls whole files (a cache stores objects, not ranges); --part-size still wins', () => {
     expect(config({}).partSize).toBe(64 * 1024 * 1024);
@@ -53,7 +56,10 @@ describe('whole files through a proxy', () => {
 
   it('the same for webhdfs:// and s3:// remotes; an ftp:// remote refuses --proxy', () => {
     const c = (remote: string, extra: Record<string, string> = {}) =>
-      buildConfig('sync', resolveRaw({ remote, 'remote-model-name': 'model', 'remote-donefile-name': 'donefile', proxy: 'http://squid:3128', ...extra }, {}, allOptions()));
+      buildConfig(
+        'sync',
+        resolveRaw({ remote, 'remote-model-name': 'model', 'remote-donefile-name': 'donefile', proxy: 'http://squid:3128', ...extra }, {}, allOptions()),
+      );
     expect(c('webhdfs://nn:9870/m').partSize).toBe(0);
     expect(c('s3://bucket/m', { 's3-endpoint': 'http://minio:9000' }).partSize).toBe(0);
     expect(() => c('ftp://host/m')).toThrow(/^--proxy: ftp remotes do not go through an HTTP proxy/);

@@ -9,7 +9,6 @@ import type { OptionSpec } from '../../../src/options.js';
 const parse = (url: string, raw: Record<string, string | undefined> = {}) => parseWith(s3, url, raw);
 const specs: readonly OptionSpec[] = s3.options;
 
-
 describe('s3 factory: declared options', () => {
   it('declares its flags once, none of them a key or secret', () => {
     expect(specs.map((o) => [o.name, o.kind])).toEqual([
@@ -40,9 +39,11 @@ describe('s3.parse', () => {
   });
 
   it('endpoint, region and path style', () => {
-    expect(
-      parse('s3://models/p', { 's3-endpoint': 'http://minio:9000/', 's3-region': 'eu-west-3', 's3-force-path-style': 'true' }),
-    ).toMatchObject({ endpoint: 'http://minio:9000', region: 'eu-west-3', forcePathStyle: true });
+    expect(parse('s3://models/p', { 's3-endpoint': 'http://minio:9000/', 's3-region': 'eu-west-3', 's3-force-path-style': 'true' })).toMatchObject({
+      endpoint: 'http://minio:9000',
+      region: 'eu-west-3',
+      forcePathStyle: true,
+    });
     for (const [v, want] of [
       ['1', true],
       ['yes', true],

@@ -4,12 +4,7 @@ import { silentLogger } from '../../../src/log.js';
 import { parseWebHdfsUrl, webhdfs } from '../../../src/sources/webhdfs.js';
 import type { OptionSpec } from '../../../src/options.js';
 import { parseWith } from '../../helpers/source.js';
-import {
-  classifyRemote,
-  encodeHdfsPath,
-  remoteToMonitorError,
-  WebHdfsRemoteException,
-} from '../../../src/sources/webhdfs-client.js';
+import { classifyRemote, encodeHdfsPath, remoteToMonitorError, WebHdfsRemoteException } from '../../../src/sources/webhdfs-client.js';
 
 describe('parseWebHdfsUrl', () => {
   it('one namenode, default ports per scheme', () => {

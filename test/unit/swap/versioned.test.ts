@@ -17,7 +17,10 @@ async function highest(l: SwapLayout): Promise<string | null> {
 
 async function versionNumbers(l: SwapLayout): Promise<number[]> {
   const names = await fsp.readdir(l.servedPath).catch(() => [] as string[]);
-  return names.filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => b - a);
+  return names
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .sort((a, b) => b - a);
 }
 
 runSwapSuite('versioned', createVersionedSwap, {
