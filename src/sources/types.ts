@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { Values } from '../option-values.js';
 import type { OptionSpec } from '../options.js';
+import type { WireEngine } from '../wire/engine.js';
 
 /** What a backend can do, as data: the core checks capabilities, never backend names. */
 export interface SourceFeatures {
@@ -64,6 +65,32 @@ export function openedMeta(stream: Readable): OpenedMeta | undefined {
   return (stream as Readable & { [OPENED]?: OpenedMeta })[OPENED];
 }
 
+/** Where download() puts a file's bytes: `length` bytes of the remote file from `position`, at the same offset on disk. */
+export interface DownloadTarget {
+  readonly file: string;
+  readonly position: number;
+  readonly length: number;
+  /** A ranged part: ask for exactly `length` bytes; else read from `position` to the end of the file. */
+  readonly part: boolean;
+  /** Hash the file's bytes [0, position) from disk, then the body. */
+  readonly md5: boolean;
+  readonly idleMs: number;
+  readonly minBytesPerSec: number;
+}
+
+export interface DownloadOptions extends IoOptions {
+  readonly onBytes?: ((n: number) => void) | undefined;
+  /** What the answer said about the file (as withMeta does for open()), before its bytes are written; throwing fails the download. */
+  readonly onMeta?: ((meta: OpenedMeta) => void) | undefined;
+}
+
+export interface DownloadResult {
+  /** Bytes written (all of `length` on success). */
+  readonly bytes: number;
+  /** Hex md5 of [0, position + bytes) when asked; else null. */
+  readonly md5: string | null;
+}
+
 export interface Source {
   readonly kind: string;
   /** The remote root, credentials stripped: safe to log. */
@@ -84,6 +111,13 @@ export interface Source {
    */
   localPath?(path: string): string;
   /**
+   * The data path of our own (src/wire/engine.ts): a file's bytes straight
+   * from the socket to the file at explicit offsets, off the main thread. A
+   * failure is a MonitorError with `bytesWritten` (wire/engine.ts): the bytes on
+   * disk, a resume point. Absent (or the engine off: --data-path stock) = open().
+   */
+  download?(path: string, target: DownloadTarget, o: DownloadOptions): Promise<DownloadResult>;
+  /**
    * The URL a GET of this file goes to through a proxy, with its version key
    * (content-key.ts) once list() or stat() has seen the file: what a preheat
    * of a cache or P2P tier must name. Absent where it cannot be known
@@ -99,6 +133,8 @@ export interface SourceDeps {
   readonly timeoutMs: number;
   /** Parallel transfers wanted (--concurrency): size of a connection pool. */
   readonly concurrency: number;
+  /** The monitor's wire engine (one per monitor); null or absent = the stock data path only (--data-path stock). */
+  readonly wire?: WireEngine | null;
 }
 
 /**
