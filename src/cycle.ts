@@ -16,6 +16,7 @@ import { confirmOneVersion } from './confirm.js';
 import { detect, type DetectOptions } from './detect.js';
 import { abortReason, isRetryable, ModelChangedError, MonitorError, ReloadError, TransientError, ValidateError } from './errors.js';
 import { fetchModel, type FetchOptions } from './fetch.js';
+import { IndexStore, indexStoreDir } from './chunk/index-store.js';
 import type { Logger } from './log.js';
 import { joinDisplay } from './options.js';
 import type { Aspired, ServedRecord, Staged } from './model.js';
@@ -63,8 +64,10 @@ export type CycleOutcome =
       readonly previous: string | null;
       readonly bytes: number;
       readonly files: number;
-      /** Bytes actually downloaded (less than `bytes` with --incremental). */
+      /** Bytes read from the remote by this pull (chunk indexes included; less than `bytes` with --incremental or a delta). */
       readonly fetchedBytes: number;
+      /** Bytes taken from the served copy: whole files (--incremental) and unchanged chunks (a delta). */
+      readonly reusedBytes: number;
     };
 
 /** What detect's answer leads to: nothing to do (and why), or a pull of that version. */
@@ -187,14 +190,35 @@ async function cycleOnce(d: CycleDeps, signal: AbortSignal, attempt: number): Pr
   d.log.info({ event: 'change', version: a.version, fingerprint: a.fingerprint }, 'donefile changed, pulling the model');
   // --spread: a fleet does not pull in the same second (once per change: a pull started over does not wait again)
   if (attempt === 1) await spreadBeforePull(c.spreadMs, ctx);
-  const { result, fetchedBytes } = await pullAndSwap(d, a, served, signal);
+  const { result, fetchedBytes, reusedBytes } = await pullAndSwap(d, a, served, signal);
   await reload(d, result, served);
   const files = result.record.files;
   const bytes = files.reduce((n, f) => n + f.size, 0);
-  return { kind: 'updated', version: result.version, previous: served?.version ?? null, bytes, files: files.length, fetchedBytes };
+  return { kind: 'updated', version: result.version, previous: served?.version ?? null, bytes, files: files.length, fetchedBytes, reusedBytes };
 }
 
-async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, signal: AbortSignal): Promise<{ result: SwapResult; fetchedBytes: number }> {
+interface Pulled {
+  readonly result: SwapResult;
+  readonly fetchedBytes: number;
+  readonly reusedBytes: number;
+}
+
+/** The chunk indexes kept in the work dir (the served model's and its backups'). */
+const indexStore = (c: Pick<MonitorConfig, 'workDir' | 'modelName'>) => new IndexStore(indexStoreDir(c.workDir, c.modelName));
+
+/**
+ * After a swap: the new record's chunk indexes are the newest generation, and
+ * as many generations are kept as models are (the served one and its backups).
+ * A failure is logged: the next pull of a file whose index went missing is a whole-file pull.
+ */
+async function pruneIndexes(d: CycleDeps, r: SwapResult): Promise<void> {
+  const keys = r.record.files.flatMap((f) => (f.chunkIndex ? [f.chunkIndex] : []));
+  await indexStore(d.config)
+    .prune(keys, d.config.keepBackups + 1)
+    .catch((err: unknown) => d.log.warn({ event: 'prune-failed', err }, 'could not prune the chunk index store'));
+}
+
+async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, signal: AbortSignal): Promise<Pulled> {
   const c = d.config;
   const ctx = { signal, log: d.log };
   const p = await timed(d, 'plan', () => plan(d.source, a, served?.record ?? null, planOptions(c), ctx));
@@ -209,7 +233,8 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
       timestampFile: c.timestampFile,
       hooks: d.hooks,
     });
-    const staged: Staged = await timed(d, 'fetch', () => fetchModel(d.source, p, fo, ctx));
+    const delta = { store: indexStore(c), servedDir: served?.modelDir ?? null, servedFiles: new Map((served?.record.files ?? []).map((f) => [f.path, f])) };
+    const staged: Staged = await timed(d, 'fetch', () => fetchModel(d.source, p, { ...fo, delta }, ctx));
     await timed(d, 'confirm', () => confirmOneVersion(d.source, p, staged, { detect: detectOptions(c), plan: planOptions(c) }, ctx));
     const verified = verify(p, staged, { mode: c.verify, ignore: [c.timestampFile ?? '', c.manifest ?? ''].filter(Boolean) });
     if (c.validate) await timed(d, 'validate', () => validateOrReject(d, verified.dir, a, signal));
@@ -223,7 +248,8 @@ async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, 
     };
     // From here on the swap runs to its end whatever the signal says: it is short and never leaves a partial model.
     const result = await timed(d, 'swap', () => d.swap.swap(verified, record, { log: d.log, signal: NEVER }));
-    return { result, fetchedBytes: p.totalBytes };
+    await pruneIndexes(d, result);
+    return { result, fetchedBytes: staged.bytes?.fetched ?? p.totalBytes, reusedBytes: staged.bytes?.reused ?? 0 };
   } catch (err) {
     // A dropped connection or a shutdown keeps what was fetched: the next attempt at this version resumes.
     keepStaging = isRetryable(err) || signal.aborted;

@@ -21,6 +21,7 @@ import { pool } from './pool.js';
 import type { Source } from './sources/types.js';
 import { openStaging, type StagingArea } from './staging.js';
 import { asFetchError, transferRange, type Transfer } from './transfer.js';
+import { DeltaFetch, deltaTmp, type DeltaBase, type DeltaSetup } from './delta-fetch.js';
 
 export interface FetchOptions {
   /** `<workDir>/<name>.staging`: one dir per donefile version under it (see staging.ts). */
@@ -46,6 +47,8 @@ export interface FetchOptions {
   readonly onBytes?: ((n: number) => void) | undefined;
   /** A file is complete in staging (the progress bar's count). */
   readonly onFile?: ((path: string) => void) | undefined;
+  /** Chunk-level deltas from the served copy (delta-fetch.ts); absent = every file whole, no index kept. */
+  readonly delta?: DeltaSetup | null | undefined;
 }
 
 interface Ctx {
@@ -70,12 +73,19 @@ class Fetcher {
   readonly records = new Map<string, FileRecord>();
   /** Bytes kept from an interrupted attempt at this version (whole files and parts). */
   resumed = 0;
+  /** Bytes of whole files reused from the served copy (--incremental). */
+  reused = 0;
+  /** The chunk-index keys of files pulled whole (a delta-built file's record has its own). */
+  readonly indexKeys = new Map<string, string>();
+  readonly delta: DeltaFetch | null;
 
   constructor(
     private readonly t: Transfer,
     private readonly area: StagingArea,
     private readonly o: FetchOptions,
-  ) {}
+  ) {
+    this.delta = DeltaFetch.for(t, o.delta);
+  }
 
   done(r: FileRecord, kept: number): void {
     this.records.set(r.path, r);
@@ -92,13 +102,54 @@ class Fetcher {
     return this.t.source.localPath && !this.o.md5 ? this.t.source.localPath(f.remote) : null;
   }
 
-  /** The tasks that bring `f` into staging (none when an earlier attempt completed it). */
+  /** The tasks that bring `f` into staging (none when an earlier attempt completed it), and the read of its chunk index. */
   async tasks(f: PlannedFile): Promise<{ parted: Task[]; whole: Task[] }> {
     const earlier = await this.area.completed(f);
     if (earlier && (!this.o.md5 || earlier.md5)) {
       this.done(earlier, f.size);
-      return { parted: [], whole: [] };
+      return { parted: [], whole: earlier.chunkIndex ? [] : this.indexTask(f) };
     }
+    const base = await this.delta?.base(f);
+    if (base) return { parted: [], whole: [(signal) => this.deltaFile(f, base, signal)] };
+    const { parted, whole } = await this.pullTasks(f);
+    return { parted, whole: [...this.indexTask(f), ...whole] };
+  }
+
+  /** A file pulled whole keeps its chunk index too (the next version's delta base). */
+  private indexTask(f: PlannedFile): Task[] {
+    const d = this.delta;
+    if (!d) return [];
+    return [
+      async (signal) => {
+        const next = await d.newIndex(f, signal);
+        if (next) this.indexKeys.set(f.path, next.key);
+      },
+    ];
+  }
+
+  /**
+   * `f` built from the served copy (delta-fetch.ts) in a file of its own under
+   * `parts/`, renamed into the model once whole and verified, then journalled.
+   * kill -9 before the journal line: the next attempt builds it again.
+   */
+  private async deltaFile(f: PlannedFile, base: DeltaBase, signal: AbortSignal): Promise<void> {
+    const d = this.delta!;
+    const next = await d.newIndex(f, signal);
+    const tmp = deltaTmp(this.area.partsDir, f.path);
+    const md5 = next && (await d.build(f, base, next, tmp, signal));
+    const dest = resolveInside(this.area.modelDir, f.path);
+    let r: FileRecord;
+    if (md5) {
+      await mkdir(path.dirname(dest), { recursive: true });
+      await rename(tmp, dest);
+      r = { ...remoteMeta(f), md5 };
+    } else r = await this.download(f, dest, signal);
+    if (next) r = { ...r, chunkIndex: next.key };
+    await this.area.markDone(r);
+    this.done(r, 0);
+  }
+
+  private async pullTasks(f: PlannedFile): Promise<{ parted: Task[]; whole: Task[] }> {
     const { ranges } = this.t.source.features;
     const { partSize: size, concurrency } = this.o;
     const partSize = partSizeFor({ partSize: size, concurrency, ranges, local: this.localFile(f) !== null, size: f.size, reused: f.reuseFrom !== undefined });
@@ -108,7 +159,9 @@ class Fetcher {
 
   private async wholeFile(f: PlannedFile, signal: AbortSignal): Promise<void> {
     const dest = resolveInside(this.area.modelDir, f.path);
-    const r = f.reuseFrom && this.o.servedDir ? await reuseOne(f, this.o.servedDir, dest) : await this.download(f, dest, signal);
+    const reuse = f.reuseFrom && this.o.servedDir;
+    const r = reuse ? await reuseOne(f, this.o.servedDir!, dest) : await this.download(f, dest, signal);
+    if (reuse) this.reused += f.size;
     await this.area.markDone(r);
     this.done(r, 0);
   }
@@ -116,7 +169,7 @@ class Fetcher {
   private async download(f: PlannedFile, dest: string, signal: AbortSignal): Promise<FileRecord> {
     await mkdir(path.dirname(dest), { recursive: true });
     const local = this.localFile(f);
-    if (local !== null && !this.t.bucket) return copyLocal(local, f, dest, this.o);
+    if (local !== null && !this.t.bucket) return copyLocal(local, f, dest, this.t.onBytes);
     // A partial file left by an interrupted sync is a resume point only for the very version it was begun for.
     const onDisk = await stat(dest).then(
       (s) => s.size,
@@ -180,7 +233,7 @@ class Fetcher {
 }
 
 /** file:// without md5 or --bwlimit: one copyFile (sendfile or copy_file_range in the kernel), no bytes through JS. */
-async function copyLocal(from: string, f: PlannedFile, dest: string, o: FetchOptions): Promise<FileRecord> {
+async function copyLocal(from: string, f: PlannedFile, dest: string, onBytes: ((n: number) => void) | undefined): Promise<FileRecord> {
   try {
     await copyFile(from, dest);
   } catch (err) {
@@ -189,7 +242,7 @@ async function copyLocal(from: string, f: PlannedFile, dest: string, o: FetchOpt
   }
   const size = (await stat(dest)).size;
   if (size !== f.size) throw new TransientError(`${f.remote}: copied ${size} bytes, the listing said ${f.size}`);
-  o.onBytes?.(size);
+  onBytes?.(size);
   return remoteMeta(f);
 }
 
@@ -207,6 +260,12 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
   // Files whose reads named their version (and it was the listed one): confirm.ts lists again only for the others.
   const confirmed = new Set<string>();
   const bucket = o.bwlimit > 0 ? new TokenBucket(o.bwlimit) : null;
+  // Every byte read from the remote in this pull, for the `updated` event and status (fetched vs reused).
+  let fetched = 0;
+  const onBytes = (n: number) => {
+    fetched += n;
+    o.onBytes?.(n);
+  };
   const t: Transfer = {
     source,
     bucket,
@@ -214,16 +273,16 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
     minBytesPerSec: o.minBytesPerSec,
     retries: o.retries,
     log: ctx.log,
-    onBytes: o.onBytes,
+    onBytes,
     onConfirmed: (p) => confirmed.add(p),
   };
   if (plan.archive) {
     const f = plan.files[0]!;
     // tar is loaded only for archive models.
     const { unpackArchive } = await import('./unpack.js');
-    const r = await unpackArchive(source, f, area.dir, { ...o, bucket, onConfirmed: t.onConfirmed }, ctx);
+    const r = await unpackArchive(source, f, area.dir, { ...o, onBytes, bucket, onConfirmed: t.onConfirmed }, ctx);
     o.onFile?.(f.path);
-    return { dir: r.modelDir, aspired: plan.aspired, files: r.files, archive: r.archive, confirmed };
+    return { dir: r.modelDir, aspired: plan.aspired, files: r.files, archive: r.archive, confirmed, bytes: { fetched, reused: 0 } };
   }
   const fetcher = new Fetcher(t, area, o);
   // Parts of big files first: they are the long pole, and small files fill the gaps around them.
@@ -236,5 +295,11 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
   }
   await pool([...parted, ...whole], o.concurrency, ctx.signal, (task, signal) => task(signal));
   if (fetcher.resumed > 0) ctx.log.info({ event: 'resumed', bytes: fetcher.resumed }, 'kept files completed by an interrupted sync of this version');
-  return { dir: area.modelDir, aspired: plan.aspired, files: plan.files.map((f) => fetcher.records.get(f.path)!), confirmed };
+  const files = plan.files.map((f) => {
+    const r = fetcher.records.get(f.path)!;
+    const key = fetcher.indexKeys.get(f.path);
+    return key ? { ...r, chunkIndex: key } : r;
+  });
+  const bytes = { fetched, reused: fetcher.reused + (fetcher.delta?.reused ?? 0) };
+  return { dir: area.modelDir, aspired: plan.aspired, files, confirmed, bytes };
 }

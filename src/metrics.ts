@@ -41,6 +41,11 @@ function build(registry: Registry, appliedAt: () => string | null) {
   return {
     syncs: new Counter({ name: `${P}syncs_total`, help: 'Sync cycles by outcome', labelNames: ['outcome'], registers }),
     bytes: new Counter({ name: `${P}fetched_bytes_total`, help: 'Bytes downloaded from the remote', registers }),
+    reused: new Counter({
+      name: `${P}reused_bytes_total`,
+      help: 'Bytes of updated models taken from the served copy instead of the remote (unchanged files with --incremental, unchanged chunks of a delta)',
+      registers,
+    }),
     files: new Counter({ name: `${P}fetched_files_total`, help: 'Files downloaded from the remote (reused files not counted)', registers }),
     cycle: new Histogram({ name: `${P}cycle_duration_seconds`, help: 'Duration of one sync cycle', buckets: DURATION_BUCKETS, registers }),
     phase: new Histogram({
@@ -117,6 +122,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     m.failures.set(failures);
     if (o.kind === 'updated') {
       m.files.inc(plannedFiles);
+      m.reused.inc(o.reusedBytes);
       // served() is authoritative; this keeps ready() right if it is not called after every cycle.
       servedVersion = o.version;
       servedFingerprint = opts.freshness?.().view().remote?.fingerprint ?? null;

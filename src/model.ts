@@ -13,6 +13,8 @@ export interface FileRecord {
   /** The remote file's mtime and ETag when it was pulled: --incremental's quick check. */
   readonly remoteMtimeMs?: number;
   readonly etag?: string;
+  /** Key of this file's chunk index in the work dir's index store (chunk/index-store.ts), when publish wrote one. */
+  readonly chunkIndex?: string;
 }
 
 /** The version the remote says should be served, from the donefile. */
@@ -37,6 +39,8 @@ export interface Staged {
   readonly archive?: FileRecord;
   /** Planned paths whose reads named their version (ETag or mtime), and it was the listed one. */
   readonly confirmed?: ReadonlySet<string>;
+  /** Bytes read from the remote for this pull (chunk indexes included) and bytes taken from the served copy. */
+  readonly bytes?: { readonly fetched: number; readonly reused: number };
 }
 
 export type Verified = Staged & { readonly [verifiedBrand]: true };

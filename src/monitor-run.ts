@@ -38,7 +38,7 @@ async function reportServed(m: Monitor, metrics: Metrics): Promise<void> {
 
 function logUpdated(log: Logger, o: Extract<CycleOutcome, { kind: 'updated' }>): void {
   log.info(
-    { event: 'updated', version: o.version, previous: o.previous, bytes: o.bytes, fetchedBytes: o.fetchedBytes, files: o.files },
+    { event: 'updated', version: o.version, previous: o.previous, bytes: o.bytes, fetchedBytes: o.fetchedBytes, reusedBytes: o.reusedBytes, files: o.files },
     `now serving ${o.version}`,
   );
 }

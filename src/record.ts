@@ -36,7 +36,14 @@ export function statusPatch(end: CycleEnd, fresh: FreshnessView, now: Date): Par
     };
   }
   const lastOutcome = end.kind === 'skipped-rejected' ? 'rejected' : end.kind;
-  return { lastOutcome, lastError: undefined, ...(end.kind === 'updated' ? { lastSuccessAt: now.toISOString() } : {}), ...freshnessRecord(fresh) };
+  const update =
+    end.kind === 'updated'
+      ? {
+          lastSuccessAt: now.toISOString(),
+          lastUpdate: { version: end.version, bytes: end.bytes, fetchedBytes: end.fetchedBytes, reusedBytes: end.reusedBytes },
+        }
+      : {};
+  return { lastOutcome, lastError: undefined, ...update, ...freshnessRecord(fresh) };
 }
 
 export interface StatusRecordOptions {

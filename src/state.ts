@@ -19,6 +19,8 @@ export interface SyncStatus {
   readonly remote?: { readonly version: string; readonly fingerprint: string; readonly seenAt: string } | null;
   /** Since when this replica is not confirmed to serve the remote's newest version; null while it is. */
   readonly staleSince?: string | null;
+  /** The last update's traffic: bytes read from the remote vs taken from the served copy. */
+  readonly lastUpdate?: { readonly version: string; readonly bytes: number; readonly fetchedBytes: number; readonly reusedBytes: number };
 }
 
 export interface Rejection {

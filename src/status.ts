@@ -38,6 +38,8 @@ export async function printStatus(c: LocalConfig, out: (s: string) => void): Pro
     backups: backups.map((b) => ({ version: b.version, appliedAt: b.appliedAt, path: b.path })),
     lastOutcome: status.lastOutcome ?? null,
     lastSuccessAt: status.lastSuccessAt ?? null,
+    // the last update's traffic: bytes read from the remote vs taken from the served copy (a delta, --incremental)
+    lastUpdate: status.lastUpdate ?? null,
     lastError: status.lastError ?? null,
     rejected: status.rejected ?? null,
     // what `watch` last recorded (it writes on each change, not on every poll): the fleet's view
@@ -58,6 +60,8 @@ export async function printStatus(c: LocalConfig, out: (s: string) => void): Pro
     `backups:   ${doc.backups.length ? doc.backups.map((b) => `${b.version} (${b.appliedAt})`).join(', ') : 'none'}`,
     `last sync: ${doc.lastOutcome ?? 'never'}${doc.lastError ? ` — ${doc.lastError.message}` : ''}`,
   ];
+  if (doc.lastUpdate)
+    lines.push(`traffic:   ${doc.lastUpdate.fetchedBytes} bytes fetched, ${doc.lastUpdate.reusedBytes} reused (update to ${doc.lastUpdate.version})`);
   if (doc.rejected) lines.push(`rejected:  ${doc.rejected.fingerprint} (${doc.rejected.reason})`);
   if (doc.remoteNewest) lines.push(`newest:    ${doc.remoteNewest.version} (seen ${doc.remoteNewest.seenAt})`);
   lines.push(

@@ -82,6 +82,11 @@ export async function readPublished(source: Source, o: ReadOptions): Promise<Pub
  * delta pull: planDelta(servedIndex, this) says what to fetch.
  */
 export async function readIndex(source: Source, f: PublishedFile, o: ReadOptions): Promise<ChunkIndex | null> {
+  return (await readIndexBytes(source, f, o))?.index ?? null;
+}
+
+/** readIndex, with the bytes as read (the monitor keeps them for the next version's delta). */
+export async function readIndexBytes(source: Source, f: PublishedFile, o: ReadOptions): Promise<{ index: ChunkIndex; bytes: Buffer } | null> {
   if (!f.index) return null;
   const p = underModel(o.model, f.index.object);
   const bytes = await remoteOp(
@@ -93,5 +98,5 @@ export async function readIndex(source: Source, f: PublishedFile, o: ReadOptions
     op(o, `read ${p}`),
   );
   if (bytes.length !== f.index.bytes) throw new IntegrityError(`chunk index ${p}: ${bytes.length} bytes, the manifest says ${f.index.bytes}`);
-  return decodeIndex(bytes, p, { size: f.size, md5: f.md5 });
+  return { index: decodeIndex(bytes, p, { size: f.size, md5: f.md5 }), bytes };
 }

@@ -22,11 +22,12 @@
  * between the listing and the read) is a ModelChangedError, not mixed bytes.
  */
 import type { Readable } from 'node:stream';
+import type { ChunkIndex } from '../chunk/index-format.js';
 import type { Logger } from '../log.js';
 import type { RemoteChoice } from '../remote.js';
 import { openedMeta, withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps } from '../sources/types.js';
 import { underModel, type PublishedFile, type PublishedManifest } from './layout.js';
-import { readPublished } from './published.js';
+import { readIndexBytes, readPublished } from './published.js';
 
 export interface ViewOptions {
   readonly model: string;
@@ -43,6 +44,23 @@ interface Snapshot {
 
 export function publishedView(inner: Source, o: ViewOptions): Source {
   return new PublishedView(inner, o);
+}
+
+/** A published file's chunk index as the view read it: decoded and checked against the manifest, and its bytes. */
+export interface ReadChunkIndex {
+  readonly index: ChunkIndex;
+  readonly bytes: Buffer;
+}
+
+/** What a source that knows chunk indexes (the view of a published model) adds. */
+export interface ChunkIndexes {
+  /** The chunk index of the file at `p` in the version being pulled; null when it has none (or is not a published file). */
+  chunkIndex(p: string, io: IoOptions): Promise<ReadChunkIndex | null>;
+}
+
+/** The source's chunk indexes, when it is the view of a published model; else null (every file is pulled whole). */
+export function chunkIndexesOf(source: Source): ChunkIndexes | null {
+  return source instanceof PublishedView ? source : null;
 }
 
 /**
@@ -63,7 +81,7 @@ const objectTag = (f: PublishedFile) => `published:${f.object}`;
 
 const entry = (path: string, f: PublishedFile): RemoteEntry => ({ path, size: f.size, md5: f.md5, etag: objectTag(f), isDirectory: false });
 
-class PublishedView implements Source {
+class PublishedView implements Source, ChunkIndexes {
   readonly kind: string;
   readonly displayUrl: string;
   readonly features: Source['features'];
@@ -143,6 +161,13 @@ class PublishedView implements Source {
     const stream = await this.inner.open(underModel(this.o.model, f.object), o);
     const seen = openedMeta(stream);
     return withMeta(stream, { ...(seen?.size !== undefined ? { size: seen.size } : {}), etag: objectTag(f) });
+  }
+
+  /** Read under --timeout (each attempt), retried as any remote operation; the snapshot is the one this pull listed. */
+  async chunkIndex(p: string, io: IoOptions): Promise<ReadChunkIndex | null> {
+    const f = this.fileAt(p, await this.snapIfUnder(p, io.signal));
+    if (!f?.index) return null;
+    return readIndexBytes(this.inner, f, { ...this.o, signal: io.signal });
   }
 
   private async snapIfUnder(p: string, signal: AbortSignal): Promise<Snapshot | null> {

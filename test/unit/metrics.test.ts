@@ -34,7 +34,7 @@ function updatedCycle(m: Metrics, version: string): void {
   m.hooks.onBytes?.(50);
   m.hooks.onPhase?.('fetch', 30);
   m.hooks.onPhase?.('swap', 1);
-  m.outcome({ kind: 'updated', version, previous: null, bytes: 157, files: 3, fetchedBytes: 150 });
+  m.outcome({ kind: 'updated', version, previous: null, bytes: 157, files: 3, fetchedBytes: 150, reusedBytes: 7 });
 }
 
 describe('createMetrics', () => {
@@ -67,6 +67,7 @@ describe('createMetrics', () => {
     updatedCycle(m, 'v1');
     expect(await value(m, 'model_monitor_syncs_total', { outcome: 'updated' })).toBe(1);
     expect(await value(m, 'model_monitor_fetched_bytes_total')).toBe(150);
+    expect(await value(m, 'model_monitor_reused_bytes_total')).toBe(7);
     expect(await value(m, 'model_monitor_fetched_files_total')).toBe(2);
     expect(await value(m, 'model_monitor_poll_requests_total')).toBe(1);
     const phase = await m.registry.getSingleMetric('model_monitor_phase_duration_seconds')!.get();
@@ -160,6 +161,7 @@ describe('createMetrics', () => {
       ['model_monitor_syncs_total', 'counter'],
       ['model_monitor_fetched_bytes_total', 'counter'],
       ['model_monitor_fetched_files_total', 'counter'],
+      ['model_monitor_reused_bytes_total', 'counter'],
       ['model_monitor_cycle_duration_seconds', 'histogram'],
       ['model_monitor_phase_duration_seconds', 'histogram'],
       ['model_monitor_served_model_age_seconds', 'gauge'],

@@ -15,9 +15,14 @@ const freshRec = { remote: { version: 'v2', fingerprint: 'fp-2', seenAt: '2026-0
 describe('statusPatch', () => {
   const cases: [string, CycleEnd, object][] = [
     [
-      'updated: the success time',
-      { kind: 'updated', version: 'v2', previous: 'v1', bytes: 1, files: 1, fetchedBytes: 1 },
-      { lastOutcome: 'updated', lastError: undefined, lastSuccessAt: now.toISOString() },
+      'updated: the success time and the traffic',
+      { kind: 'updated', version: 'v2', previous: 'v1', bytes: 10, files: 1, fetchedBytes: 3, reusedBytes: 7 },
+      {
+        lastOutcome: 'updated',
+        lastError: undefined,
+        lastSuccessAt: now.toISOString(),
+        lastUpdate: { version: 'v2', bytes: 10, fetchedBytes: 3, reusedBytes: 7 },
+      },
     ],
     ['current: no success time (nothing changed)', { kind: 'current', version: 'v2' }, { lastOutcome: 'current', lastError: undefined }],
     ['no donefile', { kind: 'no-donefile' }, { lastOutcome: 'no-donefile', lastError: undefined }],
