@@ -8,10 +8,11 @@
 #   awscli  aws s3 sync                     (S3) — skipped when an `aws` is already on PATH
 #   curl    -Z --parallel-max 8             (HTTP, WebHDFS)
 #   time    GNU /usr/bin/time -f %M         (peak RSS of every tool, model-monitor included)
+#   rsync   -a --no-whole-file DIR DIR      (bench:delta: rsync's delta figure for the same change)
 set -euo pipefail
 . "$(dirname "$0")/apt-lib.sh"
 
-ensure lftp rclone curl time nginx-light
+ensure lftp rclone curl time nginx-light rsync
 # Debian 12 packages awscli 2.x; an aws already on PATH (pip's v1, the official v2) is used as is.
 if ! command -v aws >/dev/null 2>&1; then
   if apt-cache policy awscli 2>/dev/null | grep -q 'Candidate: [0-9]'; then
