@@ -12,7 +12,13 @@ export function applyEdits(data: Buffer, edits: readonly Edit[], seed = 99): { d
   let out = data;
   let changed = 0;
   edits.forEach((e, k) => {
-    const fresh = (n: number) => pseudoRandom(n, seed + k);
+    // pseudoRandom's words are steps of one xorshift cycle, and a big base buffer covers a fair part of it (1 GiB: 6 %):
+    // a run from another seed can be a stretch of the base itself. XOR with a constant leaves the cycle: no two words in a row match.
+    const fresh = (n: number) => {
+      const b = pseudoRandom(n, seed + k);
+      for (let i = 0; i < b.length; i++) b[i]! ^= 0xa5;
+      return b;
+    };
     if (e.kind === 'rewrite') {
       out = Buffer.concat([out.subarray(0, e.at), fresh(e.length), out.subarray(e.at + e.length)]);
       changed += e.length;
