@@ -7,13 +7,15 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkTree, manifestOf, type Dataset } from './data.js';
+import { checkTree, manifestOf, writeDonefile, type Dataset } from './data.js';
 import type { Peer, Target } from './peers.js';
 import { measure, syncDisks, which, type Cmd, type Measured } from './proc.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = path.join(ROOT, 'bin', 'model-monitor.js');
 const RUN_TIMEOUT_MS = 5 * 60_000;
+/** The md5-verified rows' donefile: the model's manifest in md5sum format. */
+const MD5_DONEFILE = 'donefile-md5';
 
 export interface Sample {
   readonly wallMs: number;
@@ -85,7 +87,11 @@ function verified(p: Peer, manifest: string): Peer {
 function runners(protocol: string, target: Target, manifest: string): Runner[] {
   const mm = (c: number, md5 = false): Runner => ({
     row: { protocol, tool: 'model-monitor', label: `model-monitor sync --concurrency ${c}${md5 ? ' --verify md5' : ''}`, mm: true, md5, samples: [] },
-    cmd: (dir) => ({ cmd: mmSync(target, dir, ['--concurrency', String(c), ...(md5 ? ['--verify', 'md5'] : [])]), out: path.join(dir, 'model') }),
+    // The verified pull reads an md5sum-format donefile (runMatrix writes it beside the model): every file checked.
+    cmd: (dir) => ({
+      cmd: mmSync(target, dir, ['--concurrency', String(c), ...(md5 ? ['--verify', 'md5'] : [])], md5 ? { model: 'model', donefile: MD5_DONEFILE } : undefined),
+      out: path.join(dir, 'model'),
+    }),
   });
   const peer = (p: Peer, md5 = false): Runner => {
     const row: Row = { protocol, tool: p.tool, label: p.label, mm: false, md5, samples: [] };
@@ -93,8 +99,8 @@ function runners(protocol: string, target: Target, manifest: string): Runner[] {
     if (missing.length) row.error = `not installed: ${missing.join(', ')} (run .ci/install-bench.sh)`;
     return { row, cmd: (dir) => ({ cmd: p.cmd(path.join(dir, 'out')), out: path.join(dir, 'out') }) };
   };
-  const rclone = target.peers.find((p) => p.tool === 'rclone');
-  return [mm(4), mm(8), ...target.peers.map((p) => peer(p)), mm(8, true), ...(rclone ? [peer(verified(rclone, manifest), true)] : [])];
+  const rclone = target.diskRoot ? target.peers.find((p) => p.tool === 'rclone') : undefined;
+  return [mm(4), mm(8), ...target.peers.map((p) => peer(p)), ...(rclone ? [mm(8, true), peer(verified(rclone, manifest), true)] : [])];
 }
 
 /** Runs `cmd` into a fresh dir under `work`, checks the tree, cleans up and flushes. */
@@ -124,6 +130,7 @@ export interface MatrixOptions {
 export async function runMatrix(protocol: string, target: Target, data: Dataset, o: MatrixOptions): Promise<Row[]> {
   const manifest = path.join(o.work, 'manifest.md5');
   await writeFile(manifest, manifestOf(data.files));
+  if (target.diskRoot) await writeDonefile(path.join(target.diskRoot, 'models', MD5_DONEFILE), manifestOf(data.files), 0);
   const all = runners(protocol, target, manifest);
   let lastRound = 0;
   for (let round = 1; round <= o.maxRounds; round++) {
