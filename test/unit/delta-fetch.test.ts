@@ -66,6 +66,8 @@ function options(o: Partial<FetchOptions>): FetchOptions {
     stagingRoot: path.join(dir, 'staging'),
     concurrency: 2,
     partSize: 0,
+    partSizeGiven: true,
+    wire: true,
     bwlimit: 0,
     timeoutMs: 10_000,
     minBytesPerSec: 0,
