@@ -101,6 +101,19 @@ export function retr(ftp: FTPContext, abs: string): Promise<FTPResponse> {
   });
 }
 
+/** How long a failed data connection waits for the control connection's reply that explains it. */
+const EXPLAIN_MS = 1000;
+
+/** Resolves once `p` settles or after `ms`, whichever comes first. */
+async function settled(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([p.then(noop, noop), late]);
+  clearTimeout(timer);
+}
+
+const noop = () => {};
+
 /** `err` with the bytes on disk as its resume point. */
 export function withBytes<E extends MonitorError>(err: E, bytes: number): E & WireFailure {
   return Object.assign(err, { bytesWritten: bytes });
@@ -139,6 +152,7 @@ export class FtpData {
     const job = new AbortController();
     let control: Promise<FTPResponse> | undefined;
     let controlError: unknown;
+    let dataDone = false;
     const onAbort = () => {
       client.ftp.closeWithError(abortReason(o.signal));
       job.abort(o.signal.reason);
@@ -156,10 +170,14 @@ export class FtpData {
       const spec = { host: addr.host, port: addr.port, protocol: 'raw', file: t.file, position: t.position, length: t.length } as const;
       const limits = { md5: t.md5, idleMs: t.idleMs, minBytesPerSec: t.minBytesPerSec, headMs: this.o.timeoutMs };
       const r = await this.o.wire.run({ ...spec, ...limits }, { signal: job.signal, onBytes: o.onBytes, onConnected });
+      dataDone = true;
       await this.finalReply(control, what, r.bytes, o.signal);
       lease.release();
       return { bytes: r.bytes, md5: r.md5 };
     } catch (err) {
+      // A data connection cut short is followed by the server's reply (426, 451, 551): wait a
+      // moment for it, so the error says what the server said and its class does not hang on a race.
+      if (control && !dataDone && controlError === undefined && !o.signal.aborted) await settled(control, EXPLAIN_MS);
       lease.release(true);
       throw this.failure(err, controlError, what, client, o.signal);
     } finally {
