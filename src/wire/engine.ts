@@ -18,7 +18,10 @@ export interface WireJob {
   /**
    * 'http': `request` is sent, the response head is parsed and reported
    * (onHead), and a 200/206 body is written; any other status is not written
-   * (its first 64 KiB come back as `errorBody`). 'raw': nothing is parsed, every
+   * (its first 64 KiB come back as `errorBody`). A body is the file's only when
+   * it is what was asked: a 200 with `position` 0, or a 206 whose Content-Range
+   * starts at `position` (a server that ignores a Range never writes over the
+   * resume point). 'raw': nothing is parsed, every
    * byte until EOF is body (an FTP data connection).
    */
   readonly protocol: 'http' | 'raw';
@@ -38,6 +41,8 @@ export interface WireJob {
   readonly minBytesPerSec: number;
   /** Connecting (TCP) and, for 'http', the whole response head must take less than this. */
   readonly headMs: number;
+  /** Names the transfer in error messages (a remote path); default `host:port`. */
+  readonly what?: string;
 }
 
 export interface WireHead {
