@@ -4,8 +4,8 @@
  * error handling), the data connection of each RETR is a 'raw' wire job: a
  * socket in an engine worker whose bytes go straight to the file at their
  * offset. The order on the wire is basic-ftp's own: SIZE (the one-version
- * check) and EPSV or PASV (in one write), REST when resuming, then RETR once
- * the data connection is up; 125/150 before the bytes, 226/250 after them.
+ * check), EPSV or PASV, REST when resuming, then RETR once the data connection
+ * is up; 125/150 before the bytes, 226/250 after them.
  *
  * A transfer that failed in any way closes its control connection: the server
  * may still owe a reply (426, a late 226) and ABOR is answered too unevenly
@@ -15,7 +15,7 @@ import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Client, FTPContext, FTPError, FTPResponse } from 'basic-ftp';
+import type { Client, FTPContext, FTPResponse } from 'basic-ftp';
 import type * as Transfer from 'basic-ftp/dist/transfer.js';
 import type * as NetUtils from 'basic-ftp/dist/netUtils.js';
 import { basicFtp } from '../lazy.js';
@@ -24,7 +24,7 @@ import { deadline } from '../deadline.js';
 import { hashPrefix } from '../ordered-md5.js';
 import { FileSink } from '../sink.js';
 import { bytesWritten, type WireEngine, type WireFailure } from '../wire/engine.js';
-import { mapFtpError, type Endpoint, type FtpPool, type Lease } from './ftp-pool.js';
+import { mapFtpError, sizeOf, type Endpoint, type FtpPool, type Lease } from './ftp-pool.js';
 import { openedMeta, type DownloadOptions, type DownloadResult, type DownloadTarget } from './types.js';
 
 /** Where a data connection goes. */
@@ -59,44 +59,25 @@ export function pasvHost(announced: string, control: string): string {
   throw new RemoteError(`PASV named another host (${announced}) than the control connection's (${c}); refused`);
 }
 
-/** Commands sent in one write, their replies (FTPErrors included) collected in order: one round trip. */
-export function pipelined(ftp: FTPContext, cmds: readonly [string, ...string[]]): Promise<(FTPResponse | FTPError)[]> {
-  if (cmds.some((c) => /[\r\n\0]/.test(c))) return Promise.reject(new RemoteError('an FTP command must not contain CR, LF or NUL'));
-  if (ftp.closed) return ftp.request(cmds[0]).then(() => []); // rejects with the reason it closed
-  const replies: (FTPResponse | FTPError)[] = [];
-  const done = ftp.handle(cmds[0], (res, task) => {
-    if (res instanceof Error && !(res instanceof basicFtp().FTPError)) return task.reject(res);
-    replies.push(res);
-    if (replies.length === cmds.length) task.resolve(replies);
-  });
-  for (const c of cmds.slice(1)) ftp.send(c);
-  return done;
-}
-
 /**
- * SIZE and EPSV in one round trip (PASV for a client refused EPSV once,
- * remembered in `pasvOnly` as basic-ftp's prepareTransfer does). Both replies
- * are read before either is judged, so the session stays in step.
+ * EPSV, else PASV; a client that was refused EPSV once goes to PASV directly
+ * (remembered in `pasvOnly`, per client, as basic-ftp's prepareTransfer does).
  */
-export async function sizeAndPassive(client: Client, abs: string, pasvOnly: WeakSet<Client>): Promise<{ size: number | undefined; addr: DataAddress }> {
+export async function passive(client: Client, pasvOnly: WeakSet<Client>): Promise<DataAddress> {
   const { transfer } = ftpInternals();
   const control = client.ftp.socket.remoteAddress;
   if (control === undefined) throw new TransientError('the FTP control connection is gone');
-  const mode = pasvOnly.has(client) ? 'PASV' : 'EPSV';
-  const [sized, pasv] = await pipelined(client.ftp, [`SIZE ${abs}`, mode]);
-  if (sized instanceof Error || sized === undefined) throw sized;
-  // ftp-srv answers "213 File status" for an empty file: no number, no size.
-  const m = /^213 (\d+)/.exec(sized.message);
-  const size = m ? Number(m[1]) : undefined;
-  if (pasv !== undefined && !(pasv instanceof Error)) {
-    if (mode === 'EPSV') return { size, addr: { host: stripMapped(control), port: transfer.parseEpsvResponse(pasv.message) } };
-    const t = transfer.parsePasvResponse(pasv.message);
-    return { size, addr: { host: pasvHost(t.host, control), port: t.port } };
+  if (!pasvOnly.has(client)) {
+    const epsv = await client.ftp.request('EPSV').then(
+      (res) => transfer.parseEpsvResponse(res.message),
+      (err: unknown) => (err instanceof basicFtp().FTPError ? undefined : Promise.reject(err)),
+    );
+    if (epsv !== undefined) return { host: stripMapped(control), port: epsv };
+    pasvOnly.add(client);
   }
-  if (mode === 'PASV') throw pasv;
-  pasvOnly.add(client);
-  const t = transfer.parsePasvResponse((await client.ftp.request('PASV')).message);
-  return { size, addr: { host: pasvHost(t.host, control), port: t.port } };
+  const res = await client.ftp.request('PASV');
+  const target = transfer.parsePasvResponse(res.message);
+  return { host: pasvHost(target.host, control), port: target.port };
 }
 
 /**
@@ -156,8 +137,9 @@ export class FtpData {
     const what = `download ${abs}`;
     // Under the pool's per-op deadline, with its one retry on a connection that died idle.
     const { lease, result: addr } = await this.o.pool.checkout(what, o.signal, async ({ client }) => {
-      const { size, addr } = await sizeAndPassive(client, abs, this.pasvOnly);
+      const size = await sizeOf(client, abs);
       if (size !== undefined) o.onMeta?.({ size }); // a changed file fails here, before a byte is written
+      const addr = await passive(client, this.pasvOnly);
       if (t.position > 0) await client.send(`REST ${t.position}`); // 350
       return addr;
     });
