@@ -58,6 +58,7 @@ export const coreOptions = [
   { name: 'concurrency', kind: 'int', metavar: 'N', group: T, default: '4', min: 1, max: 256, help: 'parallel transfers' },
   { name: 'part-size', kind: 'bytes', metavar: 'SIZE', group: T, zeroOff: true, min: MIB, help: 'files larger than this are fetched as parallel ranged parts of this size; 0 = whole files only (default: 64M; 0 through a proxy, so that a shared cache can store the files)' },
   { name: 'bwlimit', kind: 'bytes', metavar: 'RATE', group: T, default: '0', zeroOff: true, help: 'bandwidth limit over all streams, bytes/s (50M, 1.5G, 800k); 0 = none' },
+  { name: 'data-path', kind: 'string', group: T, choices: ['wire', 'stock'], default: 'wire', help: 'wire: HTTP, WebHDFS datanode, S3 and FTP bytes go socket → file on worker threads (plain http endpoints, no --bwlimit); stock: through the client libraries\' streams' },
   { name: 'incremental', kind: 'bool', group: T, default: false, help: 'reuse files unchanged since the served version' },
   { name: 'timeout', kind: 'duration', metavar: 'SECONDS', group: T, default: '60', min: 0.1, help: 'per-request deadline: connect and answer, a stalled transfer (at most 86400)' },
   { name: 'min-rate', kind: 'bytes', metavar: 'RATE', group: T, default: '1k', zeroOff: true, help: 'a transfer slower than this over a --timeout window is dropped and resumed (bytes/s; 0 = only a full stall)' },

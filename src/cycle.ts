@@ -112,6 +112,8 @@ export function fetchOptions(
     timestampFile: o.timestampFile,
     concurrency: c.concurrency,
     bwlimit: c.bwlimit,
+    wire: c.dataPath === 'wire',
+    partSizeGiven: c.partSizeGiven,
     timeoutMs: c.timeoutMs,
     retries: c.retries,
     minBytesPerSec: rateFloor(c),

@@ -28,8 +28,12 @@ export interface FetchOptions {
   readonly concurrency: number;
   /** Files larger than this are fetched as parallel ranged parts of this size (0 = never). */
   readonly partSize: number;
+  /** --part-size was given; else parts only for a source whose features say they pay (partsByDefault). */
+  readonly partSizeGiven: boolean;
   /** bytes/s over all streams; 0 = unlimited. */
   readonly bwlimit: number;
+  /** --data-path wire: files through source.download() where the source has it (and no --bwlimit). */
+  readonly wire: boolean;
   readonly timeoutMs: number;
   /** A transfer slower than this (bytes/s, averaged over a window of timeoutMs) is dropped and resumed. */
   readonly minBytesPerSec: number;
@@ -99,9 +103,18 @@ class Fetcher {
       this.done(earlier, f.size);
       return { parted: [], whole: [] };
     }
-    const { ranges } = this.t.source.features;
+    const { ranges, partsByDefault } = this.t.source.features;
     const { partSize: size, concurrency } = this.o;
-    const partSize = partSizeFor({ partSize: size, concurrency, ranges, local: this.localFile(f) !== null, size: f.size, reused: f.reuseFrom !== undefined });
+    const partSize = partSizeFor({
+      partSize: size,
+      given: this.o.partSizeGiven,
+      partsByDefault: partsByDefault === true,
+      concurrency,
+      ranges,
+      local: this.localFile(f) !== null,
+      size: f.size,
+      reused: f.reuseFrom !== undefined,
+    });
     if (partSize > 0) return { parted: await this.partTasks(f, partSize), whole: [] };
     return { parted: [], whole: [(signal) => this.wholeFile(f, signal)] };
   }
@@ -124,9 +137,13 @@ class Fetcher {
     );
     const done = resumeFrom({ ranges: this.t.source.features.ranges, onDisk, size: f.size, begunForThisVersion: this.area.begun(f) });
     if (done === 0) await this.area.begin(f);
-    let hash = this.o.md5 ? await hashPrefix(dest, done) : null;
-    if (done < f.size || f.size === 0) hash = await transferRange(this.t, { listed: f, file: dest, start: 0, length: f.size, part: false, done, hash }, signal);
-    return { ...remoteMeta(f), ...(hash ? { md5: hash.digest('hex') } : {}) };
+    const md5 =
+      done < f.size || f.size === 0
+        ? await transferRange(this.t, { listed: f, file: dest, start: 0, length: f.size, part: false, done, md5: this.o.md5 }, signal)
+        : this.o.md5
+          ? (await hashPrefix(dest, done)).digest('hex')
+          : null;
+    return { ...remoteMeta(f), ...(md5 ? { md5 } : {}) };
   }
 
   /**
@@ -170,7 +187,7 @@ class Fetcher {
     };
     if (left === 0) return [finish];
     return todo.map((p) => async (signal) => {
-      await transferRange(this.t, { listed: f, file: tmp, start: p.start, length: p.length, part: true, done: 0, hash: null }, signal);
+      await transferRange(this.t, { listed: f, file: tmp, start: p.start, length: p.length, part: true, done: 0, md5: false }, signal);
       await area.markPart(f, p.start);
       // Not awaited: the pool slot goes on to the next part while this one is hashed.
       md5?.landed(p.start);
@@ -210,6 +227,7 @@ export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOption
   const t: Transfer = {
     source,
     bucket,
+    wire: o.wire && bucket === null,
     timeoutMs: o.timeoutMs,
     minBytesPerSec: o.minBytesPerSec,
     retries: o.retries,

@@ -14,6 +14,7 @@ import { Freshness } from './freshness.js';
 import type { Logger } from './log.js';
 import { checkLocalDirs } from './local-dirs.js';
 import { monitorSource } from './publish/view.js';
+import { createWireEngine } from './wire/pool.js';
 import { StatusRecord } from './record.js';
 import { createTriggers } from './reload/index.js';
 import type { ReloadTrigger } from './reload/types.js';
@@ -127,7 +128,9 @@ export function createLocalMonitor(
 
 export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
   // A model that `publish` wrote is read through its version manifest; any other remote passes through as is.
-  const source = monitorSource(config, { log, timeoutMs: config.timeoutMs, concurrency: config.concurrency, retries: config.retries });
+  // One wire engine per monitor (--data-path wire): its worker threads start on the first download, not here.
+  const wire = config.dataPath === 'wire' ? createWireEngine() : null;
+  const source = monitorSource(config, { log, timeoutMs: config.timeoutMs, concurrency: config.concurrency, retries: config.retries, wire });
   let fresh = new Freshness({ servedFingerprint: null });
   const record = new StatusRecord({ workDir: config.workDir, name: config.modelName, log, freshness: () => fresh.view() });
   const local = createLocalMonitor(config, log, record);
@@ -171,6 +174,7 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
 
   async function close(): Promise<void> {
     await source.close().catch(() => {});
+    await wire?.close();
     await local.close();
   }
 

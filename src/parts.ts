@@ -20,6 +20,10 @@ export function partLayout(size: number, partSize: number): Part[] {
 export interface PartChoice {
   /** --part-size (0 = never). */
   readonly partSize: number;
+  /** --part-size was given (else it is the 64M default). */
+  readonly given: boolean;
+  /** The source's features.partsByDefault: parts pay there without being asked for (a per-stream-throttled store). */
+  readonly partsByDefault: boolean;
   readonly concurrency: number;
   /** The source can read a range (features.ranges). */
   readonly ranges: boolean;
@@ -30,9 +34,15 @@ export interface PartChoice {
   readonly reused: boolean;
 }
 
-/** The part size `f` is fetched in, or 0 when it is fetched as one stream. */
+/**
+ * The part size `f` is fetched in, or 0 when it is fetched as one stream.
+ * Parts only where they pay: an explicit --part-size everywhere, its default
+ * only on a source that declares partsByDefault (S3 throttles each stream; on
+ * a LAN one stream per file is faster: issue 18).
+ */
 export function partSizeFor(c: PartChoice): number {
   if (c.local || c.reused || !c.ranges || c.partSize <= 0 || c.concurrency <= 1) return 0;
+  if (!c.given && !c.partsByDefault) return 0;
   return c.size > c.partSize ? c.partSize : 0;
 }
 

@@ -45,10 +45,22 @@ export function checkRead(
 ): void {
   const seen = openedMeta(input);
   if (!seen) return;
-  const diff = versionDiff(listed, seen, source.features.mtimeResolutionMs);
-  if (diff) {
+  try {
+    checkMeta(source, listed, seen, onConfirmed);
+  } catch (err) {
     input.destroy();
-    throw new ModelChangedError(`${listed.remote} changed while the model was pulled: ${diff}`);
+    throw err;
   }
+}
+
+/** The same check on what an answer said (the wire path's onMeta, before its bytes are written). */
+export function checkMeta(
+  source: Pick<Source, 'features'>,
+  listed: Listed & { readonly path: string; readonly remote: string },
+  seen: OpenedMeta,
+  onConfirmed?: (path: string) => void,
+): void {
+  const diff = versionDiff(listed, seen, source.features.mtimeResolutionMs);
+  if (diff) throw new ModelChangedError(`${listed.remote} changed while the model was pulled: ${diff}`);
   if (vouches(seen)) onConfirmed?.(listed.path);
 }

@@ -23,6 +23,8 @@ export type CoreValues = Omit<Read, Derived> & {
   readonly signal: string | null;
   /** --part-size; unset = 64M (config.ts turns it off through a proxy unless given). */
   readonly partSize: number;
+  /** --part-size was given: parts for every source that has ranges; else only where features.partsByDefault. */
+  readonly partSizeGiven: boolean;
   /** The timestamp file inside the model, or null with --no-touch-timestamp. */
   readonly timestampFile: string | null;
 };
@@ -43,6 +45,7 @@ export function parseValues(raw: RawOptions): CoreValues {
     progress: v.progress ?? process.stderr.isTTY === true,
     signal: signal === null ? null : signal.toUpperCase().replace(/^(?!SIG)/, 'SIG'),
     partSize: v.partSize ?? DEFAULT_PART_SIZE,
+    partSizeGiven: v.partSize !== null,
     timestampFile: touchTimestamp ? localTimestampFile : null,
   };
 }

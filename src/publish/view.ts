@@ -24,7 +24,19 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import type { RemoteChoice } from '../remote.js';
-import { openedMeta, withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps } from '../sources/types.js';
+import {
+  openedMeta,
+  withMeta,
+  type DownloadOptions,
+  type DownloadResult,
+  type DownloadTarget,
+  type IoOptions,
+  type OpenedMeta,
+  type OpenOptions,
+  type RemoteEntry,
+  type Source,
+  type SourceDeps,
+} from '../sources/types.js';
 import { underModel, type PublishedFile, type PublishedManifest } from './layout.js';
 import { readPublished } from './published.js';
 
@@ -69,6 +81,7 @@ class PublishedView implements Source {
   readonly features: Source['features'];
   readonly localPath?: (p: string) => string;
   readonly requestUrl?: (p: string) => string;
+  readonly download?: NonNullable<Source['download']>;
   private snap: Promise<Snapshot | null> | null = null;
   /** The snapshot `snap` resolved to, for the synchronous localPath() and requestUrl(). */
   private last: Snapshot | null = null;
@@ -83,6 +96,15 @@ class PublishedView implements Source {
     if (inner.localPath) this.localPath = (p) => inner.localPath!(this.mapped(p, this.last));
     // A replica's GET of a published file goes to its object, whose name is already one per version.
     if (inner.requestUrl) this.requestUrl = (p) => inner.requestUrl!(this.mapped(p, this.last));
+    if (inner.download) this.download = (p, t, o) => this.downloadVia(inner.download!.bind(inner), p, t, o);
+  }
+
+  /** download() as open() does it: a published file from its object, its answer in the logical file's terms. */
+  private async downloadVia(down: NonNullable<Source['download']>, p: string, t: DownloadTarget, o: DownloadOptions): Promise<DownloadResult | null> {
+    const f = this.fileAt(p, await this.snapIfUnder(p, o.signal));
+    if (!f) return down(p, t, o);
+    const onMeta = (seen: OpenedMeta) => o.onMeta?.({ ...(seen.size !== undefined ? { size: seen.size } : {}), etag: objectTag(f) });
+    return down(underModel(this.o.model, f.object), t, { ...o, onMeta });
   }
 
   private load(signal: AbortSignal): Promise<Snapshot | null> {

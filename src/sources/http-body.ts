@@ -61,3 +61,18 @@ export function mapHttpError(err: unknown, what: string, signal: AbortSignal): M
   }
   return new RemoteError(`${what}: request failed`, { cause: err });
 }
+
+type Headers = Readonly<Record<string, string | string[] | undefined>>;
+
+/** A header's (first) value. */
+export const header = (a: { readonly headers: Headers }, name: string): string | undefined => {
+  const v = a.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** Which file an answer is about: its Last-Modified and its ETag (quotes off, W/ kept). */
+export function versionOf(a: { readonly headers: Headers }): { mtimeMs?: number; etag?: string } {
+  const lm = Date.parse(header(a, 'last-modified') ?? '');
+  const etag = header(a, 'etag')?.replace(/^(W\/)?"(.*)"$/, '$1$2') || undefined;
+  return { ...(Number.isNaN(lm) ? {} : { mtimeMs: lm }), ...(etag ? { etag } : {}) };
+}

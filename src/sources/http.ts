@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { guardedBody, mapHttpError, statusError } from './http-body.js';
+import { guardedBody, header, mapHttpError, statusError, versionOf } from './http-body.js';
+import { httpMeta } from './http-wire.js';
+import { wireGet } from './wire-get.js';
 import { dump, HttpClient, readText } from './http-client.js';
 import { ConfigError, NotFoundError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -11,7 +13,18 @@ import { withDeadline } from '../deadline.js';
 import { ContentKeys } from './content-key.js';
 import { parseIndex, type IndexLink } from './http-index.js';
 import { parseProxy, proxyOption, resolveProxy, type ProxySetting } from './proxy.js';
-import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
+import {
+  withMeta,
+  type DownloadOptions,
+  type DownloadResult,
+  type DownloadTarget,
+  type IoOptions,
+  type OpenOptions,
+  type RemoteEntry,
+  type Source,
+  type SourceDeps,
+  type SourceFactory,
+} from './types.js';
 
 export interface HttpOptions {
   /** The remote root, credentials stripped, no trailing `/`. */
@@ -90,18 +103,6 @@ interface Answer {
   readonly body: IncomingMessage;
   /** After redirects. */
   readonly url: URL;
-}
-
-const header = (a: Pick<Answer, 'headers'>, name: string): string | undefined => {
-  const v = a.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-};
-
-/** Which file an answer is about: its Last-Modified and its ETag (quotes off, W/ kept). */
-function versionOf(a: Pick<Answer, 'headers'>): { mtimeMs?: number; etag?: string } {
-  const lm = Date.parse(header(a, 'last-modified') ?? '');
-  const etag = header(a, 'etag')?.replace(/^(W\/)?"(.*)"$/, '$1$2') || undefined;
-  return { ...(Number.isNaN(lm) ? {} : { mtimeMs: lm }), ...(etag ? { etag } : {}) };
 }
 
 const MAX_REDIRECTS = 5;
@@ -300,6 +301,16 @@ class HttpSource implements Source {
       ...(mtimeMs !== undefined ? { mtimeMs } : {}),
       ...(etag !== undefined ? { etag } : {}),
     });
+  }
+
+  /** The wire path (src/wire/): plain http:// without a proxy; else (and for a redirect) null: open(). */
+  async download(p: string, t: DownloadTarget, o: DownloadOptions): Promise<DownloadResult | null> {
+    const url = this.keys.apply(this.url(p), p);
+    const wire = this.deps.wire;
+    if (!wire || url.protocol !== 'http:' || resolveProxy(this.opts.proxy, url.href) !== null) return null;
+    const what = `GET ${url.pathname}`;
+    const headers = { 'accept-encoding': 'identity', 'user-agent': 'model-monitor', 'cache-control': 'no-cache', ...this.opts.headers };
+    return wireGet(wire, { url, headers, what, meta: httpMeta, refuse: (status) => statusError(status, what) }, t, o);
   }
 
   requestUrl(p: string): string {

@@ -14,6 +14,13 @@ export interface SourceFeatures {
   readonly ranges: boolean;
   /** The granularity of `mtimeMs` (FTP MDTM: 1000; S3: 1000; local: 1). */
   readonly mtimeResolutionMs: number;
+  /**
+   * Big files are fetched as ranged parts without --part-size (at its 64M
+   * default): a store that throttles each stream (S3). Absent or false: whole
+   * files unless --part-size is given; on a LAN (HTTP, WebHDFS, FTP) parts
+   * cost more than they give (issue 18: 1.48–1.93 × whole files on 127.0.0.1).
+   */
+  readonly partsByDefault?: boolean;
 }
 
 export interface RemoteEntry {
@@ -115,8 +122,11 @@ export interface Source {
    * from the socket to the file at explicit offsets, off the main thread. A
    * failure is a MonitorError with `bytesWritten` (wire/engine.ts): the bytes on
    * disk, a resume point. Absent (or the engine off: --data-path stock) = open().
+   * Resolves null, having written nothing, when this read is not one for the
+   * wire path (https, a proxy, a redirect, a chunked answer, no engine): the
+   * caller reads it through open() instead.
    */
-  download?(path: string, target: DownloadTarget, o: DownloadOptions): Promise<DownloadResult>;
+  download?(path: string, target: DownloadTarget, o: DownloadOptions): Promise<DownloadResult | null>;
   /**
    * The URL a GET of this file goes to through a proxy, with its version key
    * (content-key.ts) once list() or stat() has seen the file: what a preheat

@@ -41,6 +41,12 @@ export interface WireJob {
   readonly minBytesPerSec: number;
   /** Connecting (TCP) and, for 'http', the whole response head must take less than this. */
   readonly headMs: number;
+  /**
+   * 'http': the status whose body is the file's bytes from `position` (a WebHDFS
+   * datanode answers an offset read with a 200). Absent: a 200 at `position` 0,
+   * or a 206 whose Content-Range starts at `position`.
+   */
+  readonly expect?: number;
   /** Names the transfer in error messages (a remote path); default `host:port`. */
   readonly what?: string;
 }

@@ -71,7 +71,7 @@ export class Job implements ConnUser {
       return this.fail(this.fault('write', `${j.file}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code));
     }
     if (this.settled) return;
-    const what = j.protocol === 'http' ? 'response head' : 'connection';
+    const what = j.protocol === 'http' ? 'response headers' : 'connection';
     this.headTimer = setTimeout(() => this.fail(this.fault('stall', `no ${what} within ${j.headMs} ms`)), j.headMs);
     this.conn = this.conns.acquire(j.host, j.port, this);
   }
@@ -111,7 +111,11 @@ export class Job implements ConnUser {
     const cl = h['content-length'] === undefined ? null : Number(h['content-length']);
     if (cl !== null && !(Number.isSafeInteger(cl) && cl >= 0)) return (this.fail(this.fault('protocol', `bad Content-Length: ${h['content-length']}`)), false);
     const chunked = /\bchunked\b/i.test(h['transfer-encoding'] ?? '');
-    const ours = (head.status === 200 && position === 0) || (head.status === 206 && (h['content-range'] ?? '').startsWith(`bytes ${position}-`));
+    const asked = this.job.expect;
+    const ours =
+      asked !== undefined
+        ? head.status === asked
+        : (head.status === 200 && position === 0) || (head.status === 206 && (h['content-range'] ?? '').startsWith(`bytes ${position}-`));
     const mode: BodyMode = ours ? 'write' : 'error';
     if (ours && chunked) return (this.fail(this.fault('unsupported', 'a chunked answer (the wire path reads Content-Length or to-EOF bodies only)')), false);
     if (ours && cl !== null && cl > length)

@@ -47,7 +47,7 @@ describe('partLayout', () => {
 });
 
 describe('partSizeFor', () => {
-  const base: PartChoice = { partSize: 2 * M, concurrency: 4, ranges: true, local: false, size: 10 * M, reused: false };
+  const base: PartChoice = { partSize: 2 * M, given: true, partsByDefault: false, concurrency: 4, ranges: true, local: false, size: 10 * M, reused: false };
   const cases: [string, Partial<PartChoice>, number][] = [
     ['a big file over a ranged source', {}, 2 * M],
     ['a file of exactly the part size is one stream', { size: 2 * M }, 0],
@@ -56,6 +56,8 @@ describe('partSizeFor', () => {
     ['a source without ranges', { ranges: false }, 0],
     ['a local file without md5 (one copyFile)', { local: true }, 0],
     ['a file reused from the served model', { reused: true }, 0],
+    ['the default part size on a LAN source (HTTP, WebHDFS, FTP): one stream per file', { given: false }, 0],
+    ['the default part size on a per-stream-throttled store (S3: partsByDefault)', { given: false, partsByDefault: true }, 2 * M],
   ];
   it.each(cases)('%s', (_what, c, want) => expect(partSizeFor({ ...base, ...c })).toBe(want));
 });

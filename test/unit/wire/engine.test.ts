@@ -250,7 +250,7 @@ describe('wire engine: faults', () => {
     const s = await netServer((sock) => sock.write('HTTP/1.1 200 OK\r\n'));
     const err = await failure(engine.run(job({ port: s.port, file: file(), headMs: 300 }), { signal: never }));
     expect(err).toBeInstanceOf(TransientError);
-    expect(err.message).toMatch(/no response head within 300 ms/);
+    expect(err.message).toMatch(/no response headers within 300 ms/);
     await s.close();
   });
 

@@ -1,0 +1,80 @@
+/**
+ * One HTTP GET of a file's bytes through the wire engine (src/wire/), shared
+ * by the sources that download over plain HTTP: HTTP itself, WebHDFS
+ * datanode reads, S3 through a pre-signed URL. The request is written here,
+ * the answer's head judged here on the main thread (its version through
+ * onMeta, a wrong status or a server ignoring Range refused before a byte is
+ * kept), and an answer that is not for the wire path (a redirect, a chunked
+ * body) resolves null, nothing written: the source reads it through open().
+ */
+import { RemoteError, type MonitorError } from '../errors.js';
+import type { WireEngine, WireHead } from '../wire/engine.js';
+import { WireUnsupportedError } from '../wire/faults.js';
+import type { DownloadOptions, DownloadResult, DownloadTarget, OpenedMeta } from './types.js';
+
+export interface WireGet {
+  /** An http: URL (https and proxies stay on the stock path: the caller checks). */
+  readonly url: URL;
+  /** Request headers beyond Host, Range and Connection (lower-case names; values already checked for CR/LF). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly what: string;
+  /** The status of a good answer; absent: 200 for a whole file, 206 for a range. */
+  readonly expect?: number;
+  /** What a good answer says about the file (size, version), for the one-version check. */
+  meta(head: WireHead, ranged: boolean): OpenedMeta;
+  /** A bad answer's status (and the start of its body) as the shared error set. */
+  refuse(status: number, body: string): MonitorError;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** The request line and headers; `Connection: keep-alive` lets the worker reuse the socket for the next file. */
+export function requestText(g: Pick<WireGet, 'url' | 'headers'>, range: string | null): string {
+  const lines = [`GET ${g.url.pathname}${g.url.search} HTTP/1.1`, `Host: ${g.url.host}`];
+  for (const [k, v] of Object.entries(g.headers)) lines.push(`${k}: ${v}`);
+  if (range) lines.push(`Range: ${range}`);
+  lines.push('Connection: keep-alive', '', '');
+  return lines.join('\r\n');
+}
+
+export async function wireGet(engine: WireEngine, g: WireGet, t: DownloadTarget, o: DownloadOptions): Promise<DownloadResult | null> {
+  const ranged = t.position > 0 || t.part;
+  const range = ranged ? `bytes=${t.position}-${t.part ? t.position + t.length - 1 : ''}` : null;
+  const good = g.expect ?? (ranged ? 206 : 200);
+  const onHead = (head: WireHead) => {
+    if (head.status === good) {
+      if (ranged && g.expect === undefined && !(head.headers['content-range'] ?? '').startsWith(`bytes ${t.position}-`)) {
+        throw new RemoteError(`${g.what}: unexpected Content-Range ${head.headers['content-range']}`);
+      }
+      o.onMeta?.(g.meta(head, ranged));
+    } else if (head.status === 200 && ranged) throw new RemoteError(`${g.what}: the server ignored Range: ${range}`);
+  };
+  let r;
+  try {
+    r = await engine.run(
+      {
+        host: g.url.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: Number(g.url.port) || 80,
+        protocol: 'http',
+        request: requestText(g, range),
+        file: t.file,
+        position: t.position,
+        length: t.length,
+        md5: t.md5,
+        idleMs: t.idleMs,
+        minBytesPerSec: t.minBytesPerSec,
+        headMs: t.idleMs,
+        what: g.what,
+        ...(g.expect !== undefined ? { expect: g.expect } : {}),
+      },
+      { signal: o.signal, onBytes: o.onBytes, onHead },
+    );
+  } catch (err) {
+    if (err instanceof WireUnsupportedError) return null;
+    throw err;
+  }
+  const status = r.head?.status ?? 0;
+  if (status === good) return { bytes: r.bytes, md5: r.md5 };
+  if (REDIRECTS.has(status) && r.head?.headers.location) return null;
+  throw g.refuse(status, r.errorBody ?? '');
+}
