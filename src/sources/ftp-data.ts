@@ -11,21 +11,16 @@
  * may still owe a reply (426, a late 226) and ABOR is answered too unevenly
  * across servers to put the connection back in a known state.
  */
-import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Client, FTPContext, FTPResponse } from 'basic-ftp';
 import type * as Transfer from 'basic-ftp/dist/transfer.js';
 import type * as NetUtils from 'basic-ftp/dist/netUtils.js';
 import { basicFtp } from '../lazy.js';
-import { abortReason, mapLocalWriteError, MonitorError, RemoteError, TransientError } from '../errors.js';
+import { abortReason, MonitorError, RemoteError, TransientError } from '../errors.js';
 import { deadline } from '../deadline.js';
-import { hashPrefix } from '../ordered-md5.js';
-import { FileSink } from '../sink.js';
 import { bytesWritten, type WireEngine, type WireFailure } from '../wire/engine.js';
 import { mapFtpError, sizeOf, type Endpoint, type FtpPool, type Lease } from './ftp-pool.js';
-import { openedMeta, type DownloadOptions, type DownloadResult, type DownloadTarget } from './types.js';
+import type { DownloadOptions, DownloadResult, DownloadTarget } from './types.js';
 
 /** Where a data connection goes. */
 export interface DataAddress {
@@ -212,37 +207,4 @@ export class FtpData {
     if (err instanceof MonitorError) return withBytes(err, bytes);
     return withBytes(new TransientError(`${what}: transfer failed (${(err as Error).message})`, { cause: err }), bytes);
   }
-}
-
-/**
- * A download through open() (the stock data path), for what the wire path
- * does not take: a ranged part (FTP has no end offset, so a part is read
- * through the stream, cut at its length and its connection dropped).
- */
-export async function streamToFile(input: Readable, t: DownloadTarget, o: DownloadOptions, what: string): Promise<DownloadResult> {
-  const meta = openedMeta(input);
-  if (meta) o.onMeta?.(meta);
-  await (await open(t.file, 'a')).close(); // opened 'r+' below: other parts may already lie in the file
-  const hash = t.md5 ? await hashPrefix(t.file, t.position) : null;
-  const sink = new FileSink({
-    file: t.file,
-    create: false,
-    position: t.position,
-    limit: t.length,
-    hash,
-    idleMs: t.idleMs,
-    minBytesPerSec: t.minBytesPerSec,
-    onBytes: o.onBytes,
-    what,
-  });
-  try {
-    await pipeline(input, sink, { signal: o.signal });
-  } catch (err) {
-    if (!sink.closed) await new Promise((resolve) => sink.once('close', resolve));
-    const mapped = o.signal.aborted ? abortReason(o.signal) : mapLocalWriteError(err, t.file);
-    const e = mapped instanceof MonitorError ? mapped : new TransientError(`${what}: transfer failed (${(err as Error).message})`, { cause: err });
-    throw withBytes(e, sink.bytes);
-  }
-  if (sink.bytes < t.length) throw withBytes(new TransientError(`${what}: connection ended after ${sink.bytes} of ${t.length} bytes`), sink.bytes);
-  return { bytes: sink.bytes, md5: hash ? hash.digest('hex') : null };
 }

@@ -7,7 +7,7 @@ import { abortReason, AbortedError, ConfigError, NotFoundError, TransientError, 
 import { decodeUrlPart, type Values } from '../option-values.js';
 import type { OptionSpec } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
-import { FtpData, streamToFile } from './ftp-data.js';
+import { FtpData } from './ftp-data.js';
 import { FtpPool, mapFtpError, sizeOf, statPath, type Endpoint, type Lease } from './ftp-pool.js';
 import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
 import type { DownloadOptions, DownloadResult, DownloadTarget } from './types.js';
@@ -161,7 +161,7 @@ class FtpSource implements Source {
   private readonly pool: FtpPool;
   private readonly endpoint: Endpoint;
   /** The wire engine's data path; absent = open() only (--data-path stock, or ftps://: TLS data connections stay basic-ftp's). */
-  readonly download?: (p: string, t: DownloadTarget, o: DownloadOptions) => Promise<DownloadResult>;
+  readonly download?: (p: string, t: DownloadTarget, o: DownloadOptions) => Promise<DownloadResult | null>;
 
   constructor(
     private readonly opts: FtpOptions,
@@ -180,13 +180,9 @@ class FtpSource implements Source {
     });
     if (deps.wire && !opts.secure) {
       const data = new FtpData({ pool: this.pool, wire: deps.wire, endpoint: this.endpoint, timeoutMs: deps.timeoutMs });
-      this.download = async (p, t, o) => {
-        const abs = this.remote(p);
-        // A ranged part goes through open(): FTP has no end offset, the wire's raw job reads to EOF.
-        if (!t.part) return data.download(abs, t, o);
-        const input = await this.open(p, { signal: o.signal, start: t.position, length: t.length });
-        return streamToFile(input, t, o, `download ${abs}`);
-      };
+      // A ranged part is not for the wire path (null: the caller reads it through open()): FTP has
+      // no end offset, and the raw job reads to EOF.
+      this.download = async (p, t, o) => (t.part ? null : data.download(this.remote(p), t, o));
     }
   }
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelChangedError, MonitorError, NotFoundError, TransientError } from '../../src/errors.js';
-import type { DownloadTarget, OpenedMeta, Source } from '../../src/sources/types.js';
+import type { DownloadOptions, DownloadResult, DownloadTarget, OpenedMeta, Source } from '../../src/sources/types.js';
 import { bytesWritten, type WireEngine } from '../../src/wire/engine.js';
 import type { SourceHarness } from './source.suite.js';
 
@@ -25,6 +25,13 @@ const signal = () => AbortSignal.timeout(60_000);
 
 export function target(file: string, length: number, o: Partial<DownloadTarget> = {}): DownloadTarget {
   return { file, position: 0, length, part: false, md5: true, idleMs: 20_000, minBytesPerSec: 0, ...o };
+}
+
+/** src.download() that must take the read (not null: the wire path is asked for it). */
+export async function download(src: Source, p: string, t: DownloadTarget, o: DownloadOptions): Promise<DownloadResult> {
+  const r = await src.download!(p, t, o);
+  if (r === null) throw new Error(`download(${p}) declined the read`);
+  return r;
 }
 
 export function runDownloadSuite(name: string, makeHarness: () => Promise<DownloadHarness>, makeWire: () => WireEngine): void {
@@ -56,7 +63,7 @@ export function runDownloadSuite(name: string, makeHarness: () => Promise<Downlo
         await h.put(`dl/size-${size}.bin`, data);
         const file = path.join(local, `size-${size}.bin`);
         const metas: OpenedMeta[] = [];
-        const r = await src.download!(`dl/size-${size}.bin`, target(file, size), { signal: signal(), onMeta: (m) => metas.push(m) });
+        const r = await download(src, `dl/size-${size}.bin`, target(file, size), { signal: signal(), onMeta: (m) => metas.push(m) });
         expect(r).toEqual({ bytes: size, md5: md5(data) });
         expect(md5(await readFile(file))).toBe(md5(data));
         // ftp-srv answers SIZE of an empty file without a number: no meta then.
@@ -71,7 +78,7 @@ export function runDownloadSuite(name: string, makeHarness: () => Promise<Downlo
       const file = path.join(local, 'resume.bin');
       const at = 1_000_003;
       await writeFile(file, data.subarray(0, at));
-      const r = await src.download!('dl/resume.bin', target(file, data.length - at, { position: at }), { signal: signal() });
+      const r = await download(src, 'dl/resume.bin', target(file, data.length - at, { position: at }), { signal: signal() });
       expect(r).toEqual({ bytes: data.length - at, md5: md5(data) });
       expect(md5(await readFile(file))).toBe(md5(data));
     });
@@ -82,23 +89,23 @@ export function runDownloadSuite(name: string, makeHarness: () => Promise<Downlo
       await h.put('dl/drop.bin', data);
       const file = path.join(local, 'drop.bin');
       h.dropNextDownload('dl/drop.bin', 3_000_000);
-      const err = await src.download!('dl/drop.bin', target(file, data.length), { signal: signal() }).catch((e: unknown) => e);
+      const err = await download(src, 'dl/drop.bin', target(file, data.length), { signal: signal() }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TransientError);
       const done = bytesWritten(err);
       expect(done).toBeLessThan(data.length);
       expect((await readFile(file)).subarray(0, done).equals(data.subarray(0, done))).toBe(true);
-      const r = await src.download!('dl/drop.bin', target(file, data.length - done, { position: done }), { signal: signal() });
+      const r = await download(src, 'dl/drop.bin', target(file, data.length - done, { position: done }), { signal: signal() });
       expect(r.md5).toBe(md5(data));
     });
 
     it('a missing file is a NotFoundError, nothing written, and the source goes on', async () => {
       const file = path.join(local, 'missing.bin');
-      const err = await src.download!('dl/absent.bin', target(file, 10), { signal: signal() }).catch((e: unknown) => e);
+      const err = await download(src, 'dl/absent.bin', target(file, 10), { signal: signal() }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(NotFoundError);
       expect(bytesWritten(err)).toBe(0);
       await expect(stat(file)).rejects.toThrow();
       await h.put('dl/after-missing.txt', 'still here');
-      const r = await src.download!('dl/after-missing.txt', target(path.join(local, 'after.txt'), 10), { signal: signal() });
+      const r = await download(src, 'dl/after-missing.txt', target(path.join(local, 'after.txt'), 10), { signal: signal() });
       expect(r).toEqual({ bytes: 10, md5: md5('still here') });
     });
 
@@ -108,10 +115,20 @@ export function runDownloadSuite(name: string, makeHarness: () => Promise<Downlo
       const onMeta = (m: OpenedMeta) => {
         if (m.size !== 4000) throw new ModelChangedError(`changed: ${m.size}`);
       };
-      const err = await src.download!('dl/changed.bin', target(file, 4000), { signal: signal(), onMeta }).catch((e: unknown) => e);
+      const err = await download(src, 'dl/changed.bin', target(file, 4000), { signal: signal(), onMeta }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ModelChangedError);
       await expect(stat(file)).rejects.toThrow();
       expect((await src.stat('dl/changed.bin', { signal: signal() }))?.size).toBe(5000);
+    });
+
+    it('a ranged part: either exactly its bytes or null (read through open() instead), nothing written then', async () => {
+      const data = randomBytes(300_000);
+      await h.put('dl/part.bin', data);
+      const file = path.join(local, 'part.bin');
+      await writeFile(file, Buffer.alloc(0));
+      const r = await src.download!('dl/part.bin', target(file, 100_000, { position: 50_000, part: true, md5: false }), { signal: signal() });
+      if (r === null) expect((await stat(file)).size).toBe(0);
+      else expect((await readFile(file)).subarray(50_000, 150_000).equals(data.subarray(50_000, 150_000))).toBe(true);
     });
 
     it('many downloads at once through a small pool, then the reused connections list and download again', async () => {
@@ -125,14 +142,14 @@ export function runDownloadSuite(name: string, makeHarness: () => Promise<Downlo
           }),
         );
         const got = await Promise.all(
-          files.map(async (f, i) => (await own.download!(f.p, target(path.join(local, `many-${i}`), f.data.length), { signal: signal() })).md5),
+          files.map(async (f, i) => (await download(own, f.p, target(path.join(local, `many-${i}`), f.data.length), { signal: signal() })).md5),
         );
         expect(got).toEqual(files.map((f) => md5(f.data)));
         const listed: string[] = [];
         for await (const e of own.list('many', { signal: signal() })) listed.push(e.path);
         expect(listed).toHaveLength(24);
         for (const [i, f] of files.slice(0, 4).entries()) {
-          const r = await own.download!(f.p, target(path.join(local, `again-${i}`), f.data.length, { md5: false }), { signal: signal() });
+          const r = await download(own, f.p, target(path.join(local, `again-${i}`), f.data.length, { md5: false }), { signal: signal() });
           expect(r).toEqual({ bytes: f.data.length, md5: null });
           expect((await readFile(path.join(local, `again-${i}`))).equals(f.data)).toBe(true);
         }
@@ -146,11 +163,11 @@ export function runDownloadSuite(name: string, makeHarness: () => Promise<Downlo
       await h.put('dl/abort.bin', data);
       const ac = new AbortController();
       const file = path.join(local, 'abort.bin');
-      const err = await src.download!('dl/abort.bin', target(file, data.length), { signal: ac.signal, onBytes: () => ac.abort() }).catch((e: unknown) => e);
+      const err = await download(src, 'dl/abort.bin', target(file, data.length), { signal: ac.signal, onBytes: () => ac.abort() }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(MonitorError);
       expect((err as MonitorError).retryable).toBe(false);
       expect((await readFile(file)).subarray(0, bytesWritten(err)).equals(data.subarray(0, bytesWritten(err)))).toBe(true);
-      const r = await src.download!('dl/abort.bin', target(path.join(local, 'abort-2.bin'), data.length), { signal: signal() });
+      const r = await download(src, 'dl/abort.bin', target(path.join(local, 'abort-2.bin'), data.length), { signal: signal() });
       expect(r.md5).toBe(md5(data));
     });
   });

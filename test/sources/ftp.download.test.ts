@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { runDownloadSuite, target } from '../conformance/download.suite.js';
+import { download, runDownloadSuite, target } from '../conformance/download.suite.js';
 import { testWire } from '../helpers/wire.js';
 import { ftpDownloadHarness, ftpHarness, ftpSourceFor, removeRoot, startFtpSrv } from '../servers/ftp-srv.js';
 
@@ -31,7 +31,7 @@ it('ftp download() on the wire path: 16 files at once never open more control co
       }),
     );
     const signal = AbortSignal.timeout(60_000);
-    const got = await Promise.all(files.map(async (f, i) => (await src.download!(f.p, target(path.join(local, `f${i}`), f.data.length), { signal })).md5));
+    const got = await Promise.all(files.map(async (f, i) => (await download(src, f.p, target(path.join(local, `f${i}`), f.data.length), { signal })).md5));
     expect(got).toEqual(files.map((f) => createHash('md5').update(f.data).digest('hex')));
     expect(srv.peakConnections()).toBeLessThanOrEqual(3);
     expect(srv.logins()).toBeLessThanOrEqual(3);

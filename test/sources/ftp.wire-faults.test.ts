@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/log.js';
 import { ftp } from '../../src/sources/ftp.js';
 import type { Source } from '../../src/sources/types.js';
 import { bytesWritten, type WireEngine } from '../../src/wire/engine.js';
-import { target } from '../conformance/download.suite.js';
+import { download, target } from '../conformance/download.suite.js';
 import { sourceWith } from '../helpers/source.js';
 import { testWire } from '../helpers/wire.js';
 import { ftpHarness, ftpSourceFor, removeRoot } from '../servers/ftp-srv.js';
@@ -30,7 +30,7 @@ describe('ftp download() on the wire path against a scripted server', () => {
   let local: string;
   const data = randomBytes(1024 * 1024 + 17);
   const fetch = (file = 'f.bin', o: Parameters<typeof target>[2] = {}) =>
-    src.download!('/f.bin', target(path.join(local, file), data.length - (o.position ?? 0), o), { signal: signal() });
+    download(src, '/f.bin', target(path.join(local, file), data.length - (o.position ?? 0), o), { signal: signal() });
   const fails = (p: Promise<unknown>) =>
     p.then(
       () => expect.fail('resolved'),
@@ -158,7 +158,7 @@ describe.skipIf(noPy !== null)('ftp download() on the wire path: the server kill
       const file = path.join(local, 'big.bin');
       let killed: Promise<void> | undefined;
       const onBytes = () => void (killed ??= srv.stop()); // the whole process group, SIGTERM then SIGKILL
-      const err = await src.download!('big.bin', target(file, size, { md5: false }), { signal: signal(), onBytes }).catch((e: unknown) => e);
+      const err = await download(src, 'big.bin', target(file, size, { md5: false }), { signal: signal(), onBytes }).catch((e: unknown) => e);
       await killed;
       expect(err).toBeInstanceOf(TransientError);
       const n = bytesWritten(err);

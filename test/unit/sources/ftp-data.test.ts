@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { RemoteError } from '../../../src/errors.js';
+import { silentLogger } from '../../../src/log.js';
+import { ftp } from '../../../src/sources/ftp.js';
 import { pasvHost } from '../../../src/sources/ftp-data.js';
+import type { WireEngine } from '../../../src/wire/engine.js';
+import { inlineWire } from '../../helpers/inline-wire.js';
+import { sourceWith } from '../../helpers/source.js';
 
 describe('pasvHost: where a PASV data connection goes (basic-ftp rules)', () => {
   it.each([
@@ -22,5 +27,23 @@ describe('pasvHost: where a PASV data connection goes (basic-ftp rules)', () => 
     ['203.0.113.9', '127.0.0.1'],
   ])('PASV %s on a control connection to %s is refused', (announced, control) => {
     expect(() => pasvHost(announced, control)).toThrow(RemoteError);
+  });
+});
+
+describe('which FTP sources offer download()', () => {
+  const deps = (wire: WireEngine | null) => ({ log: silentLogger(), timeoutMs: 1000, concurrency: 1, wire });
+  it.each([
+    ['ftp://127.0.0.1:2121/m', true, true],
+    ['ftp://127.0.0.1:2121/m', false, false], // --data-path stock: no engine
+    ['ftps://127.0.0.1:2121/m', true, false], // TLS data connections stay basic-ftp's
+  ])('%s with an engine: %s → %s', async (url, withEngine, offered) => {
+    const wire = inlineWire();
+    const src = sourceWith(ftp, url, {}, deps(withEngine ? wire : null));
+    try {
+      expect(typeof src.download === 'function').toBe(offered);
+    } finally {
+      await src.close();
+      await wire.close();
+    }
   });
 });
