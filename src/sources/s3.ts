@@ -12,8 +12,22 @@ import { decodeUrlPart, type Values } from '../option-values.js';
 import type { OptionSpec } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import { withDeadline } from '../deadline.js';
-import { guardedBody } from './http-body.js';
-import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
+import { guardedBody, statusError } from './http-body.js';
+import { httpMeta } from './http-wire.js';
+import { s3Code, signedGet } from './s3-wire.js';
+import {
+  withMeta,
+  type DownloadOptions,
+  type DownloadResult,
+  type DownloadTarget,
+  type IoOptions,
+  type OpenOptions,
+  type RemoteEntry,
+  type Source,
+  type SourceDeps,
+  type SourceFactory,
+} from './types.js';
+import { rangeOf, wireGet } from './wire-get.js';
 
 export interface S3Options {
   readonly bucket: string;
@@ -148,7 +162,8 @@ function entryOf(path: string, size: number, mtimeMs: number | undefined, etag: 
 
 class S3Source implements Source {
   readonly kind = 's3';
-  readonly features = { md5: true, etag: true, ranges: true, mtimeResolutionMs: 1000 } as const;
+  // S3 throttles each stream: big files as ranged parts even without --part-size (issue 18).
+  readonly features = { md5: true, etag: true, ranges: true, mtimeResolutionMs: 1000, partsByDefault: true } as const;
   readonly displayUrl: string;
   private readonly client: S3Handle;
   private readonly log: Logger;
@@ -263,6 +278,25 @@ class S3Source implements Source {
       ...(res.LastModified ? { mtimeMs: res.LastModified.getTime() } : {}),
       ...(etag !== undefined ? { etag } : {}),
     });
+  }
+
+  /**
+   * The wire path (src/wire/): the SDK signs the GET, our worker sends it and
+   * writes the body; plain http endpoints without a proxy only (else null: open()).
+   */
+  async download(p: string, t: DownloadTarget, o: DownloadOptions): Promise<DownloadResult | null> {
+    const wire = this.deps.wire;
+    if (!wire || s3.proxy(this.opts) !== null || !endpointOf(this.opts).startsWith('http:')) return null;
+    const Key = this.key(p);
+    const what = `get ${Key}`;
+    const Range = rangeOf(t) ?? undefined;
+    const { sdk, client } = await this.ready();
+    const signed = await withDeadline(o.signal, this.deps.timeoutMs, what, (s) =>
+      signedGet(sdk, client, { Bucket: this.opts.bucket, Key, ...(Range ? { Range } : {}) }, this.keys.get(p), s).catch((err: unknown) => {
+        throw mapS3Error(err, what, this.opts.bucket, s);
+      }),
+    );
+    return wireGet(wire, { ...signed, what, meta: httpMeta, refuse: (status, body) => statusError(status, `${what}${s3Code(body)}`) }, t, o);
   }
 
   /** The GET the SDK sends: path-style or virtual-host, key segments encoded, query sorted (x-id last). */

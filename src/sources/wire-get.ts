@@ -30,16 +30,24 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** The request line and headers; `Connection: keep-alive` lets the worker reuse the socket for the next file. */
 export function requestText(g: Pick<WireGet, 'url' | 'headers'>, range: string | null): string {
-  const lines = [`GET ${g.url.pathname}${g.url.search} HTTP/1.1`, `Host: ${g.url.host}`];
-  for (const [k, v] of Object.entries(g.headers)) lines.push(`${k}: ${v}`);
-  if (range) lines.push(`Range: ${range}`);
+  // A signed request (S3) carries its own Host and Range, covered by the signature: sent as they are.
+  const own = (name: string) => Object.keys(g.headers).find((k) => k.toLowerCase() === name);
+  const host = own('host');
+  const lines = [`GET ${g.url.pathname}${g.url.search} HTTP/1.1`, `Host: ${host ? g.headers[host] : g.url.host}`];
+  for (const [k, v] of Object.entries(g.headers)) if (k !== host && k.toLowerCase() !== 'connection') lines.push(`${k}: ${v}`);
+  if (range && !own('range')) lines.push(`Range: ${range}`);
   lines.push('Connection: keep-alive', '', '');
   return lines.join('\r\n');
 }
 
+/** The Range a download asks for: from its position (a resume), up to its length (a part); null for a whole file. */
+export function rangeOf(t: Pick<DownloadTarget, 'position' | 'length' | 'part'>): string | null {
+  return t.position > 0 || t.part ? `bytes=${t.position}-${t.part ? t.position + t.length - 1 : ''}` : null;
+}
+
 export async function wireGet(engine: WireEngine, g: WireGet, t: DownloadTarget, o: DownloadOptions): Promise<DownloadResult | null> {
-  const ranged = t.position > 0 || t.part;
-  const range = ranged ? `bytes=${t.position}-${t.part ? t.position + t.length - 1 : ''}` : null;
+  const range = rangeOf(t);
+  const ranged = range !== null;
   const good = g.expect ?? (ranged ? 206 : 200);
   const onHead = (head: WireHead) => {
     if (head.status === good) {

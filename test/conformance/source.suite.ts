@@ -10,6 +10,8 @@ import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MonitorError } from '../../src/errors.js';
 import type { RemoteEntry, Source } from '../../src/sources/types.js';
+import type { WireEngine } from '../../src/wire/engine.js';
+import { runDownloadSuite } from './download.suite.js';
 
 export interface SourceHarness {
   /** Writes a file under the remote root (creating parent dirs). */
@@ -26,6 +28,8 @@ export interface SourceHarness {
    * (connection destroyed). Absent when the server cannot do it.
    */
   dropNextDownload?(path: string, afterBytes: number): void;
+  /** A Source like source() with this wire engine in its deps: download() is tested too (download.suite.ts). */
+  wireSource?(wire: WireEngine): Source;
   close(): Promise<void>;
 }
 
@@ -230,5 +234,7 @@ export function runSourceSuite(name: string, makeHarness: () => Promise<SourceHa
         await bad.close();
       }
     });
+
+    runDownloadSuite(() => h);
   });
 }

@@ -19,7 +19,7 @@ import { ftp } from '../../src/sources/ftp.js';
 import type { RemoteEntry, Source } from '../../src/sources/types.js';
 import type { WireEngine } from '../../src/wire/engine.js';
 import type { SourceHarness } from '../conformance/source.suite.js';
-import type { DownloadHarness } from '../conformance/download.suite.js';
+import type { DownloadHarness } from '../conformance/download-extra.suite.js';
 import { writeLargeFile } from '../helpers/large.js';
 import { freePort, waitFor } from './ports.js';
 import { sourceWith } from '../helpers/source.js';
@@ -102,6 +102,7 @@ export async function ftpHarness(srv: FtpTestServer, extra: Partial<SourceHarnes
       await rm(path.join(base, p), { force: true });
     },
     source: () => ftpSourceFor(srv),
+    wireSource: (wire) => ftpSourceFor(srv, { wire }),
     unreachable: () => ftpSourceFor({ root: srv.root, port: deadPort, stop: async () => {} }),
     async close() {
       await srv.stop();

@@ -3,11 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { download, runDownloadSuite, target } from '../conformance/download.suite.js';
+import { download, runDownloadExtras, target } from '../conformance/download-extra.suite.js';
 import { testWire } from '../helpers/wire.js';
 import { ftpDownloadHarness, ftpHarness, ftpSourceFor, removeRoot, startFtpSrv } from '../servers/ftp-srv.js';
 
-runDownloadSuite(
+runDownloadExtras(
   'ftp (ftp-srv)',
   async () => {
     const srv = await startFtpSrv();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError } from '../../src/errors.js';
-import { runDownloadSuite } from '../conformance/download.suite.js';
+import { runDownloadExtras } from '../conformance/download-extra.suite.js';
 import { runSourceSuite } from '../conformance/source.suite.js';
 import { testWire } from '../helpers/wire.js';
 import { ftpDownloadHarness, ftpHarness, ftpSourceFor, removeRoot, runFtpServerChecks, type FtpTestServer } from '../servers/ftp-srv.js';
@@ -13,7 +13,7 @@ describe.skipIf(missing !== null)('pure-ftpd', () => {
   // pure-ftpd has MLSD/MLST; logs in as a virtual user (password with a space).
   runSourceSuite('ftp (pure-ftpd)', async () => ftpHarness(await startPureFtpd()));
   runFtpServerChecks('pure-ftpd', startPureFtpd, { mlsd: true });
-  runDownloadSuite('ftp (pure-ftpd)', async () => ftpDownloadHarness(await startPureFtpd()), testWire);
+  runDownloadExtras('ftp (pure-ftpd)', async () => ftpDownloadHarness(await startPureFtpd()), testWire);
 
   describe('login', () => {
     let srv: FtpTestServer;

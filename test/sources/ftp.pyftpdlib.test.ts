@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { runDownloadSuite } from '../conformance/download.suite.js';
+import { runDownloadExtras } from '../conformance/download-extra.suite.js';
 import { runSourceSuite } from '../conformance/source.suite.js';
 import { testWire } from '../helpers/wire.js';
 import { ftpDownloadHarness, ftpHarness, runFtpServerChecks } from '../servers/ftp-srv.js';
@@ -12,5 +12,5 @@ describe.skipIf(missing !== null)('pyftpdlib', () => {
   // pyftpdlib has MLSD/MLST and UTF-8 names.
   runSourceSuite('ftp (pyftpdlib)', async () => ftpHarness(await startPyftpdlib()));
   runFtpServerChecks('pyftpdlib', startPyftpdlib, { mlsd: true });
-  runDownloadSuite('ftp (pyftpdlib)', async () => ftpDownloadHarness(await startPyftpdlib()), testWire);
+  runDownloadExtras('ftp (pyftpdlib)', async () => ftpDownloadHarness(await startPyftpdlib()), testWire);
 });

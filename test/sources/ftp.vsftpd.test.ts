@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { runDownloadSuite } from '../conformance/download.suite.js';
+import { runDownloadExtras } from '../conformance/download-extra.suite.js';
 import { runSourceSuite } from '../conformance/source.suite.js';
 import { testWire } from '../helpers/wire.js';
 import { ftpDownloadHarness, ftpHarness, largeBytes, runFtpServerChecks } from '../servers/ftp-srv.js';
@@ -12,5 +12,5 @@ describe.skipIf(missing !== null)('vsftpd', () => {
   // vsftpd has no MLSD/MLST: LIST parsing, CWD + SIZE + MDTM for stat.
   runSourceSuite('ftp (vsftpd)', async () => ftpHarness(await startVsftpd()), { largeBytes: largeBytes() });
   runFtpServerChecks('vsftpd', startVsftpd, { mlsd: false });
-  runDownloadSuite('ftp (vsftpd)', async () => ftpDownloadHarness(await startVsftpd()), testWire);
+  runDownloadExtras('ftp (vsftpd)', async () => ftpDownloadHarness(await startVsftpd()), testWire);
 });

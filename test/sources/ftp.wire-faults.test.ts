@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/log.js';
 import { ftp } from '../../src/sources/ftp.js';
 import type { Source } from '../../src/sources/types.js';
 import { bytesWritten, type WireEngine } from '../../src/wire/engine.js';
-import { download, target } from '../conformance/download.suite.js';
+import { download, target } from '../conformance/download-extra.suite.js';
 import { sourceWith } from '../helpers/source.js';
 import { testWire } from '../helpers/wire.js';
 import { ftpHarness, ftpSourceFor, removeRoot } from '../servers/ftp-srv.js';

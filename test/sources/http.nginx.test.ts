@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
+import type { WireEngine } from '../../src/wire/engine.js';
 import { http } from '../../src/sources/http.js';
 import type { RemoteEntry, Source } from '../../src/sources/types.js';
 import { digest, runSourceSuite, type SourceHarness } from '../conformance/source.suite.js';
@@ -21,7 +22,7 @@ const PREFIX = 'models';
 const why = await nginxUnavailable();
 if (why) console.warn(`skipping the nginx source tests: ${why}`);
 
-const source = (url: string): Source => sourceWith(http, url, {}, deps);
+const source = (url: string, wire?: WireEngine): Source => sourceWith(http, url, {}, { ...deps, ...(wire ? { wire } : {}) });
 
 async function served(): Promise<{ root: string; nginx: NginxHandle }> {
   const root = await mkdtemp(path.join(tmpdir(), 'mm-nginx-root-'));
@@ -40,6 +41,7 @@ async function harness(): Promise<SourceHarness> {
   return {
     ...dirFiles(root, PREFIX),
     source: () => source(`${nginx.url}/${PREFIX}`),
+    wireSource: (wire) => source(`${nginx.url}/${PREFIX}`, wire),
     unreachable: () => source(`http://127.0.0.1:${deadPort}/${PREFIX}`),
     async close() {
       await nginx.close();

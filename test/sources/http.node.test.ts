@@ -33,6 +33,7 @@ async function harness(): Promise<SourceHarness> {
   return {
     ...dirFiles(root, PREFIX),
     source: () => source(`${srv.url}/${PREFIX}`),
+    wireSource: (wire) => source(`${srv.url}/${PREFIX}`, {}, { wire }),
     unreachable: () => source(`http://127.0.0.1:${deadPort}/${PREFIX}`),
     dropNextDownload: (p, afterBytes) => srv.dropNextDownload(`${PREFIX}/${p}`, afterBytes),
     async close() {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MonitorError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { s3 } from '../../src/sources/s3.js';
-import type { RemoteEntry, Source } from '../../src/sources/types.js';
+import type { RemoteEntry, Source, SourceDeps } from '../../src/sources/types.js';
 import { runSourceSuite, type SourceHarness } from '../conformance/source.suite.js';
 import { freePort } from '../servers/ports.js';
 import { seedObjects, startS3ErrorServer, startS3rver, type S3ErrorServer, type S3rverHandle } from '../servers/s3rver.js';
@@ -21,7 +21,7 @@ const deps = { log: silentLogger(), timeoutMs: 15_000, concurrency: 4 };
 const signal = () => AbortSignal.timeout(60_000);
 const ROOT = 'root';
 
-function source(bucket: string, endpoint: string, o: Partial<typeof deps> = {}): Source {
+function source(bucket: string, endpoint: string, o: Partial<SourceDeps> = {}): Source {
   const raw = { 's3-endpoint': endpoint, 's3-force-path-style': 'true' };
   return sourceWith(s3, `s3://${bucket}/${ROOT}`, raw, { ...deps, ...o });
 }
@@ -68,6 +68,7 @@ async function harness(): Promise<SourceHarness> {
       await client.send(new DeleteObjectCommand({ Bucket, Key: Key(p) }));
     },
     source: () => source(Bucket, srv.endpoint),
+    wireSource: (wire) => source(Bucket, srv.endpoint, { wire }),
     unreachable: () => source(Bucket, `http://127.0.0.1:${deadPort}`),
     dropNextDownload: (p, afterBytes) => srv.dropNextDownload(Key(p), afterBytes),
     async close() {
