@@ -4,10 +4,10 @@
  * rounds (so drift hits every tool alike), each into a fresh directory that is
  * checked file by file, deleted, and flushed (`sync`) before the next run.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkTree, type Dataset } from './data.js';
+import { checkTree, manifestOf, type Dataset } from './data.js';
 import type { Peer, Target } from './peers.js';
 import { measure, syncDisks, which, type Cmd, type Measured } from './proc.js';
 
@@ -18,6 +18,7 @@ const RUN_TIMEOUT_MS = 5 * 60_000;
 export interface Sample {
   readonly wallMs: number;
   readonly peakRss: number;
+  readonly userMs: number;
 }
 
 export interface Row {
@@ -25,6 +26,8 @@ export interface Row {
   readonly tool: string;
   readonly label: string;
   readonly mm: boolean;
+  /** An md5-verified pull: compared with the other verified rows only. */
+  readonly md5?: boolean;
   readonly samples: Sample[];
   error?: string;
 }
@@ -60,18 +63,38 @@ export function updatedEvent(m: Measured): { bytes: number; fetchedBytes: number
   return null;
 }
 
-function runners(protocol: string, target: Target): Runner[] {
-  const mm = (c: number): Runner => ({
-    row: { protocol, tool: 'model-monitor', label: `model-monitor sync --concurrency ${c}`, mm: true, samples: [] },
-    cmd: (dir) => ({ cmd: mmSync(target, dir, ['--concurrency', String(c)]), out: path.join(dir, 'model') }),
+/**
+ * A peer's pull followed by `md5sum -c` of the tree against the model's
+ * manifest, in 2 parallel halves (2 cores): what a verified pull costs a user
+ * scripting it. model-monitor's verified row hashes inline (--verify md5).
+ */
+function verified(p: Peer, manifest: string): Peer {
+  const script =
+    'm="$1"; d="$2"; shift 2; "$@" || exit $?; cd "$d" || exit 1; ' +
+    'sed -n \'1~2p\' "$m" | md5sum -c --quiet - & a=$!; sed -n \'2~2p\' "$m" | md5sum -c --quiet - & b=$!; wait $a || exit 1; wait $b || exit 1';
+  return {
+    ...p,
+    label: `${p.label} + md5sum -c (2-way)`,
+    cmd: (dest) => {
+      const c = p.cmd(dest);
+      return { ...c, file: 'bash', args: ['-c', script, 'verified', manifest, dest, c.file, ...c.args] };
+    },
+  };
+}
+
+function runners(protocol: string, target: Target, manifest: string): Runner[] {
+  const mm = (c: number, md5 = false): Runner => ({
+    row: { protocol, tool: 'model-monitor', label: `model-monitor sync --concurrency ${c}${md5 ? ' --verify md5' : ''}`, mm: true, md5, samples: [] },
+    cmd: (dir) => ({ cmd: mmSync(target, dir, ['--concurrency', String(c), ...(md5 ? ['--verify', 'md5'] : [])]), out: path.join(dir, 'model') }),
   });
-  const peer = (p: Peer): Runner => {
-    const row: Row = { protocol, tool: p.tool, label: p.label, mm: false, samples: [] };
+  const peer = (p: Peer, md5 = false): Runner => {
+    const row: Row = { protocol, tool: p.tool, label: p.label, mm: false, md5, samples: [] };
     const missing = p.needs.filter((t) => which(t) === null);
     if (missing.length) row.error = `not installed: ${missing.join(', ')} (run .ci/install-bench.sh)`;
     return { row, cmd: (dir) => ({ cmd: p.cmd(path.join(dir, 'out')), out: path.join(dir, 'out') }) };
   };
-  return [mm(4), mm(8), ...target.peers.map(peer)];
+  const rclone = target.peers.find((p) => p.tool === 'rclone');
+  return [mm(4), mm(8), ...target.peers.map((p) => peer(p)), mm(8, true), ...(rclone ? [peer(verified(rclone, manifest), true)] : [])];
 }
 
 /** Runs `cmd` into a fresh dir under `work`, checks the tree, cleans up and flushes. */
@@ -99,7 +122,9 @@ export interface MatrixOptions {
 
 /** Interleaved rounds over every runner; a runner that fails once is not run again. */
 export async function runMatrix(protocol: string, target: Target, data: Dataset, o: MatrixOptions): Promise<Row[]> {
-  const all = runners(protocol, target);
+  const manifest = path.join(o.work, 'manifest.md5');
+  await writeFile(manifest, manifestOf(data.files));
+  const all = runners(protocol, target, manifest);
   let lastRound = 0;
   for (let round = 1; round <= o.maxRounds; round++) {
     if (round > 1 && performance.now() + lastRound > o.deadline) break;
@@ -112,8 +137,10 @@ export async function runMatrix(protocol: string, target: Target, data: Dataset,
         o.log(`  ${r.row.label}: FAILED ${bad}`);
         continue;
       }
-      r.row.samples.push({ wallMs: m.wallMs, peakRss: m.peakRss });
-      o.log(`  round ${round} ${r.row.label}: ${(m.wallMs / 1000).toFixed(2)} s, ${(m.peakRss / 2 ** 20).toFixed(0)} MiB`);
+      r.row.samples.push({ wallMs: m.wallMs, peakRss: m.peakRss, userMs: m.userMs });
+      o.log(
+        `  round ${round} ${r.row.label}: ${(m.wallMs / 1000).toFixed(2)} s, ${(m.peakRss / 2 ** 20).toFixed(0)} MiB, user ${(m.userMs / 1000).toFixed(2)} s`,
+      );
     }
     lastRound = performance.now() - t0;
   }
@@ -137,7 +164,7 @@ export async function fixedCost(protocol: string, target: Target, work: string):
     try {
       const m = await measure(mmSync(target, dir, [], { model: 'model', donefile: 'no-such-donefile' }), { timeoutMs: 60_000 });
       if (m.code !== 1 || !m.stdout.includes('"no-donefile"')) return null;
-      samples.push({ wallMs: m.wallMs, peakRss: m.peakRss });
+      samples.push({ wallMs: m.wallMs, peakRss: m.peakRss, userMs: m.userMs });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -4,7 +4,8 @@
  * is measured the same way: under GNU `time -f %M` (the largest single
  * process's max RSS, exact) while a sampler sums VmRSS over the whole process
  * tree every 50 ms (what a shell pipeline of parallel curls costs together).
- * Peak = the larger of the two.
+ * Peak = the larger of the two. User CPU is GNU time's %U: the process, its
+ * threads (model-monitor's wire workers) and the children it waited for.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -20,6 +21,8 @@ export interface Measured {
   readonly wallMs: number;
   /** Bytes. */
   readonly peakRss: number;
+  /** User CPU time (GNU time %U), ms. */
+  readonly userMs: number;
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -77,7 +80,7 @@ export async function measure(cmd: Cmd, o: { timeoutMs: number }): Promise<Measu
   const tmp = await mkdtemp(path.join(tmpdir(), 'mm-bench-time-'));
   const timeFile = path.join(tmp, 'rss');
   const t0 = performance.now();
-  const child = spawn(GNU_TIME, ['-o', timeFile, '-f', '%M', cmd.file, ...cmd.args], {
+  const child = spawn(GNU_TIME, ['-o', timeFile, '-f', '%M %U', cmd.file, ...cmd.args], {
     env: { ...process.env, ...cmd.env },
     cwd: cmd.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -101,9 +104,10 @@ export async function measure(cmd: Cmd, o: { timeoutMs: number }): Promise<Measu
     clearTimeout(killer);
   });
   const wallMs = performance.now() - t0;
-  const timeKb = Number((await readFile(timeFile, 'utf8').catch(() => '0')).trim().split('\n').pop());
+  const [kb, user] = (await readFile(timeFile, 'utf8').catch(() => '0 0')).trim().split('\n').pop()!.split(' ').map(Number);
   await rm(tmp, { recursive: true, force: true });
-  return { code, wallMs, peakRss: Math.max(peakKb, Number.isFinite(timeKb) ? timeKb : 0) * 1024, stdout, stderr };
+  const timeKb = Number.isFinite(kb) ? kb! : 0;
+  return { code, wallMs, peakRss: Math.max(peakKb, timeKb) * 1024, userMs: Number.isFinite(user) ? user! * 1000 : NaN, stdout, stderr };
 }
 
 /** Flushes dirty pages so one run's writeback does not slow the next (never inside a timed run). */

@@ -75,16 +75,20 @@ export function remoteToMonitorError(kind: RemoteKind, what: string, cause: WebH
 
 /** Reads an error body (small) into a WebHdfsRemoteException; tolerates non-JSON bodies from proxies. */
 export async function readRemoteException(res: HttpResponse): Promise<WebHdfsRemoteException> {
-  const text = await readText(res.body, 64 * 1024).catch(() => '');
+  return remoteException(res.statusCode, await readText(res.body, 64 * 1024).catch(() => ''));
+}
+
+/** An error body's text (the wire path returns it read) as a WebHdfsRemoteException. */
+export function remoteException(status: number, text: string): WebHdfsRemoteException {
   try {
     const re = (JSON.parse(text) as { RemoteException?: { exception?: unknown; message?: unknown } }).RemoteException;
     if (re && typeof re.exception === 'string') {
-      return new WebHdfsRemoteException(res.statusCode, re.exception, String(re.message ?? '').slice(0, 500));
+      return new WebHdfsRemoteException(status, re.exception, String(re.message ?? '').slice(0, 500));
     }
   } catch {
     // not JSON: a proxy, a load balancer, or WebHDFS disabled
   }
-  return new WebHdfsRemoteException(res.statusCode, '', text.replace(/\s+/g, ' ').trim().slice(0, 200));
+  return new WebHdfsRemoteException(status, '', text.replace(/\s+/g, ' ').trim().slice(0, 200));
 }
 
 /** `/a b/c` → `/a%20b/c`: each segment percent-encoded. */
@@ -146,13 +150,9 @@ export class WebHdfsClient {
    * each file version has its own URL, the same on every replica.
    */
   async open(path: string, offset: number, length: number | undefined, signal: AbortSignal, key?: string): Promise<Readable> {
-    const params: Record<string, string> = { offset: String(offset) };
-    if (length !== undefined) params.length = String(length);
-    if (this.o.noRedirect) params.noredirect = 'true';
-    if (key !== undefined) params[CONTENT_KEY_PARAM] = key;
-    const res = await this.namenode(path, 'OPEN', params, signal);
-    const location = await datanodeLocation(res, path);
-    if (location === null) return res.body;
+    const at = await this.locate(path, offset, length, signal, key);
+    if ('body' in at) return at.body;
+    const location = at.location;
     const what = `OPEN ${path} (datanode)`;
     let dn: HttpResponse;
     try {
@@ -163,6 +163,31 @@ export class WebHdfsClient {
     if (dn.statusCode === 200) return dn.body;
     const re = await readRemoteException(dn);
     throw remoteToMonitorError(classifyRemote(re.status, re.exception), what, re);
+  }
+
+  /**
+   * The namenode's answer to an OPEN: the datanode URL to read from (with the user and the content key, as
+   * open() sends it), or the data itself (HttpFS).
+   */
+  async locate(
+    path: string,
+    offset: number,
+    length: number | undefined,
+    signal: AbortSignal,
+    key?: string,
+  ): Promise<{ location: string } | { body: Readable }> {
+    const params: Record<string, string> = { offset: String(offset) };
+    if (length !== undefined) params.length = String(length);
+    if (this.o.noRedirect) params.noredirect = 'true';
+    if (key !== undefined) params[CONTENT_KEY_PARAM] = key;
+    const res = await this.namenode(path, 'OPEN', params, signal);
+    const location = await datanodeLocation(res, path);
+    return location === null ? { body: res.body } : { location };
+  }
+
+  /** The datanode URL open() reads from, for `location` as the namenode gave it. */
+  datanodeUrl(location: string, key: string | undefined): string {
+    return this.withUser(location, key);
   }
 
   private async json(path: string, op: string, params: Record<string, string>, signal: AbortSignal): Promise<unknown> {

@@ -8,10 +8,12 @@ import { decodeUrlPart, type Values } from '../option-values.js';
 import type { OptionSpec } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
 import { deadline, withDeadline } from '../deadline.js';
-import type { IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
+import type { DownloadOptions, DownloadResult, DownloadTarget, IoOptions, OpenOptions, RemoteEntry, Source, SourceDeps, SourceFactory } from './types.js';
 import { ContentKeys } from './content-key.js';
 import { parseProxy, proxyOption, resolveProxy, type ProxySetting } from './proxy.js';
 import { WebHdfsClient } from './webhdfs-client.js';
+import { datanodeGet } from './webhdfs-wire.js';
+import { wireGet } from './wire-get.js';
 
 export interface WebHdfsOptions {
   /** `http://nn1:9870`, `https://nn2:9871`: namenodes or HttpFS gateways, in the order given. */
@@ -127,6 +129,8 @@ class WebHdfsSource implements Source {
   private readonly log: Logger;
   /** Version keys for data reads through a cache tier (content-key.ts). */
   private readonly keys: ContentKeys;
+  /** An OPEN was answered with the data itself (HttpFS): no datanode to read from on the wire path. */
+  private httpfs = false;
 
   constructor(
     private readonly opts: WebHdfsOptions,
@@ -185,8 +189,41 @@ class WebHdfsSource implements Source {
     return out;
   }
 
+  /**
+   * The wire path (src/wire/): the namenode's OPEN on the stock client, the datanode read after its 307 on
+   * the engine (plain http, no proxy). HttpFS answers the OPEN with the data itself: null (open()) from then on.
+   */
+  async download(p: string, t: DownloadTarget, o: DownloadOptions): Promise<DownloadResult | null> {
+    const wire = this.deps.wire;
+    if (!wire || this.httpfs || webhdfs.proxy(this.opts) !== null) return null;
+    const path = this.abs(p);
+    const key = this.keys.get(p);
+    const at = await this.located(path, t.position, t.part ? t.length : undefined, o.signal, key);
+    if ('body' in at) {
+      at.body.destroy();
+      this.httpfs = true;
+      return null;
+    }
+    const url = new URL(this.client.datanodeUrl(at.location, key));
+    if (url.protocol !== 'http:' || resolveProxy(this.opts.proxy, url.href) !== null) return null;
+    return wireGet(wire, datanodeGet(url, `OPEN ${path} (datanode)`), t, o);
+  }
+
   async close(): Promise<void> {
     this.http.close();
+  }
+
+  /** The namenode's OPEN under the per-request deadline, as openAt() makes it. */
+  private async located(path: string, offset: number, length: number | undefined, signal: AbortSignal, key: string | undefined) {
+    const d = deadline(signal, this.deps.timeoutMs, `OPEN ${path}`);
+    try {
+      return await this.client.locate(path, offset, length, d.signal, key);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new NotFoundError(`no such file: ${this.displayUrl}${path.slice(this.opts.root.length)}`, { cause: err });
+      throw err;
+    } finally {
+      d.clear();
+    }
   }
 
   /** One OPEN; the timeout bounds the wait for headers (namenode and datanode), the body has its idle timeout. */

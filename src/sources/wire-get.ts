@@ -20,6 +20,8 @@ export interface WireGet {
   readonly what: string;
   /** The status of a good answer; absent: 200 for a whole file, 206 for a range. */
   readonly expect?: number;
+  /** The offset and length are in the URL (a WebHDFS datanode read): no Range header. */
+  readonly rangeInUrl?: boolean;
   /** What a good answer says about the file (size, version), for the one-version check. */
   meta(head: WireHead, ranged: boolean): OpenedMeta;
   /** A bad answer's status (and the start of its body) as the shared error set. */
@@ -46,7 +48,7 @@ export function rangeOf(t: Pick<DownloadTarget, 'position' | 'length' | 'part'>)
 }
 
 export async function wireGet(engine: WireEngine, g: WireGet, t: DownloadTarget, o: DownloadOptions): Promise<DownloadResult | null> {
-  const range = rangeOf(t);
+  const range = g.rangeInUrl ? null : rangeOf(t);
   const ranged = range !== null;
   const good = g.expect ?? (ranged ? 206 : 200);
   const onHead = (head: WireHead) => {

@@ -67,7 +67,8 @@ export function runDownloadSuite(harness: () => SourceHarness): void {
       expect(r).not.toBeNull();
       expect(r!.bytes).toBe(data.length);
       expect(r!.md5).toBe(md5(data));
-      expect(size).toBe(data.length);
+      // what the answer said, when it says anything (a WebHDFS datanode read names no version, as open() does not)
+      if (size !== undefined) expect(size).toBe(data.length);
       expect(progress).toBe(data.length);
       expect((await readFile(file)).equals(data)).toBe(true);
     });

@@ -2,7 +2,7 @@ import { writeLargeFile } from '../helpers/large.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,8 @@ import { silentLogger } from '../../src/log.js';
 import { remoteOp } from '../../src/retry.js';
 import type { RemoteEntry, Source } from '../../src/sources/types.js';
 import { webhdfs } from '../../src/sources/webhdfs.js';
+import type { WireEngine } from '../../src/wire/engine.js';
+import { createWireEngine } from '../../src/wire/pool.js';
 import { digest, runSourceSuite, type SourceHarness } from '../conformance/source.suite.js';
 import { freePort } from '../servers/ports.js';
 import { WebHdfsTestServer, type WebHdfsServerOptions } from '../servers/webhdfs.js';
@@ -21,9 +23,9 @@ const signal = () => AbortSignal.timeout(60_000);
 const deps = (timeoutMs = 20_000) => ({ log: silentLogger(), timeoutMs, concurrency: 4 });
 
 /** A source over `remote` (the raw --remote string, which may hold a comma list of namenodes). */
-function sourceFor(remote: string, extra: Record<string, string> = {}, timeoutMs?: number): Source {
+function sourceFor(remote: string, extra: Record<string, string> = {}, timeoutMs?: number, wire?: WireEngine): Source {
   const raw = { remote, 'hdfs-user': 'alice', ...extra };
-  return sourceWith(webhdfs, remote, raw, deps(timeoutMs));
+  return sourceWith(webhdfs, remote, raw, { ...deps(timeoutMs), ...(wire ? { wire } : {}) });
 }
 
 async function put(root: string, p: string, data: Buffer | string): Promise<void> {
@@ -52,6 +54,8 @@ function harnessFor(server: Partial<WebHdfsServerOptions>, extra: Record<string,
       putLarge: (p, size) => putLarge(models, p, size),
       remove: (p) => rm(path.join(models, p), { force: true }),
       source: src,
+      // HttpFS answers OPEN with the data: no datanode read for the wire path (download() resolves null, tested below)
+      ...(server.mode !== 'httpfs' ? { wireSource: (wire: WireEngine) => sourceFor(`${s.url}/models`, extra, undefined, wire) } : {}),
       unreachable: () => sourceFor(`webhdfs://127.0.0.1:${dead}/models`, extra, 5_000),
       // open() resumes a drop by itself: the failure surfaces once its resumes make no progress
       dropNextDownload: (p, after) => s.dropNext(`/models/${p}`, after, 0, 0, 0, 0, 0),
@@ -83,6 +87,24 @@ describe('webhdfs: failover, resume, errors', () => {
     await Promise.all(sources.map((s) => s.close()));
     await Promise.all([nn1?.close(), nn2?.close()]);
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('HttpFS (the OPEN answers with the data): download() resolves null, having written nothing, and open() reads the file', async () => {
+    const gw = await WebHdfsTestServer.start({ root: dir, mode: 'httpfs' });
+    const wire = createWireEngine()!;
+    try {
+      await put(dir, 'h/model.bin', 'gateway bytes');
+      const src = track(sourceFor(`${gw.url}/h`, {}, undefined, wire));
+      const file = path.join(dir, 'h-out');
+      const t = { file, position: 0, length: 13, part: false, md5: false, idleMs: 10_000, minBytesPerSec: 0 };
+      expect(await src.download!('model.bin', t, { signal: signal() })).toBeNull();
+      expect(await src.download!('model.bin', t, { signal: signal() })).toBeNull();
+      expect(await readFile(file).catch(() => null)).toBeNull();
+      expect((await digest(src, 'model.bin')).md5).toBe(md5('gateway bytes'));
+    } finally {
+      await wire.close();
+      await gw.close();
+    }
   });
 
   it('a datanode dropping the connection twice mid-file: resumed, intact, no byte read twice', async () => {

@@ -84,7 +84,7 @@ describe('s3.parse', () => {
       concurrency: 2,
     });
     expect(src.displayUrl).toBe('s3://models/ranking');
-    expect(src.features).toEqual({ md5: true, etag: true, ranges: true, mtimeResolutionMs: 1000 });
+    expect(src.features).toEqual({ md5: true, etag: true, ranges: true, mtimeResolutionMs: 1000, partsByDefault: true });
     await src.close();
   });
 });
