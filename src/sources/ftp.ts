@@ -7,8 +7,10 @@ import { abortReason, AbortedError, ConfigError, NotFoundError, TransientError, 
 import { decodeUrlPart, type Values } from '../option-values.js';
 import type { OptionSpec } from '../options.js';
 import { joinRemote, safeRelative } from '../paths.js';
+import { FtpData } from './ftp-data.js';
 import { FtpPool, mapFtpError, sizeOf, statPath, type Endpoint, type Lease } from './ftp-pool.js';
 import { withMeta, type IoOptions, type OpenOptions, type RemoteEntry, type Source, type SourceDeps, type SourceFactory } from './types.js';
+import type { DownloadOptions, DownloadResult, DownloadTarget } from './types.js';
 
 export interface FtpOptions {
   readonly host: string;
@@ -158,6 +160,8 @@ class FtpSource implements Source {
   readonly displayUrl: string;
   private readonly pool: FtpPool;
   private readonly endpoint: Endpoint;
+  /** The wire engine's data path; absent = open() only (--data-path stock, or ftps://: TLS data connections stay basic-ftp's). */
+  readonly download?: (p: string, t: DownloadTarget, o: DownloadOptions) => Promise<DownloadResult | null>;
 
   constructor(
     private readonly opts: FtpOptions,
@@ -174,6 +178,12 @@ class FtpSource implements Source {
       log: deps.log,
       connect: ftpConnector(opts),
     });
+    if (deps.wire && !opts.secure) {
+      const data = new FtpData({ pool: this.pool, wire: deps.wire, endpoint: this.endpoint, timeoutMs: deps.timeoutMs });
+      // A ranged part is not for the wire path (null: the caller reads it through open()): FTP has
+      // no end offset, and the raw job reads to EOF.
+      this.download = async (p, t, o) => (t.part ? null : data.download(this.remote(p), t, o));
+    }
   }
 
   /** `p` (relative to the root, untrusted) → absolute remote path. */

@@ -11,6 +11,8 @@ import net from 'node:net';
 
 /** Bytes per socket read. 1 MiB: reads on 127.0.0.1 reach ~760 KiB; fewer, larger writes. */
 export const READ_BUFFER = 1024 * 1024;
+/** Closed sockets' buffers kept for reuse, per worker. */
+const MAX_FREE = 16;
 /** An idle kept-alive socket is closed after this long (nginx's keepalive_timeout is 75 s; ours is shorter). */
 const IDLE_MS = 4000;
 /** Idle sockets kept per host:port. */
@@ -40,8 +42,9 @@ export class Conn {
     readonly key: string,
     host: string,
     port: number,
+    free: Buffer[],
   ) {
-    const buffer = Buffer.allocUnsafe(READ_BUFFER);
+    const buffer = free.pop() ?? Buffer.allocUnsafe(READ_BUFFER);
     this.socket = net.connect({
       host,
       port,
@@ -64,6 +67,8 @@ export class Conn {
     this.socket.on('end', () => this.user?.end());
     this.socket.on('error', (err) => this.user?.error(err));
     this.socket.on('close', () => {
+      // Closed: the socket reads into it no more, so the next connection may.
+      if (free.length < MAX_FREE) free.push(buffer);
       if (this.idleTimer) clearTimeout(this.idleTimer);
       this.user?.closed();
     });
@@ -73,6 +78,8 @@ export class Conn {
 /** The sockets of one worker: fresh ones per job, or an idle kept-alive one to the same host:port. */
 export class Conns {
   private readonly idle = new Map<string, Conn[]>();
+  /** Read buffers of closed sockets, for the next ones: an FTP pull opens a socket per file. */
+  private readonly free: Buffer[] = [];
 
   acquire(host: string, port: number, user: ConnUser, fresh = false): Conn {
     const key = `${host}:${port}`;
@@ -89,7 +96,7 @@ export class Conns {
       queueMicrotask(() => user.connected());
       return c;
     }
-    const conn = new Conn(key, host, port);
+    const conn = new Conn(key, host, port, this.free);
     conn.user = user;
     return conn;
   }

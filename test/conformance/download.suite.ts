@@ -2,7 +2,7 @@
  * The download() half of the source conformance suite (issue 18): a source
  * with a data path of its own (the wire engine) writes a file's bytes at the
  * right offsets, resumes from a position with the md5 of prefix + body, reads
- * a ranged part into a pre-sized file, maps a missing file to the shared
+ * a ranged part into a pre-sized file (or declines it: null), maps a missing file to the shared
  * error set, and after a drop says how many bytes are on disk (a resume point).
  * Run by runSourceSuite when the harness gives a wireSource.
  */
@@ -89,8 +89,10 @@ export function runDownloadSuite(harness: () => SourceHarness): void {
       await writeFile(file, Buffer.alloc(data.length));
       const at = 2 * 1024 * 1024;
       const r = await src.download!('dl/model.bin', target(file, { position: at, length: 1000, part: true, md5: false }), { signal: signal() });
-      expect(r!.bytes).toBe(1000);
       const got = await readFile(file);
+      // null: not a read for the wire path (FTP has no end offset), nothing written; transfer.ts reads it through open().
+      if (r === null) return expect(got.every((b) => b === 0)).toBe(true);
+      expect(r.bytes).toBe(1000);
       expect(got.subarray(at, at + 1000).equals(data.subarray(at, at + 1000))).toBe(true);
       expect(got.subarray(0, at).every((b) => b === 0)).toBe(true);
     });

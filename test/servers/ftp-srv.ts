@@ -17,7 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { ftp } from '../../src/sources/ftp.js';
 import type { RemoteEntry, Source } from '../../src/sources/types.js';
+import type { WireEngine } from '../../src/wire/engine.js';
 import type { SourceHarness } from '../conformance/source.suite.js';
+import type { DownloadHarness } from '../conformance/download-extra.suite.js';
 import { writeLargeFile } from '../helpers/large.js';
 import { freePort, waitFor } from './ports.js';
 import { sourceWith } from '../helpers/source.js';
@@ -63,6 +65,8 @@ export interface SourceFor {
   readonly timeoutMs?: number;
   /** Override the URL's login (`null` = anonymous even when the server has a user). */
   readonly login?: { readonly user: string; readonly password: string } | null;
+  /** The wire engine (download()); absent = the stock data path only. */
+  readonly wire?: WireEngine;
 }
 
 /** The FTP source over `srv`, rooted at `/models`. */
@@ -70,7 +74,7 @@ export function ftpSourceFor(srv: FtpTestServer, o: SourceFor = {}): Source {
   const login = o.login === undefined ? (srv.user ? { user: srv.user, password: srv.password ?? '' } : null) : o.login;
   const auth = login ? `${encodeURIComponent(login.user)}:${encodeURIComponent(login.password)}@` : '';
   const url = new URL(`${o.scheme ?? 'ftp'}://${auth}127.0.0.1:${srv.port}/${MODEL_DIR}`);
-  const deps = { log: silentLogger(), timeoutMs: o.timeoutMs ?? 20_000, concurrency: o.concurrency ?? 3 };
+  const deps = { log: silentLogger(), timeoutMs: o.timeoutMs ?? 20_000, concurrency: o.concurrency ?? 3, ...(o.wire ? { wire: o.wire } : {}) };
   return sourceWith(ftp, url, o.raw ?? {}, deps);
 }
 
@@ -98,6 +102,7 @@ export async function ftpHarness(srv: FtpTestServer, extra: Partial<SourceHarnes
       await rm(path.join(base, p), { force: true });
     },
     source: () => ftpSourceFor(srv),
+    wireSource: (wire) => ftpSourceFor(srv, { wire }),
     unreachable: () => ftpSourceFor({ root: srv.root, port: deadPort, stop: async () => {} }),
     async close() {
       await srv.stop();
@@ -105,6 +110,11 @@ export async function ftpHarness(srv: FtpTestServer, extra: Partial<SourceHarnes
     },
     ...extra,
   };
+}
+
+/** The download suite's harness: ftpHarness() plus sources whose download() runs on a wire engine. */
+export async function ftpDownloadHarness(srv: FtpTestServer, extra: Partial<SourceHarness> = {}): Promise<DownloadHarness> {
+  return { ...(await ftpHarness(srv, extra)), wired: (wire, concurrency) => ftpSourceFor(srv, { wire, ...(concurrency ? { concurrency } : {}) }) };
 }
 
 /**

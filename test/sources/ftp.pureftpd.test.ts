@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError } from '../../src/errors.js';
+import { runDownloadExtras } from '../conformance/download-extra.suite.js';
 import { runSourceSuite } from '../conformance/source.suite.js';
-import { ftpHarness, ftpSourceFor, removeRoot, runFtpServerChecks, type FtpTestServer } from '../servers/ftp-srv.js';
+import { testWire } from '../helpers/wire.js';
+import { ftpDownloadHarness, ftpHarness, ftpSourceFor, removeRoot, runFtpServerChecks, type FtpTestServer } from '../servers/ftp-srv.js';
 import { pureFtpdMissing, startPureFtpd } from '../servers/pureftpd.js';
 
 const missing = pureFtpdMissing();
@@ -11,6 +13,7 @@ describe.skipIf(missing !== null)('pure-ftpd', () => {
   // pure-ftpd has MLSD/MLST; logs in as a virtual user (password with a space).
   runSourceSuite('ftp (pure-ftpd)', async () => ftpHarness(await startPureFtpd()));
   runFtpServerChecks('pure-ftpd', startPureFtpd, { mlsd: true });
+  runDownloadExtras('ftp (pure-ftpd)', async () => ftpDownloadHarness(await startPureFtpd()), testWire);
 
   describe('login', () => {
     let srv: FtpTestServer;
