@@ -4,7 +4,6 @@
  * Transfer holds what every range of a fetch shares (the source, the
  * bandwidth bucket, the deadlines, the hooks); a Range says what this one is.
  */
-import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { throttle, type TokenBucket } from './bwlimit.js';
 import { abortReason, mapLocalWriteError, MonitorError, TransientError } from './errors.js';
@@ -97,7 +96,10 @@ export async function transferRange(t: Transfer, r: Range, signal: AbortSignal):
         wire &&= got !== null;
         got ??= await viaStream(t, r, a, stock, signal);
       } catch (err) {
-        written += wire ? bytesWritten(err) : stock.bytes;
+        const kept = wire ? bytesWritten(err) : stock.bytes;
+        // A wire job that failed before it opened the file did not empty it: the next attempt must.
+        if (wire && a.fresh && kept === 0) fresh = true;
+        written += kept;
         if (signal.aborted) throw abortReason(signal);
         throw asFetchError(mapLocalWriteError(err, r.file), remote);
       }
@@ -112,11 +114,10 @@ export async function transferRange(t: Transfer, r: Range, signal: AbortSignal):
 
 /** One attempt through the source's own data path (src/wire/): null when the source says this read is not for it. */
 async function viaWire(t: Transfer, r: Range, a: Attempt, signal: AbortSignal): Promise<{ bytes: number; md5: string | null } | null> {
-  // A fresh whole file starts empty, as FileSink's 'w' makes it (a longer stale file must not keep its tail).
-  if (a.fresh) await (await open(r.file, 'w')).close();
+  // A fresh whole file starts empty, as FileSink's 'w' makes it: the worker opens it with O_TRUNC (no open/close here, per file).
   return t.source.download!(
     r.listed.remote,
-    { file: r.file, position: a.at, length: a.want, part: r.part, md5: r.md5, idleMs: t.timeoutMs, minBytesPerSec: t.minBytesPerSec },
+    { file: r.file, position: a.at, length: a.want, part: r.part, fresh: a.fresh, md5: r.md5, idleMs: t.timeoutMs, minBytesPerSec: t.minBytesPerSec },
     { signal, onBytes: t.onBytes, onMeta: (seen) => checkMeta(t.source, r.listed, seen, t.onConfirmed) },
   );
 }

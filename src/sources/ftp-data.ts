@@ -162,7 +162,16 @@ export class FtpData {
           job.abort(err); // no more bytes will be wanted: stop the data side now
         });
       };
-      const spec = { host: addr.host, port: addr.port, protocol: 'raw', what: abs, file: t.file, position: t.position, length: t.length } as const;
+      const spec = {
+        host: addr.host,
+        port: addr.port,
+        protocol: 'raw',
+        what: abs,
+        file: t.file,
+        position: t.position,
+        truncate: t.fresh,
+        length: t.length,
+      } as const;
       const limits = { md5: t.md5, idleMs: t.idleMs, minBytesPerSec: t.minBytesPerSec, headMs: this.o.timeoutMs };
       const r = await this.o.wire.run({ ...spec, ...limits }, { signal: job.signal, onBytes: o.onBytes, onConnected });
       dataDone = true;

@@ -79,6 +79,8 @@ export interface DownloadTarget {
   readonly length: number;
   /** A ranged part: ask for exactly `length` bytes; else read from `position` to the end of the file. */
   readonly part: boolean;
+  /** Start from an empty file (the job truncates it when it opens it): a fresh whole file. */
+  readonly fresh: boolean;
   /** Hash the file's bytes [0, position) from disk, then the body. */
   readonly md5: boolean;
   readonly idleMs: number;

@@ -31,6 +31,8 @@ export interface WireJob {
   readonly file: string;
   /** File offset of the body's first byte. */
   readonly position: number;
+  /** Empty the file when the job opens it (a fresh whole file: a longer stale one must not keep its tail). */
+  readonly truncate?: boolean;
   /** Body bytes expected: more is a RemoteError (a size lie), fewer a TransientError (a drop). */
   readonly length: number;
   /** Hash the file's bytes [0, position) from disk, then the body: `md5` in the result. */

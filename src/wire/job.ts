@@ -64,8 +64,9 @@ export class Job implements ConnUser {
   async start(): Promise<void> {
     const j = this.job;
     try {
-      // Never through a symlink; r+ when it exists (a resume point, a part of a pre-sized file), else created.
-      this.fd = openSync(j.file, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+      // Never through a symlink; r+ when it exists (a resume point, a part of a pre-sized file), else created; emptied for a fresh file.
+      const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (j.truncate ? constants.O_TRUNC : 0);
+      this.fd = openSync(j.file, flags, 0o644);
       if (j.md5) this.hash = await hashPrefix(this.fd, j.position);
     } catch (err) {
       return this.fail(this.fault('write', `${j.file}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code));

@@ -25,7 +25,7 @@ const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
 const signal = () => AbortSignal.timeout(60_000);
 
 export function target(file: string, length: number, o: Partial<DownloadTarget> = {}): DownloadTarget {
-  return { file, position: 0, length, part: false, md5: true, idleMs: 20_000, minBytesPerSec: 0, ...o };
+  return { file, position: 0, length, part: false, fresh: false, md5: true, idleMs: 20_000, minBytesPerSec: 0, ...o };
 }
 
 /** src.download() that must take the read (not null: the wire path is asked for it). */

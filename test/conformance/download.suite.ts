@@ -47,6 +47,7 @@ export function runDownloadSuite(harness: () => SourceHarness): void {
       position: 0,
       length: data.length,
       part: false,
+      fresh: false,
       md5: true,
       idleMs: 15_000,
       minBytesPerSec: 0,

@@ -96,7 +96,7 @@ describe('webhdfs: failover, resume, errors', () => {
       await put(dir, 'h/model.bin', 'gateway bytes');
       const src = track(sourceFor(`${gw.url}/h`, {}, undefined, wire));
       const file = path.join(dir, 'h-out');
-      const t = { file, position: 0, length: 13, part: false, md5: false, idleMs: 10_000, minBytesPerSec: 0 };
+      const t = { file, position: 0, length: 13, part: false, fresh: false, md5: false, idleMs: 10_000, minBytesPerSec: 0 };
       expect(await src.download!('model.bin', t, { signal: signal() })).toBeNull();
       expect(await src.download!('model.bin', t, { signal: signal() })).toBeNull();
       expect(await readFile(file).catch(() => null)).toBeNull();

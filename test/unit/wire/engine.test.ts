@@ -79,6 +79,14 @@ describe('wire engine: http', () => {
     expect((await readFile(f)).equals(data)).toBe(true);
   });
 
+  it('truncate: a longer stale file is emptied when the job opens it (a fresh whole file keeps no old tail)', async () => {
+    const f = file();
+    await writeFile(f, Buffer.alloc(data.length + 4096, 1));
+    const r = await engine.run(job({ port: http.port, file: f, truncate: true }), { signal: never });
+    expect(r.bytes).toBe(data.length);
+    expect((await readFile(f)).equals(data)).toBe(true);
+  });
+
   it('resumes from a position: a ranged read at its offset, md5 of the prefix on disk and the body', async () => {
     const f = file();
     const at = 3 * MiB + 7;
