@@ -25,6 +25,7 @@ import type { ReloadEvent, ReloadTrigger } from './reload/types.js';
 import type { Source } from './sources/types.js';
 import { spreadBeforePull } from './spread.js';
 import { stagingDirFor } from './staging.js';
+import type { WireEngine } from './wire/engine.js';
 import type { StatusRecord } from './record.js';
 import { readStatus } from './state.js';
 import type { SwapResult, SwapStrategy } from './swap/types.js';
@@ -42,6 +43,8 @@ export interface CycleDeps {
   readonly hooks?: CycleHooks | undefined;
   /** The record step: here, the rejections (a failed --validate, a reload rolled back), written when they happen. */
   readonly record: Pick<StatusRecord, 'reject'>;
+  /** The monitor's wire engine (--data-path wire): warmed as a pull begins. */
+  readonly wire?: WireEngine | null;
 }
 
 export interface CycleHooks {
@@ -223,6 +226,8 @@ async function pruneIndexes(d: CycleDeps, r: SwapResult): Promise<void> {
 async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, signal: AbortSignal): Promise<Pulled> {
   const c = d.config;
   const ctx = { signal, log: d.log };
+  // The workers boot (tens of ms each) while the model is listed: up by the first download.
+  d.wire?.warm();
   const p = await timed(d, 'plan', () => plan(d.source, a, served?.record ?? null, planOptions(c), ctx));
   d.hooks?.onPlan?.(p);
   await checkDiskSpace(c.workDir, p.totalBytes, p.files.length);

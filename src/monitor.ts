@@ -128,7 +128,7 @@ export function createLocalMonitor(
 
 export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
   // A model that `publish` wrote is read through its version manifest; any other remote passes through as is.
-  // One wire engine per monitor (--data-path wire): its worker threads start on the first download, not here.
+  // One wire engine per monitor (--data-path wire): its worker threads start when a pull begins, not here.
   const wire = config.dataPath === 'wire' ? createWireEngine() : null;
   const source = monitorSource(config, { log, timeoutMs: config.timeoutMs, concurrency: config.concurrency, retries: config.retries, wire });
   let fresh = new Freshness({ servedFingerprint: null });
@@ -160,7 +160,7 @@ export function createMonitor(config: MonitorConfig, log: Logger): Monitor {
   async function cycle(signal: AbortSignal, hooks?: CycleHooks): Promise<CycleOutcome> {
     const withFreshness: CycleHooks = { ...hooks, onAspired: (a) => (fresh.aspired(a), hooks?.onAspired?.(a)) };
     try {
-      const out = await runCycle({ source, swap, triggers, config, log: cycleLog, force, hooks: withFreshness, record }, signal);
+      const out = await runCycle({ source, swap, triggers, config, log: cycleLog, force, hooks: withFreshness, record, wire }, signal);
       fresh.outcome(out.kind);
       if (out.kind === 'updated') force = false;
       await record.ended(out);

@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { guardedBody, header, mapHttpError, statusError, versionOf } from './http-body.js';
 import { httpMeta } from './http-wire.js';
-import { wireGet } from './wire-get.js';
+import { wireGet, wireHead } from './wire-get.js';
+import type { WireEngine } from '../wire/engine.js';
 import { dump, HttpClient, readText } from './http-client.js';
 import { ConfigError, NotFoundError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -10,6 +11,7 @@ import { decodeUrlPart, type Values } from '../option-values.js';
 import type { OptionSpec } from '../options.js';
 import { joinRemote } from '../paths.js';
 import { withDeadline } from '../deadline.js';
+import { pool } from '../pool.js';
 import { ContentKeys } from './content-key.js';
 import { parseIndex, type IndexLink } from './http-index.js';
 import { parseProxy, proxyOption, resolveProxy, type ProxySetting } from './proxy.js';
@@ -106,6 +108,7 @@ interface Answer {
 }
 
 const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_INDEX_BYTES = 16 * 1024 * 1024;
 const MAX_DEPTH = 64;
 
@@ -118,6 +121,8 @@ class HttpSource implements Source {
   private readonly log: Logger;
   /** Version keys for file GETs through a cache tier (content-key.ts). */
   private readonly keys: ContentKeys;
+  /** HEADs of one directory's files in flight at once: the agent's sockets. */
+  private readonly headWidth: number;
 
   constructor(
     private readonly opts: HttpOptions,
@@ -127,7 +132,8 @@ class HttpSource implements Source {
     this.displayUrl = opts.root;
     this.log = deps.log;
     // --proxy, else HTTP_PROXY / HTTPS_PROXY / NO_PROXY; --timeout bounds the wait for the answer and an idle body.
-    this.http = new HttpClient({ timeoutMs: deps.timeoutMs, maxSockets: Math.max(4, deps.concurrency * 2), proxy: opts.proxy });
+    this.headWidth = Math.max(4, deps.concurrency * 2);
+    this.http = new HttpClient({ timeoutMs: deps.timeoutMs, maxSockets: this.headWidth, proxy: opts.proxy });
     this.keys = new ContentKeys(resolveProxy(opts.proxy, opts.root) !== null);
   }
 
@@ -153,7 +159,7 @@ class HttpSource implements Source {
       });
       const a: Answer = { status: res.statusCode, headers: res.headers, body: res.body, url: at };
       const location = header(a, 'location');
-      if (![301, 302, 303, 307, 308].includes(a.status) || !location) return a;
+      if (!REDIRECTS.has(a.status) || !location) return a;
       await dump(res.body);
       if (hop >= MAX_REDIRECTS) throw new RemoteError(`${method} ${url.pathname}: too many redirects`);
       at = new URL(location, at);
@@ -221,15 +227,12 @@ class HttpSource implements Source {
     const links = await this.index(dirUrl, signal);
     const subdirs = links.filter((l) => l.isDirectory).map((l) => l.name);
     const files = links.filter((l) => !l.isDirectory).map((l) => l.name);
-    const batch = Math.max(1, this.deps.concurrency);
-    for (let i = 0; i < files.length; i += batch) {
-      const names = files.slice(i, i + batch);
-      const heads = await Promise.all(names.map((n) => this.headFile(new URL(encodeURIComponent(n), dirUrl), signal)));
-      for (const [j, e] of heads.entries()) {
-        if (e.isDirectory)
-          subdirs.push(names[j]!); // a link without its trailing `/`
-        else yield { ...e, path: join(rel, names[j]!) };
-      }
+    // A sliding window as wide as the agent's sockets (not lock-step batches, each as slow as its slowest HEAD).
+    const heads = await pool(files, this.headWidth, signal, (n, s) => this.headFile(new URL(encodeURIComponent(n), dirUrl), s));
+    for (const [j, e] of heads.entries()) {
+      if (e.isDirectory)
+        subdirs.push(files[j]!); // a link without its trailing `/`
+      else yield { ...e, path: join(rel, files[j]!) };
     }
     for (const name of subdirs) {
       yield* this.walk(new URL(`${encodeURIComponent(name)}/`, dirUrl), join(rel, name), signal, seen);
@@ -238,7 +241,7 @@ class HttpSource implements Source {
 
   /** HEAD one listed file: its size (the index's size column is rounded), mtime and ETag. */
   private async headFile(url: URL, signal: AbortSignal): Promise<RemoteEntry> {
-    const a = await this.head(url, signal);
+    const a = (await this.wireHead(url, signal)) ?? (await this.head(url, signal));
     if (a.status !== 200) throw statusError(a.status, `HEAD ${url.pathname}`);
     if (a.url.pathname.endsWith('/')) return { path: '', size: 0, isDirectory: true };
     return this.entry('', a);
@@ -303,14 +306,33 @@ class HttpSource implements Source {
     });
   }
 
+  /** The wire engine when `url` may use it: plain http:// without a proxy. */
+  private wireFor(url: URL): WireEngine | null {
+    const wire = this.deps.wire;
+    return wire && url.protocol === 'http:' && resolveProxy(this.opts.proxy, url.href) === null ? wire : null;
+  }
+
+  private requestHeaders(): Record<string, string> {
+    return { 'accept-encoding': 'identity', 'user-agent': 'model-monitor', 'cache-control': 'no-cache', ...this.opts.headers };
+  }
+
+  /** A listed file's HEAD on the wire path; null (the stock HEAD) off it and for a redirect, which send() follows. */
+  private async wireHead(url: URL, signal: AbortSignal): Promise<Omit<Answer, 'body'> | null> {
+    const wire = this.wireFor(url);
+    // Until a worker is up (they boot while the first HEADs go the stock way).
+    if (!wire?.warm()) return null;
+    const head = await wireHead(wire, { url, headers: this.requestHeaders(), what: `HEAD ${url.pathname}` }, { signal, timeoutMs: this.deps.timeoutMs });
+    if (REDIRECTS.has(head.status)) return null;
+    return { status: head.status, headers: head.headers, url };
+  }
+
   /** The wire path (src/wire/): plain http:// without a proxy; else (and for a redirect) null: open(). */
   async download(p: string, t: DownloadTarget, o: DownloadOptions): Promise<DownloadResult | null> {
     const url = this.keys.apply(this.url(p), p);
-    const wire = this.deps.wire;
-    if (!wire || url.protocol !== 'http:' || resolveProxy(this.opts.proxy, url.href) !== null) return null;
+    const wire = this.wireFor(url);
+    if (!wire) return null;
     const what = `GET ${url.pathname}`;
-    const headers = { 'accept-encoding': 'identity', 'user-agent': 'model-monitor', 'cache-control': 'no-cache', ...this.opts.headers };
-    return wireGet(wire, { url, headers, what, meta: httpMeta, refuse: (status) => statusError(status, what) }, t, o);
+    return wireGet(wire, { url, headers: this.requestHeaders(), what, meta: httpMeta, refuse: (status) => statusError(status, what) }, t, o);
   }
 
   requestUrl(p: string): string {

@@ -31,11 +31,11 @@ export interface WireGet {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** The request line and headers; `Connection: keep-alive` lets the worker reuse the socket for the next file. */
-export function requestText(g: Pick<WireGet, 'url' | 'headers'>, range: string | null): string {
+export function requestText(g: Pick<WireGet, 'url' | 'headers'>, range: string | null, method: 'GET' | 'HEAD' = 'GET'): string {
   // A signed request (S3) carries its own Host and Range, covered by the signature: sent as they are.
   const own = (name: string) => Object.keys(g.headers).find((k) => k.toLowerCase() === name);
   const host = own('host');
-  const lines = [`GET ${g.url.pathname}${g.url.search} HTTP/1.1`, `Host: ${host ? g.headers[host] : g.url.host}`];
+  const lines = [`${method} ${g.url.pathname}${g.url.search} HTTP/1.1`, `Host: ${host ? g.headers[host] : g.url.host}`];
   for (const [k, v] of Object.entries(g.headers)) if (k !== host && k.toLowerCase() !== 'connection') lines.push(`${k}: ${v}`);
   if (range && !own('range')) lines.push(`Range: ${range}`);
   lines.push('Connection: keep-alive', '', '');
@@ -88,4 +88,36 @@ export async function wireGet(engine: WireEngine, g: WireGet, t: DownloadTarget,
   if (status === good) return { bytes: r.bytes, md5: r.md5 };
   if (REDIRECTS.has(status) && r.head?.headers.location) return null;
   throw g.refuse(status, r.errorBody ?? '');
+}
+
+/**
+ * A HEAD through the wire engine: the answer's head, read in a worker on a
+ * kept-alive socket (a listing's HEADs cost the main thread one message each,
+ * and leave warm connections for the GETs after them). Any status is returned
+ * as it is: the caller judges it (and takes its stock path for a redirect).
+ */
+export async function wireHead(
+  engine: WireEngine,
+  g: Pick<WireGet, 'url' | 'headers' | 'what'>,
+  o: { signal: AbortSignal; timeoutMs: number },
+): Promise<WireHead> {
+  const r = await engine.run(
+    {
+      host: g.url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: Number(g.url.port) || 80,
+      protocol: 'http',
+      headOnly: true,
+      request: requestText(g, null, 'HEAD'),
+      file: '',
+      position: 0,
+      length: 0,
+      md5: false,
+      idleMs: o.timeoutMs,
+      minBytesPerSec: 0,
+      headMs: o.timeoutMs,
+      what: g.what,
+    },
+    { signal: o.signal },
+  );
+  return r.head!;
 }

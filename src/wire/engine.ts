@@ -49,6 +49,13 @@ export interface WireJob {
    * or a 206 whose Content-Range starts at `position`.
    */
   readonly expect?: number;
+  /**
+   * 'http' only: the request is a HEAD. The answer's head is the result (no
+   * body is read whatever its Content-Length says, no file is opened: `file`,
+   * `position` and `length` are unused), and the connection is kept alive for
+   * the next job: a listing's HEADs warm the sockets its GETs then use.
+   */
+  readonly headOnly?: boolean;
   /** Names the transfer in error messages (a remote path); default `host:port`. */
   readonly what?: string;
 }
@@ -97,6 +104,13 @@ export interface WireFailure {
 
 export interface WireEngine {
   run(job: WireJob, o: WireRunOptions): Promise<WireResult>;
+  /**
+   * A pull is coming: start the workers now (each takes tens of ms to boot),
+   * so they are up by its first download. True once one is running: a job
+   * given now waits for no start-up (a listing's HEADs take the stock path
+   * until then).
+   */
+  warm(): boolean;
   /** Ends the workers; jobs still running fail with an AbortedError. */
   close(): Promise<void>;
 }

@@ -63,14 +63,15 @@ export class Job implements ConnUser {
 
   async start(): Promise<void> {
     const j = this.job;
-    try {
-      // Never through a symlink; r+ when it exists (a resume point, a part of a pre-sized file), else created; emptied for a fresh file.
-      const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (j.truncate ? constants.O_TRUNC : 0);
-      this.fd = openSync(j.file, flags, 0o644);
-      if (j.md5) this.hash = await hashPrefix(this.fd, j.position);
-    } catch (err) {
-      return this.fail(this.fault('write', `${j.file}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code));
-    }
+    if (!j.headOnly)
+      try {
+        // Never through a symlink; r+ when it exists (a resume point, a part of a pre-sized file), else created; emptied for a fresh file.
+        const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (j.truncate ? constants.O_TRUNC : 0);
+        this.fd = openSync(j.file, flags, 0o644);
+        if (j.md5) this.hash = await hashPrefix(this.fd, j.position);
+      } catch (err) {
+        return this.fail(this.fault('write', `${j.file}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code));
+      }
     if (this.settled) return;
     const what = j.protocol === 'http' ? 'response headers' : 'connection';
     this.headTimer = setTimeout(() => this.fail(this.fault('stall', `no ${what} within ${j.headMs} ms`)), j.headMs);
@@ -97,17 +98,24 @@ export class Job implements ConnUser {
       if (!step.done) return;
       this.parser = null;
       this.clearHeadTimer();
-      if (!this.onHead(step.head, step.version)) return;
+      if (!this.onHead(step.head, step.version, n > step.bodyAt)) return;
       at = step.bodyAt;
     }
     if (n > at) this.take(buf, at, n - at);
   }
 
   /** The answer's head: what to do with its body. False when the job ended on it. */
-  private onHead(head: WireHead, version: string): boolean {
+  private onHead(head: WireHead, version: string, more: boolean): boolean {
     this.head = head;
-    this.ev.head(head);
     const h = head.headers;
+    if (this.job.headOnly) {
+      // The answer to a HEAD has no body (RFC 9110 §9.3.2), whatever its framing headers say; `done` carries the head.
+      // Bytes after it in the same read are no answer to anything: that connection is not reused.
+      this.body = new Body('write', 0, !more && version === '1.1' && !/\bclose\b/i.test(h.connection ?? ''));
+      this.finish();
+      return false;
+    }
+    this.ev.head(head);
     const { position, length } = this.job;
     const cl = h['content-length'] === undefined ? null : Number(h['content-length']);
     if (cl !== null && !(Number.isSafeInteger(cl) && cl >= 0)) return (this.fail(this.fault('protocol', `bad Content-Length: ${h['content-length']}`)), false);
@@ -213,7 +221,7 @@ export class Job implements ConnUser {
     const body = this.body!;
     this.settle(body.keepAlive && body.complete && !body.extra);
     try {
-      closeSync(this.fd);
+      if (this.fd >= 0) closeSync(this.fd);
     } catch (err) {
       return this.ev.fail(this.fault('write', `${this.job.file}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code), this.bytes);
     }

@@ -1,7 +1,7 @@
 /**
  * The main thread's side of the wire engine: a fixed pool of worker threads
- * (worker.ts), started on the first job, so a run that downloads nothing pays
- * nothing for them. Each job goes to the worker with the fewest; its events
+ * (worker.ts), started when a pull begins (warm()) or on the first job, so a
+ * run that pulls nothing pays nothing for them. Each job goes to the worker with the fewest; its events
  * come back as messages, in order, so a head is always judged (onHead) before
  * the job's end is seen. An abort (the signal, onHead or onConnected throwing)
  * asks the worker to destroy the socket and waits for its answer: the error
@@ -31,6 +31,8 @@ export interface WireEngineOptions {
 interface Slot {
   readonly worker: Worker;
   jobs: number;
+  /** The worker's thread is running (its 'online' event). */
+  online: boolean;
 }
 
 interface Pending {
@@ -85,6 +87,12 @@ class WirePool implements WireEngine {
     });
   }
 
+  warm(): boolean {
+    if (this.closed) return false;
+    while (this.slots.length < this.size) this.spawn();
+    return this.slots.some((s) => s.online);
+  }
+
   /** The worker with the fewest jobs; the pool fills up to `size` workers as jobs come. */
   private pick(): Slot {
     const idle = this.slots.find((s) => s.jobs === 0);
@@ -95,7 +103,10 @@ class WirePool implements WireEngine {
 
   private spawn(): Slot {
     const worker = new Worker(this.file);
-    const slot: Slot = { worker, jobs: 0 };
+    const slot: Slot = { worker, jobs: 0, online: false };
+    worker.once('online', () => (slot.online = true));
+    // Idle until its first job: a warmed pool does not keep the process alive by itself.
+    worker.unref();
     worker.on('message', (m: FromWorker) => this.onMessage(m));
     const lost = (err: Error) => this.lost(slot, err);
     worker.on('error', lost);
@@ -157,6 +168,6 @@ class WirePool implements WireEngine {
       this.end(id, p);
       p.reject(p.stopped ? withBytes(p.stopped, 0) : withBytes(new AbortedError('the wire engine was closed'), 0));
     }
-    await Promise.all(slots.map((s) => s.worker.terminate()));
+    await Promise.all(slots.map((s) => (s.online ? s.worker.terminate() : void s.worker.terminate())));
   }
 }

@@ -22,6 +22,7 @@ export function inlineWire(): InlineWire {
   let jobs = 0;
   return {
     jobs: () => jobs,
+    warm: () => true,
     async run(job, o) {
       if (job.protocol !== 'raw') throw new Error('inline wire: raw jobs only');
       jobs++;

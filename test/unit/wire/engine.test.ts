@@ -163,6 +163,46 @@ describe('wire engine: http', () => {
     await s.close();
   });
 
+  it('headOnly: a HEAD returns its head (any status), opens no file, and leaves the connection for the GET after it', async () => {
+    const s = await httpServer(new Map([['/a', data.subarray(0, 1000)]]));
+    const head = (p: string) =>
+      engine.run(job({ port: s.port, file: path.join(dir, 'never-opened'), headOnly: true, length: 0, request: get(p).replace(/^GET/, 'HEAD') }), {
+        signal: never,
+      });
+    const heads = [];
+    for (let i = 0; i < 3; i++) heads.push(await head('/a'));
+    for (const r of heads) {
+      expect(r.head?.status).toBe(200);
+      expect(r.head?.headers['content-length']).toBe('1000');
+      expect(r.head?.headers.etag).toBe('"v1"');
+      expect(r.bytes).toBe(0);
+    }
+    expect((await head('/missing')).head?.status).toBe(404);
+    const f = file();
+    const r = await engine.run(job({ port: s.port, file: f, length: 1000, request: get('/a') }), { signal: never });
+    expect(r.bytes).toBe(1000);
+    expect((await readFile(f)).equals(data.subarray(0, 1000))).toBe(true);
+    await expect(readFile(path.join(dir, 'never-opened'))).rejects.toThrow(/ENOENT/);
+    expect(s.connections).toBeLessThanOrEqual(2); // one per worker at most: HEADs and GET on kept-alive sockets
+    await s.close();
+  });
+
+  it('headOnly: a server that sends a body after a HEAD answer does not get that connection back', async () => {
+    const body = data.subarray(0, 2000);
+    const s = await netServer((sock, req) => {
+      if (req.startsWith('HEAD')) sock.write(`HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello`);
+      else sock.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]));
+    });
+    const r = await engine.run(job({ port: s.port, file: '', headOnly: true, length: 0, request: get('/x').replace(/^GET/, 'HEAD') }), { signal: never });
+    expect(r.head?.status).toBe(200);
+    const f = file();
+    const g = await engine.run(job({ port: s.port, file: f, length: body.length, request: get('/x') }), { signal: never });
+    expect(g.bytes).toBe(body.length);
+    expect((await readFile(f)).equals(body)).toBe(true);
+    expect(s.connections).toBe(2);
+    await s.close();
+  });
+
   it('a head split byte by byte across reads, body bytes in the same read as the head', async () => {
     const body = data.subarray(0, 100_000);
     const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
@@ -316,6 +356,22 @@ describe('wire engine: raw', () => {
     const e2 = await failure(engine.run(job({ port: s.port, file: file(), protocol: 'raw', length: 500 }), { signal: never }));
     expect(e2).toBeInstanceOf(RemoteError);
     await s.close();
+  });
+});
+
+describe('wire engine: warm', () => {
+  it('warm() starts the workers before any job, and says when one is up', async () => {
+    const e = createWireEngine({ workers: 2 })!;
+    expect(e.warm()).toBe(false);
+    const deadline = Date.now() + 20_000;
+    while (!e.warm()) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const r = await e.run(job({ port: http.port, file: file() }), { signal: never });
+    expect(r.bytes).toBe(data.length);
+    await e.close();
+    expect(e.warm()).toBe(false);
   });
 });
 
