@@ -82,6 +82,8 @@ class Fetcher {
   /** The chunk-index keys of files pulled whole (a delta-built file's record has its own). */
   readonly indexKeys = new Map<string, string>();
   readonly delta: DeltaFetch | null;
+  /** Directories of the model made so far in this fetch (one mkdir each, not one per file). */
+  private readonly made = new Set<string>();
 
   constructor(
     private readonly t: Transfer,
@@ -179,16 +181,26 @@ class Fetcher {
     this.done(r, 0);
   }
 
+  private async mkdirOnce(dir: string): Promise<void> {
+    if (this.made.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.made.add(dir);
+  }
+
   private async download(f: PlannedFile, dest: string, signal: AbortSignal): Promise<FileRecord> {
-    await mkdir(path.dirname(dest), { recursive: true });
+    await this.mkdirOnce(path.dirname(dest));
     const local = this.localFile(f);
     if (local !== null && !this.t.bucket) return copyLocal(local, f, dest, this.t.onBytes);
-    // A partial file left by an interrupted sync is a resume point only for the very version it was begun for.
-    const onDisk = await stat(dest).then(
-      (s) => s.size,
-      () => 0,
-    );
-    const done = resumeFrom({ ranges: this.t.source.features.ranges, onDisk, size: f.size, begunForThisVersion: this.area.begun(f) });
+    // A partial file left by an interrupted sync is a resume point only for the very version it was begun for
+    // (a file not begun for it starts from 0 whatever is on disk: no stat).
+    const begun = this.area.begun(f);
+    const onDisk = begun
+      ? await stat(dest).then(
+          (s) => s.size,
+          () => 0,
+        )
+      : 0;
+    const done = resumeFrom({ ranges: this.t.source.features.ranges, onDisk, size: f.size, begunForThisVersion: begun });
     if (done === 0) await this.area.begin(f);
     const md5 =
       done < f.size || f.size === 0
@@ -274,6 +286,14 @@ async function reuseOne(f: PlannedFile, served: string, dest: string): Promise<F
 export async function fetchModel(source: Source, plan: FetchPlan, o: FetchOptions, ctx: Ctx): Promise<Staged> {
   // An archive cannot resume mid-stream: it always starts fresh.
   const area = await openStaging(o.stagingRoot, plan.aspired.fingerprint, plan.archive);
+  try {
+    return await fetchInto(area, source, plan, o, ctx);
+  } finally {
+    await area.close();
+  }
+}
+
+async function fetchInto(area: StagingArea, source: Source, plan: FetchPlan, o: FetchOptions, ctx: Ctx): Promise<Staged> {
   // Files whose reads named their version (and it was the listed one): confirm.ts lists again only for the others.
   const confirmed = new Set<string>();
   const bucket = o.bwlimit > 0 ? new TokenBucket(o.bwlimit) : null;

@@ -8,7 +8,8 @@
  * removed. Nothing here is ever served without passing verify.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, lstat, readdir, readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileRecord } from './model.js';
 import { ownDir, refuseLink } from './paths.js';
@@ -38,6 +39,59 @@ export interface StagingArea {
   begin(f: ListedFile): Promise<void>;
   /** Whether a partial `f` on disk was begun for this same version of it. */
   begun(f: ListedFile): boolean;
+  /** Lets go of the journal (after its last line is written); the area stays on disk. */
+  close(): Promise<void>;
+}
+
+/**
+ * The journal's appends: one handle for the whole fetch (O_APPEND, never
+ * through a link), and the lines of tasks that finish together written in one
+ * write: each append resolves once its line is in the file. An open and close
+ * per line cost the main thread ~0.3 ms per file (issue 18's FTP profile).
+ */
+class Journal {
+  private fh: Promise<FileHandle> | null = null;
+  private queue: string[] = [];
+  private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private writing: Promise<void> | null = null;
+
+  constructor(private readonly file: string) {}
+
+  append(line: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push(line);
+      this.waiting.push({ resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.writing || this.queue.length === 0) return;
+    this.writing = this.flush().finally(() => {
+      this.writing = null;
+      this.kick();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const buf = Buffer.from(this.queue.splice(0).join(''));
+    const waiting = this.waiting.splice(0);
+    try {
+      this.fh ??= open(this.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+      const fh = await this.fh;
+      for (let off = 0; off < buf.length;) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+      for (const w of waiting) w.resolve();
+    } catch (err) {
+      for (const w of waiting) w.reject(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    while (this.writing) await this.writing;
+    const fh = this.fh;
+    this.fh = null;
+    await fh?.then((h) => h.close()).catch(() => {});
+  }
 }
 
 const keyOf = (f: ListedFile) => JSON.stringify([f.path, f.size, f.mtimeMs ?? null, f.etag ?? null]);
@@ -84,6 +138,7 @@ export async function openStaging(root: string, fingerprint: string, fresh: bool
       /* a torn last line from a crash: that file is simply not complete */
     }
   }
+  const j = new Journal(journal);
   const line = (f: ListedFile, extra: object) =>
     JSON.stringify({
       path: f.path,
@@ -100,11 +155,11 @@ export async function openStaging(root: string, fingerprint: string, fresh: bool
       return parts.get(keyOf(f)) ?? new Set();
     },
     async markPart(f, start) {
-      await appendFile(journal, line(f, { part: start }));
+      await j.append(line(f, { part: start }));
     },
     async resetParts(f) {
       parts.delete(keyOf(f));
-      await appendFile(journal, line(f, { part: -1 }));
+      await j.append(line(f, { part: -1 }));
     },
     async completed(f) {
       const r = done.get(keyOf(f));
@@ -113,14 +168,15 @@ export async function openStaging(root: string, fingerprint: string, fresh: bool
       return st?.isFile() && st.size === f.size ? r : null;
     },
     async markDone(r) {
-      await appendFile(journal, JSON.stringify(r) + '\n');
+      await j.append(JSON.stringify(r) + '\n');
     },
     async begin(f) {
       begun.add(keyOf(f));
-      await appendFile(journal, line(f, { begun: true }));
+      await j.append(line(f, { begun: true }));
     },
     begun(f) {
       return begun.has(keyOf(f));
     },
+    close: () => j.close(),
   };
 }

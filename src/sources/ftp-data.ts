@@ -5,7 +5,9 @@
  * socket in an engine worker whose bytes go straight to the file at their
  * offset. The order on the wire is basic-ftp's own: SIZE (the one-version
  * check), EPSV or PASV, REST when resuming, then RETR once the data connection
- * is up; 125/150 before the bytes, 226/250 after them.
+ * is up; 125/150 before the bytes, 226/250 after them. A server whose 150
+ * names the size (vsftpd, ProFTPD) is asked no SIZE for a whole file: its 150
+ * is the check.
  *
  * A transfer that failed in any way closes its control connection: the server
  * may still owe a reply (426, a late 226) and ABOR is answered too unevenly
@@ -81,19 +83,34 @@ export async function passive(client: Client, pasvOnly: WeakSet<Client>): Promis
  * basic-ftp's FTPError (mapped by mapFtpError). While the bytes flow the
  * control socket has no inactivity timeout (the data side has the engine's).
  */
-export function retr(ftp: FTPContext, abs: string): Promise<FTPResponse> {
+export function retr(ftp: FTPContext, abs: string, onStart?: (message: string) => void): Promise<FTPResponse> {
   let started = false;
   return ftp.handle(`RETR ${abs}`, (res, task) => {
     if (res instanceof Error) return task.reject(res);
     if (res.code === 125 || res.code === 150) {
       started = true;
       ftp.socket.setTimeout(0);
+      try {
+        onStart?.(res.message);
+      } catch (err) {
+        task.reject(err instanceof Error ? err : new Error(String(err)));
+      }
       return;
     }
     if (res.code < 200) return; // other preliminary replies (110 restart markers)
     if (started && (res.code === 226 || res.code === 250)) return task.resolve(res);
     task.reject(new RemoteError(`RETR ${abs}: unexpected reply ${res.message.trim()}${started ? '' : ' (no 125/150 first)'}`));
   });
+}
+
+/**
+ * The file's size in a RETR's 150 reply, as vsftpd and ProFTPD give it
+ * ("150 Opening BINARY mode data connection for f (2097152 bytes)."): the size
+ * of what this very transfer sends.
+ */
+export function sizeIn150(message: string): number | undefined {
+  const m = /\((\d+) bytes\)\.?\s*$/.exec(message);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** How long a failed data connection waits for the control connection's reply that explains it. */
@@ -125,23 +142,61 @@ export interface FtpDataOptions {
 export class FtpData {
   /** Clients whose server refused EPSV. */
   private readonly pasvOnly = new WeakSet<Client>();
+  /**
+   * Whether this server names the size in its 150 replies (learned from the
+   * first RETR): then a download from offset 0 sends no SIZE (one round trip
+   * less per file), and the 150's size is the one-version check.
+   */
+  private sizeIn150: boolean | null = null;
 
   constructor(private readonly o: FtpDataOptions) {}
 
   async download(abs: string, t: DownloadTarget, o: DownloadOptions): Promise<DownloadResult> {
     const what = `download ${abs}`;
     // Under the pool's per-op deadline, with its one retry on a connection that died idle.
+    const byStart = t.position === 0 && this.sizeIn150 === true;
     const { lease, result: addr } = await this.o.pool.checkout(what, o.signal, async ({ client }) => {
-      const size = await sizeOf(client, abs);
-      if (size !== undefined) o.onMeta?.({ size }); // a changed file fails here, before a byte is written
+      if (!byStart) {
+        const size = await sizeOf(client, abs);
+        if (size !== undefined) o.onMeta?.({ size }); // a changed file fails here, before a byte is written
+      }
       const addr = await passive(client, this.pasvOnly);
       if (t.position > 0) await client.send(`REST ${t.position}`); // 350
       return addr;
     });
-    return this.retrieve(lease, abs, addr, t, o);
+    // Without SIZE the 150 is the check: the data waits behind a gate (socket paused, file unopened) until it passed.
+    let open = noop;
+    let refuse: (err: unknown) => void = noop;
+    const gate = byStart
+      ? new Promise<void>((resolve, reject) => {
+          open = resolve;
+          refuse = reject;
+        })
+      : undefined;
+    const onStart = (message: string) => {
+      const size = sizeIn150(message);
+      if (t.position === 0) this.sizeIn150 ??= size !== undefined;
+      try {
+        // A server that stopped naming it: SIZE again from the next file on (this one is held to its listed length).
+        if (byStart && size === undefined) this.sizeIn150 = false;
+        else if (byStart) o.onMeta?.({ size: size! }); // a changed file fails here, before a byte is written
+        open();
+      } catch (err) {
+        refuse(err);
+        throw err;
+      }
+    };
+    return this.retrieve(lease, abs, addr, t, { ...o, gate }, onStart);
   }
 
-  private async retrieve(lease: Lease, abs: string, addr: DataAddress, t: DownloadTarget, o: DownloadOptions): Promise<DownloadResult> {
+  private async retrieve(
+    lease: Lease,
+    abs: string,
+    addr: DataAddress,
+    t: DownloadTarget,
+    o: DownloadOptions & { readonly gate?: Promise<void> | undefined },
+    onStart: (message: string) => void,
+  ): Promise<DownloadResult> {
     const what = `download ${abs}`;
     const { client } = lease;
     const job = new AbortController();
@@ -156,7 +211,7 @@ export class FtpData {
     try {
       if (o.signal.aborted) throw abortReason(o.signal);
       const onConnected = () => {
-        control = retr(client.ftp, abs);
+        control = retr(client.ftp, abs, onStart);
         control.catch((err: unknown) => {
           controlError = err;
           job.abort(err); // no more bytes will be wanted: stop the data side now
@@ -173,7 +228,7 @@ export class FtpData {
         length: t.length,
       } as const;
       const limits = { md5: t.md5, idleMs: t.idleMs, minBytesPerSec: t.minBytesPerSec, headMs: this.o.timeoutMs };
-      const r = await this.o.wire.run({ ...spec, ...limits }, { signal: job.signal, onBytes: o.onBytes, onConnected });
+      const r = await this.o.wire.run({ ...spec, ...limits }, { signal: job.signal, onBytes: o.onBytes, onConnected, gate: o.gate });
       dataDone = true;
       await this.finalReply(control, what, r.bytes, o.signal);
       lease.release();

@@ -56,6 +56,14 @@ export interface WireJob {
    * the next job: a listing's HEADs warm the sockets its GETs then use.
    */
   readonly headOnly?: boolean;
+  /**
+   * 'raw' only: once connected the socket is paused and the file left
+   * unopened until the main thread opens the gate (WireRunOptions.gate): an
+   * FTP RETR whose 150 reply is the one-version check writes no byte before
+   * the check has passed, and a refused RETR (550) leaves no file. Set by the
+   * engine from `gate`.
+   */
+  readonly gated?: boolean;
   /** Names the transfer in error messages (a remote path); default `host:port`. */
   readonly what?: string;
 }
@@ -89,6 +97,11 @@ export interface WireRunOptions {
   readonly onHead?: ((head: WireHead) => void) | undefined;
   /** 'raw': called once the socket is connected (an FTP client sends RETR now). */
   readonly onConnected?: (() => void) | undefined;
+  /**
+   * 'raw': the job's bytes wait (socket paused, file unopened) until this
+   * resolves; its rejection fails the job with that error (nothing written).
+   */
+  readonly gate?: Promise<void> | undefined;
 }
 
 /**

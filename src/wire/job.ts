@@ -63,19 +63,26 @@ export class Job implements ConnUser {
 
   async start(): Promise<void> {
     const j = this.job;
-    if (!j.headOnly)
-      try {
-        // Never through a symlink; r+ when it exists (a resume point, a part of a pre-sized file), else created; emptied for a fresh file.
-        const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (j.truncate ? constants.O_TRUNC : 0);
-        this.fd = openSync(j.file, flags, 0o644);
-        if (j.md5) this.hash = await hashPrefix(this.fd, j.position);
-      } catch (err) {
-        return this.fail(this.fault('write', `${j.file}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code));
-      }
+    if (!j.headOnly && !j.gated && !(await this.openFile())) return;
     if (this.settled) return;
     const what = j.protocol === 'http' ? 'response headers' : 'connection';
     this.headTimer = setTimeout(() => this.fail(this.fault('stall', `no ${what} within ${j.headMs} ms`)), j.headMs);
     this.conn = this.conns.acquire(j.host, j.port, this);
+  }
+
+  /** Opens the file (and hashes its prefix for a resume with md5); false when that failed the job. */
+  private async openFile(): Promise<boolean> {
+    const j = this.job;
+    try {
+      // Never through a symlink; r+ when it exists (a resume point, a part of a pre-sized file), else created; emptied for a fresh file.
+      const flags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | (j.truncate ? constants.O_TRUNC : 0);
+      this.fd = openSync(j.file, flags, 0o644);
+      if (j.md5) this.hash = await hashPrefix(this.fd, j.position);
+      return true;
+    } catch (err) {
+      this.fail(this.fault('write', `${j.file}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code));
+      return false;
+    }
   }
 
   connected(): void {
@@ -83,9 +90,18 @@ export class Job implements ConnUser {
     if (this.job.protocol === 'raw') {
       this.clearHeadTimer();
       this.body = new Body('write', null);
+      // Gated: no read until go() (pausing in the connect event keeps node from starting to read at all).
+      if (this.job.gated) this.conn!.socket.pause();
       this.startStall();
       this.ev.connected();
     } else this.conn!.socket.write(this.job.request ?? '');
+  }
+
+  /** The main thread opened the gate: the file is opened and the bytes flow. */
+  async go(): Promise<void> {
+    if (this.settled || !this.job.gated || this.fd >= 0) return;
+    if (!(await this.openFile()) || this.settled) return;
+    this.conn?.socket.resume();
   }
 
   data(n: number, buf: Buffer): void {

@@ -21,7 +21,11 @@ export interface WireFault {
   readonly code?: string | undefined;
 }
 
-export type ToWorker = { readonly type: 'run'; readonly id: number; readonly job: WireJob } | { readonly type: 'abort'; readonly id: number };
+export type ToWorker =
+  | { readonly type: 'run'; readonly id: number; readonly job: WireJob }
+  /** A gated job's bytes may go to its file now. */
+  | { readonly type: 'go'; readonly id: number }
+  | { readonly type: 'abort'; readonly id: number };
 
 export type FromWorker =
   | { readonly type: 'connected'; readonly id: number }

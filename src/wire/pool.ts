@@ -83,7 +83,14 @@ class WirePool implements WireEngine {
       const dispose = () => o.signal.removeEventListener('abort', onAbort);
       this.pending.set(id, { slot, job, o, resolve, reject, stopped: null, dispose });
       if (slot.jobs++ === 0) slot.worker.ref();
-      slot.worker.postMessage({ type: 'run', id, job } satisfies ToWorker);
+      const gated = o.gate !== undefined;
+      slot.worker.postMessage({ type: 'run', id, job: gated ? { ...job, gated } : job } satisfies ToWorker);
+      o.gate?.then(
+        () => {
+          if (this.pending.get(id)?.stopped === null) slot.worker.postMessage({ type: 'go', id } satisfies ToWorker);
+        },
+        (err: unknown) => this.stop(id, err instanceof Error ? err : new Error(String(err))),
+      );
     });
   }
 

@@ -18,7 +18,11 @@ class WireWorker {
   private tick: NodeJS.Timeout | null = null;
 
   constructor(private readonly port: MessagePort) {
-    port.on('message', (m: ToWorker) => (m.type === 'run' ? this.run(m.id, m) : this.jobs.get(m.id)?.abort()));
+    port.on('message', (m: ToWorker) => {
+      if (m.type === 'run') this.run(m.id, m);
+      else if (m.type === 'go') void this.jobs.get(m.id)?.go();
+      else this.jobs.get(m.id)?.abort();
+    });
     port.on('close', () => this.conns.closeAll());
   }
 

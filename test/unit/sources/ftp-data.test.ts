@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RemoteError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log.js';
 import { ftp } from '../../../src/sources/ftp.js';
-import { pasvHost } from '../../../src/sources/ftp-data.js';
+import { pasvHost, sizeIn150 } from '../../../src/sources/ftp-data.js';
 import type { WireEngine } from '../../../src/wire/engine.js';
 import { inlineWire } from '../../helpers/inline-wire.js';
 import { sourceWith } from '../../helpers/source.js';
@@ -27,6 +27,16 @@ describe('pasvHost: where a PASV data connection goes (basic-ftp rules)', () => 
     ['203.0.113.9', '127.0.0.1'],
   ])('PASV %s on a control connection to %s is refused', (announced, control) => {
     expect(() => pasvHost(announced, control)).toThrow(RemoteError);
+  });
+});
+
+describe('sizeIn150: the size a RETR 150 reply names (vsftpd, ProFTPD)', () => {
+  it('reads the trailing "(N bytes)" and nothing else', () => {
+    expect(sizeIn150('150 Opening BINARY mode data connection for /m/shard-000.bin (2097152 bytes).')).toBe(2097152);
+    expect(sizeIn150('150 Opening BINARY mode data connection for f (0 bytes)')).toBe(0);
+    expect(sizeIn150('150 Opening BINARY mode data connection for a (12 bytes).bin')).toBeUndefined();
+    expect(sizeIn150('150-Accepted data connection\n150 2048.0 kbytes to download')).toBeUndefined();
+    expect(sizeIn150('150 File status okay. About to open data connection.')).toBeUndefined();
   });
 });
 

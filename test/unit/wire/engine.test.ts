@@ -348,6 +348,39 @@ describe('wire engine: raw', () => {
     await s.close();
   });
 
+  it('gated: no file and no byte before the gate opens; then every byte lands', async () => {
+    const s = await netServer((sock) => sock.end(data), false);
+    const f = file();
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let connected!: () => void;
+    const isConnected = new Promise<void>((r) => (connected = r));
+    const run = engine.run(job({ port: s.port, file: f, protocol: 'raw', md5: true }), { signal: never, onConnected: () => connected(), gate });
+    await isConnected;
+    // The server has sent everything and closed: a job that read anyway would have made the file by now.
+    const deadline = Date.now() + 300;
+    while (Date.now() < deadline) {
+      await expect(readFile(f)).rejects.toThrow(/ENOENT/);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    open();
+    const r = await run;
+    expect(r.md5).toBe(md5(data));
+    expect((await readFile(f)).equals(data)).toBe(true);
+    await s.close();
+  });
+
+  it('gated: a refused gate fails the job with its error and leaves no file', async () => {
+    const s = await netServer((sock) => sock.end(data), false);
+    const f = file();
+    const gate = Promise.reject(new ModelChangedError('changed: the 150 said 12 bytes'));
+    const err = await failure(engine.run(job({ port: s.port, file: f, protocol: 'raw' }), { signal: never, gate }));
+    expect(err).toBeInstanceOf(ModelChangedError);
+    expect(bytesWritten(err)).toBe(0);
+    await expect(readFile(f)).rejects.toThrow(/ENOENT/);
+    await s.close();
+  });
+
   it('fewer bytes than the length at EOF is a TransientError; more is a RemoteError', async () => {
     const s = await netServer((sock) => sock.end(data.subarray(0, 1000)), false);
     const e1 = await failure(engine.run(job({ port: s.port, file: file(), protocol: 'raw', length: 2000 }), { signal: never }));
