@@ -14,10 +14,10 @@
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /build
-COPY package.json package-lock.json tsconfig.json tsconfig.build.json README.md LICENSE ./
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json rolldown.config.mjs README.md LICENSE ./
 COPY bin bin
 COPY src src
-# npm pack runs the prepack build (tsc) and writes model-monitor-<version>.tgz here.
+# npm pack runs the prepack build (tsc, then the rolldown bundle bin/ runs) and writes model-monitor-<version>.tgz here.
 RUN npm ci --no-audit --no-fund --ignore-scripts && npm pack --silent
 # The tarball's files, plus the production dependencies at the lockfile's versions.
 RUN mkdir app && tar -xzf model-monitor-*.tgz -C app --strip-components=1 && cp package-lock.json app/ \

@@ -3,7 +3,7 @@
 # flag tables are generated, so the README lists every flag the CLI accepts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npx tsc -p tsconfig.build.json
+npm run build --silent
 {
   cat docs/README.head.md
   echo

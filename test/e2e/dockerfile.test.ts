@@ -171,7 +171,7 @@ describe('Dockerfile', () => {
 
     // The image holds the tarball's files, not the sources.
     const app = path.join(final.root, 'opt', 'model-monitor');
-    expect((await stat(path.join(app, 'dist', 'cli.js'))).isFile()).toBe(true);
+    expect((await stat(path.join(app, 'dist', 'bundle', 'cli.js'))).isFile()).toBe(true);
     await expect(stat(path.join(app, 'src'))).rejects.toThrow();
     await expect(stat(path.join(app, 'node_modules', 'vitest'))).rejects.toThrow(); // no dev dependencies
 

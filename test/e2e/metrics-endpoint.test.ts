@@ -3,7 +3,7 @@
  * the real cycles: not ready before the first model, ready after a good sync,
  * not ready after a failed one (remote model gone while the donefile changed),
  * ready again after the next good one; counters move with each cycle.
- * Needs `npx tsc -p tsconfig.build.json` first.
+ * Needs `npm run build` first.
  */
 import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

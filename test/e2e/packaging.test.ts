@@ -1,7 +1,7 @@
 /**
  * e2e: what `npm pack` ships, and that the tarball installs globally into an
  * empty prefix and runs (`npx model-monitor`, `npm install -g model-monitor`).
- * Needs `npx tsc -p tsconfig.build.json` first (dist/ is packed as built).
+ * Needs `npm run build` first (dist/ is packed as built).
  * Dependencies come from the npm cache when they are there, else the registry.
  */
 import { execFile } from 'node:child_process';
@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
+import { asStrings, modelFiles, publish, readTree } from '../helpers/producer.js';
+import { startHttpFileServer } from '../servers/http.js';
 
 interface Ran {
   readonly code: number;
@@ -39,8 +41,8 @@ let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'mm-pack-'));
   // dist/ is what ships; without a build the tarball would hold an old or no CLI.
-  await stat(path.join(ROOT, 'dist', 'cli.js')).catch(() => {
-    throw new Error('dist/cli.js is missing: run `npx tsc -p tsconfig.build.json` first');
+  await stat(path.join(ROOT, 'dist', 'bundle', 'cli.js')).catch(() => {
+    throw new Error('dist/bundle/cli.js is missing: run `npm run build` first');
   });
 });
 afterAll(async () => {
@@ -48,7 +50,7 @@ afterAll(async () => {
 });
 
 describe('npm package', () => {
-  it('holds only dist/, bin/, README.md, LICENSE and package.json', async () => {
+  it('holds only dist/bundle/, bin/, README.md, LICENSE and package.json', async () => {
     // --ignore-scripts: the `prepare` build would write dist/ in a tree others are editing; the test builds first.
     const r = await sh('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
@@ -56,18 +58,25 @@ describe('npm package', () => {
     const files = pack.files.map((f) => f.path).sort();
     const stray = files.filter((f) => !/^(dist\/|bin\/)/.test(f) && !['README.md', 'LICENSE', 'package.json'].includes(f));
     expect(stray).toEqual([]);
+    // dist/bundle/ (rolldown.config.mjs): the entries, and the lazily loaded modules as chunks of their own.
     for (const must of [
       'package.json',
       'LICENSE',
       'README.md',
       'bin/model-monitor.js',
-      'dist/cli.js',
-      'dist/metrics.js',
-      'dist/server.js',
-      'dist/progress.js',
+      'dist/bundle/cli.js',
+      'dist/bundle/worker.js',
+      'dist/bundle/hash-worker.js',
     ]) {
       expect(files, `${must} missing from the tarball`).toContain(must);
     }
+    for (const chunk of ['metrics', 'server', 'progress', 'unpack', 'demo']) {
+      expect(
+        files.some((f) => new RegExp(`^dist/bundle/${chunk}-[\\w-]+\\.js$`).test(f)),
+        `a ${chunk} chunk missing from the tarball`,
+      ).toBe(true);
+    }
+    expect(files.filter((f) => f.startsWith('dist/') && !f.startsWith('dist/bundle/'))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   });
 
@@ -93,6 +102,23 @@ describe('npm package', () => {
     const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     const version = await sh(bin, ['--version'], { cwd: dir, timeoutMs: 20_000 });
     expect(version.stdout.trim()).toBe(pkg.version);
+
+    // A real pull from the installed files: the bundle's wire worker and lazily loaded chunks are in the tarball.
+    const remote = path.join(dir, 'remote');
+    const model = modelFiles(1, { 'big.bin': Buffer.alloc(2 * 1024 * 1024 + 3, 5) });
+    await publish(remote, 'model', model);
+    const server = await startHttpFileServer(remote);
+    try {
+      const local = path.join(dir, 'local');
+      const args = ['sync', '--remote', server.url, '--remote_model_name', 'model', '--remote_donefile_name', 'donefile', '--local_path', local];
+      const pulled = await sh(bin, [...args, '--data-path', 'wire'], { cwd: dir, timeoutMs: 30_000 });
+      expect(pulled.code, pulled.stderr).toBe(0);
+      const served = await readTree(path.join(local, 'model'));
+      delete served['fluid_time_file'];
+      expect(served).toEqual(asStrings(model));
+    } finally {
+      await server.close();
+    }
     expect(Date.now() - t0).toBeLessThan(90_000);
   }, 120_000);
 });

@@ -2,7 +2,7 @@
  * e2e: --print-config through the real CLI (no I/O, secrets masked), and
  * invariant 5: a password given in the URL, a flag or MODEL_MONITOR_* env
  * never reaches stdout or stderr, neither from --print-config nor from a sync
- * that fails to connect. Needs `npx tsc -p tsconfig.build.json` first.
+ * that fails to connect. Needs `npm run build` first.
  */
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
