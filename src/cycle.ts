@@ -223,11 +223,20 @@ async function pruneIndexes(d: CycleDeps, r: SwapResult): Promise<void> {
     .catch((err: unknown) => d.log.warn({ event: 'prune-failed', err }, 'could not prune the chunk index store'));
 }
 
+/**
+ * Whether a pull warms the wire engine as it begins: the workers boot (tens of
+ * ms each) while the model is listed, up by the first download. Not for a
+ * source with no download() (file://) or under --bwlimit (the stock path
+ * then): they would only sit idle.
+ */
+export function warmsWire(source: Pick<Source, 'download'>, c: Pick<MonitorConfig, 'bwlimit' | 'dataPath'>): boolean {
+  return c.dataPath === 'wire' && source.download !== undefined && c.bwlimit === 0;
+}
+
 async function pullAndSwap(d: CycleDeps, a: Aspired, served: SwapResult | null, signal: AbortSignal): Promise<Pulled> {
   const c = d.config;
   const ctx = { signal, log: d.log };
-  // The workers boot (tens of ms each) while the model is listed: up by the first download.
-  d.wire?.warm();
+  if (warmsWire(d.source, c)) d.wire?.warm();
   const p = await timed(d, 'plan', () => plan(d.source, a, served?.record ?? null, planOptions(c), ctx));
   d.hooks?.onPlan?.(p);
   await checkDiskSpace(c.workDir, p.totalBytes, p.files.length);

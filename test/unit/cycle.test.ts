@@ -9,13 +9,25 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { allOptions, buildConfig, resolveRaw, type MonitorConfig } from '../../src/config.js';
-import { decide, type DecideInput, type Decision } from '../../src/cycle.js';
+import { decide, warmsWire, type DecideInput, type Decision } from '../../src/cycle.js';
 import { silentLogger } from '../../src/log.js';
 import { createMonitor, type Monitor } from '../../src/monitor.js';
 import { readStatus } from '../../src/state.js';
 import { MemorySource } from '../helpers/memory-source.js';
 
 const a = { version: 'v2', fingerprint: 'fp-2', remoteModel: 'm' };
+
+describe('warmsWire: which pulls start the wire workers as they begin', () => {
+  const download = async () => null;
+  it('a source with download() on the wire path, no --bwlimit: yes', () => {
+    expect(warmsWire({ download }, { dataPath: 'wire', bwlimit: 0 })).toBe(true);
+  });
+  it('file:// (no download()), --bwlimit (the stock path) or --data-path stock: no idle workers', () => {
+    expect(warmsWire({}, { dataPath: 'wire', bwlimit: 0 })).toBe(false);
+    expect(warmsWire({ download }, { dataPath: 'wire', bwlimit: 1_000_000 })).toBe(false);
+    expect(warmsWire({ download }, { dataPath: 'stock', bwlimit: 0 })).toBe(false);
+  });
+});
 
 describe('decide', () => {
   const base: DecideInput = { aspired: a, served: { version: 'v1', fingerprint: 'fp-1' }, rejected: null, force: false };
