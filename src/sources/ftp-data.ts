@@ -126,6 +126,17 @@ async function settled(p: Promise<unknown>, ms: number): Promise<void> {
 
 const noop = () => {};
 
+/** A gate for a wire job: `promise` settles when open() or refuse() is called. */
+function gated(): { promise: Promise<void>; open: () => void; refuse: (err: unknown) => void } {
+  let open = noop;
+  let refuse: (err: unknown) => void = noop;
+  const promise = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    refuse = reject;
+  });
+  return { promise, open, refuse };
+}
+
 /** `err` with the bytes on disk as its resume point. */
 export function withBytes<E extends MonitorError>(err: E, bytes: number): E & WireFailure {
   return Object.assign(err, { bytesWritten: bytes });
@@ -165,28 +176,21 @@ export class FtpData {
       return addr;
     });
     // Without SIZE the 150 is the check: the data waits behind a gate (socket paused, file unopened) until it passed.
-    let open = noop;
-    let refuse: (err: unknown) => void = noop;
-    const gate = byStart
-      ? new Promise<void>((resolve, reject) => {
-          open = resolve;
-          refuse = reject;
-        })
-      : undefined;
+    const gate = byStart ? gated() : null;
     const onStart = (message: string) => {
       const size = sizeIn150(message);
-      if (t.position === 0) this.sizeIn150 ??= size !== undefined;
+      // Learned from the first whole-file 150; a server that once stops naming it is asked SIZE from then on
+      // (this file is held to its listed length).
+      if (t.position === 0) this.sizeIn150 = (this.sizeIn150 ?? true) && size !== undefined;
       try {
-        // A server that stopped naming it: SIZE again from the next file on (this one is held to its listed length).
-        if (byStart && size === undefined) this.sizeIn150 = false;
-        else if (byStart) o.onMeta?.({ size: size! }); // a changed file fails here, before a byte is written
-        open();
+        if (byStart && size !== undefined) o.onMeta?.({ size }); // a changed file fails here, before a byte is written
+        gate?.open();
       } catch (err) {
-        refuse(err);
+        gate?.refuse(err);
         throw err;
       }
     };
-    return this.retrieve(lease, abs, addr, t, { ...o, gate }, onStart);
+    return this.retrieve(lease, abs, addr, t, { ...o, gate: gate?.promise }, onStart);
   }
 
   private async retrieve(

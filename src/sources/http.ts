@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { guardedBody, header, mapHttpError, statusError, versionOf } from './http-body.js';
 import { httpMeta } from './http-wire.js';
-import { wireGet, wireHead } from './wire-get.js';
+import { REDIRECTS, wireGet, wireHead } from './wire-get.js';
 import type { WireEngine } from '../wire/engine.js';
 import { dump, HttpClient, readText } from './http-client.js';
 import { ConfigError, NotFoundError, RemoteError } from '../errors.js';
@@ -108,7 +108,6 @@ interface Answer {
 }
 
 const MAX_REDIRECTS = 5;
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_INDEX_BYTES = 16 * 1024 * 1024;
 const MAX_DEPTH = 64;
 

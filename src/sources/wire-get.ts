@@ -28,7 +28,13 @@ export interface WireGet {
   refuse(status: number, body: string): MonitorError;
 }
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** The statuses an answer redirects with (the wire path leaves them to the stock client, which follows them). */
+export const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+/** Where a wire job for `url` connects: its host (an IPv6 literal without brackets) and port. */
+function endpoint(url: URL): { host: string; port: number } {
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port) || 80 };
+}
 
 /** The request line and headers; `Connection: keep-alive` lets the worker reuse the socket for the next file. */
 export function requestText(g: Pick<WireGet, 'url' | 'headers'>, range: string | null, method: 'GET' | 'HEAD' = 'GET'): string {
@@ -63,8 +69,7 @@ export async function wireGet(engine: WireEngine, g: WireGet, t: DownloadTarget,
   try {
     r = await engine.run(
       {
-        host: g.url.hostname.replace(/^\[(.*)\]$/, '$1'),
-        port: Number(g.url.port) || 80,
+        ...endpoint(g.url),
         protocol: 'http',
         request: requestText(g, range),
         file: t.file,
@@ -103,8 +108,7 @@ export async function wireHead(
 ): Promise<WireHead> {
   const r = await engine.run(
     {
-      host: g.url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: Number(g.url.port) || 80,
+      ...endpoint(g.url),
       protocol: 'http',
       headOnly: true,
       request: requestText(g, null, 'HEAD'),
